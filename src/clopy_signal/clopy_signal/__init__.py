@@ -1,0 +1,1 @@
+"""ROI dF/F, DeepLabCut-Live pose and speed nodes for CLoPy-ROS."""
