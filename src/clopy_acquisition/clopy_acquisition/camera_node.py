@@ -1,0 +1,190 @@
+"""Camera node: publishes every frame of a source as sensor_msgs/Image on
+`image_raw` and a FrameInfo (frame index, dropped frames) with the same stamp
+on `frame_info`.
+
+Live sources (Pi camera, OpenCV device) pace themselves and report frames the
+driver lost. Replay and synthetic sources are paced here at `frame_rate_hz`;
+when this node falls behind by a whole frame interval it skips frames, as a
+camera would, and counts them as dropped instead of hiding them.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from clopy_common import qos
+from clopy_common.node_main import StartupError, describe, run_node
+from clopy_common.stamps import from_ns
+from clopy_interfaces.msg import FrameInfo
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+
+from clopy_acquisition.sources import SOURCE_KINDS, SourceError, open_source
+
+
+def source_kwargs(kind: str, get) -> dict:
+    """Constructor arguments of a source kind, from node parameters (`get(name)`)."""
+    width, height, fps = get('width_px'), get('height_px'), get('frame_rate_hz')
+    if kind == 'synthetic':
+        return dict(seed=get('synthetic.seed'), width_px=width, height_px=height, fps=fps,
+                    activity=get('synthetic.activity'),
+                    target_regions=list(get('synthetic.target_regions')),
+                    target_rate_hz=get('synthetic.target_rate_hz'),
+                    ramp_rate_per_s=get('synthetic.ramp_rate_per_s'),
+                    bregma_row_px=get('synthetic.bregma_row_px'),
+                    bregma_col_px=get('synthetic.bregma_col_px'),
+                    px_per_mm=get('synthetic.px_per_mm'))
+    if kind == 'hdf5':
+        return dict(path=get('path'), dataset=get('hdf5_dataset'))
+    if kind == 'tiff':
+        return dict(path=get('path'), fps=fps)
+    if kind == 'video':
+        return dict(path=get('path'))
+    if kind == 'opencv':
+        device = get('device')
+        return dict(device=int(device) if device.isdigit() else device,
+                    width_px=width, height_px=height, fps=fps)
+    if kind == 'picamera':
+        return dict(width_px=width, height_px=height, fps=fps, exposure_us=get('exposure_us'))
+    raise StartupError(f'camera.source = {kind!r}: allowed sources are {list(SOURCE_KINDS)}')
+
+
+class CameraNode(Node):
+    def __init__(self) -> None:
+        super().__init__('camera')
+        p = self.declare_parameter
+        p('source', 'synthetic', describe(f'frame source: {", ".join(SOURCE_KINDS)}'))
+        p('path', '', describe('file for hdf5 / tiff / video sources'))
+        p('hdf5_dataset', '/raw_images', describe('dataset of an original CLoPy image_stream.hdf5'))
+        p('device', '0', describe('OpenCV device index or path'))
+        p('width_px', 256, describe('frame width (px)'))
+        p('height_px', 256, describe('frame height (px)'))
+        p('frame_rate_hz', 15.0, describe('camera frame rate; replay/synthetic sources are paced at it'))
+        p('exposure_us', 60000, describe('Pi camera fixed exposure (us)'))
+        p('max_frames', 0, describe('stop after this many frames (0 = no limit)'))
+        p('frame_id', 'camera', describe('header.frame_id of the images'))
+        p('synthetic.seed', 1, describe('seed of the synthetic cortex'))
+        p('synthetic.activity', 'spontaneous', describe('spontaneous | flat | ramp'))
+        p('synthetic.target_regions', ['M1_L'], describe('regions that get extra activity'))
+        p('synthetic.target_rate_hz', 0.1, describe('extra transients per target region (Hz)'))
+        p('synthetic.ramp_rate_per_s', 0.05, describe('growth rate of the ramp activity (1/s)'))
+        p('synthetic.bregma_row_px', 135.0, describe('synthetic atlas bregma row (px)'))
+        p('synthetic.bregma_col_px', 128.0, describe('synthetic atlas bregma column (px)'))
+        p('synthetic.px_per_mm', 25.6, describe('synthetic atlas scale (px/mm)'))
+
+        def get(name):
+            return self.get_parameter(name).value
+
+        self.fps = float(get('frame_rate_hz'))
+        if not self.fps > 0:
+            raise StartupError(f'camera.frame_rate_hz = {self.fps!r}: must be > 0')
+        self.max_frames = int(get('max_frames'))
+        self.frame_id = get('frame_id')
+        kind = get('source')
+        try:
+            self.source = open_source(kind, **source_kwargs(kind, get))
+            self.source.open()
+        except (SourceError, ValueError) as exc:
+            raise StartupError(f'camera.source = {kind!r}: {exc}') from exc
+        if self.source.nominal_fps and abs(self.source.nominal_fps - self.fps) > 1e-6 and not self.source.live:
+            self.get_logger().info(f'file says {self.source.nominal_fps} fps; pacing at frame_rate_hz = {self.fps}')
+
+        self.image_pub = self.create_publisher(Image, qos.IMAGE, qos.IMAGE_QOS)
+        self.info_pub = self.create_publisher(FrameInfo, qos.FRAME_INFO, qos.STREAM_QOS)
+        self.frames_published = 0
+        self.dropped_total = 0
+        self.finished = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name='capture', daemon=True)
+        self.get_logger().info(
+            f'{self.source.describe()}: {self.source.width_px}x{self.source.height_px} '
+            f'{self.source.encoding} at {self.fps} fps')
+        self._thread.start()
+
+    def _loop(self) -> None:
+        try:
+            self._capture()
+        except Exception as exc:  # noqa: BLE001 - reported, then the node ends
+            self.get_logger().error(f'capture failed: {exc}')
+            self.exit_status = 1
+        finally:
+            self.finished = True
+
+    def _capture(self) -> None:
+        interval_s = 1.0 / self.fps
+        clock = self.get_clock()
+        # live sources stamp frames on their monotonic clock; map it to ROS time
+        offset_ns = clock.now().nanoseconds - time.monotonic_ns()
+        start = time.monotonic()
+        slot = 0            # frame slots since start (paced sources)
+        index = 0           # index of the next published frame
+        previous_stamp_ns = None
+        while not self._stop.is_set():
+            if self.max_frames and index >= self.max_frames:
+                self.get_logger().info(f'max_frames = {self.max_frames} reached')
+                return
+            dropped = 0
+            if not self.source.live:
+                wait = start + slot * interval_s - time.monotonic()
+                if wait > 0:
+                    self._stop.wait(wait)
+                # behind by a whole interval or more: those frames are lost
+                behind = int((time.monotonic() - (start + slot * interval_s)) / interval_s)
+                for _ in range(max(0, behind)):
+                    if self.source.read() is None:
+                        return
+                    dropped += 1
+                slot += 1 + max(0, behind)
+            frame = self.source.read()
+            if frame is None:
+                self.get_logger().info(f'end of {self.source.describe()} after {index} frames')
+                return
+            if self.source.live and frame.capture_time_s is not None:
+                stamp_ns = int(frame.capture_time_s * 1e9) + offset_ns
+            else:
+                stamp_ns = clock.now().nanoseconds
+            dropped += frame.dropped_before
+            index += dropped
+            self.dropped_total += dropped
+            self._publish(frame.image, stamp_ns, index, dropped, previous_stamp_ns)
+            previous_stamp_ns = stamp_ns
+            index += 1
+
+    def _publish(self, image, stamp_ns: int, index: int, dropped: int, previous_ns) -> None:
+        stamp = from_ns(stamp_ns)
+        info = FrameInfo()
+        info.header.stamp = stamp
+        info.header.frame_id = self.frame_id
+        info.frame_index = index
+        info.dropped_before = dropped
+        info.dropped_total = self.dropped_total
+        info.interval_s = (stamp_ns - previous_ns) * 1e-9 if previous_ns is not None else 0.0
+        msg = Image()
+        msg.header = info.header
+        msg.height, msg.width = image.shape[0], image.shape[1]
+        msg.encoding = 'bgr8' if image.ndim == 3 else 'mono8'
+        msg.step = image.strides[0]
+        msg.data = image.tobytes()
+        # frame_info first: whoever pairs the two gets the index before the image
+        self.info_pub.publish(info)
+        self.image_pub.publish(msg)
+        self.frames_published += 1
+        if dropped:
+            self.get_logger().warn(f'{dropped} frame(s) dropped before frame {index} '
+                                   f'({self.dropped_total} so far)')
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2.0)
+        self.source.close()
+        self.get_logger().info(f'{self.frames_published} frames published, '
+                               f'{self.dropped_total} dropped')
+
+
+def main(args=None) -> int:
+    return run_node(CameraNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

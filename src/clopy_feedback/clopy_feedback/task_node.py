@@ -1,0 +1,234 @@
+"""Task node: runs a pyControl-style task file on the control signal.
+
+`control_signal` in; `tone` and `reward` commands, `task_event` records and
+`session_status` out. Task time comes from the frame stamps only, so the same
+task gives the same records live, in replay and offline. Every task variable
+`v.name` is a ROS parameter `v.name`: set it in the parameter file, or change
+it during the run (`ros2 param set /task v.threshold 0.08`); each change is
+logged as a task event.
+"""
+from __future__ import annotations
+
+import json
+from collections import deque
+from pathlib import Path
+
+from clopy_common import qos
+from clopy_common.node_main import StartupError, describe, run_node
+from clopy_common.stamps import from_s, to_s
+from clopy_interfaces.msg import (ControlSignal, FrameInfo, RewardCommand, SessionStatus, TaskEvent,
+                                  ToneCommand)
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from clopy_feedback.engine import TaskEngine, TaskError, TaskRecord
+
+
+def resolve_task_file(name: str) -> Path:
+    """A task file given as a path, or by name from the installed tasks folder."""
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    candidates = []
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        candidates.append(Path(get_package_share_directory('clopy_feedback')) / 'tasks')
+    except Exception:  # noqa: BLE001 - not installed: source tree below
+        pass
+    candidates.append(Path(__file__).resolve().parents[1] / 'tasks')
+    for folder in candidates:
+        for candidate in (folder / name, folder / f'{name}.py'):
+            if candidate.is_file():
+                return candidate
+    raise StartupError(f'task.task_file = {name!r}: no such file (looked in {", ".join(map(str, candidates))})')
+
+
+class _NodeOutputs:
+    """Engine outputs -> ROS commands, stamped with the frame being processed."""
+
+    def __init__(self, node: 'TaskNode') -> None:
+        self.node = node
+
+    def reward(self, t_s, frame_index, duration_s, reason):
+        self._reward(RewardCommand.OUTPUT_VALVE, t_s, frame_index, duration_s, reason)
+
+    def fail_signal(self, t_s, frame_index, duration_s, reason):
+        self._reward(RewardCommand.OUTPUT_FAIL, t_s, frame_index, duration_s, reason)
+
+    def _reward(self, output, t_s, frame_index, duration_s, reason):
+        cmd = RewardCommand()
+        cmd.header = self.node.header_for(frame_index)
+        cmd.frame_index = max(0, frame_index)
+        cmd.output = output
+        cmd.duration_s = float(duration_s)
+        cmd.reason = reason
+        self.node.reward_pub.publish(cmd)
+
+    def tone(self, t_s, frame_index, frequency_hz):
+        cmd = ToneCommand()
+        cmd.header = self.node.header_for(frame_index)
+        cmd.frame_index = max(0, frame_index)
+        cmd.frequency_hz = float(frequency_hz)
+        cmd.amplitude = 1.0 if frequency_hz > 0 else 0.0
+        self.node.tone_pub.publish(cmd)
+
+
+class TaskNode(Node):
+    def __init__(self) -> None:
+        super().__init__('task')
+        p = self.declare_parameter
+        p('task_file', 'clnf', describe('task file: a path, or a name from clopy_feedback/tasks'))
+        p('frame_rate_hz', 15.0, describe('nominal camera frame rate (turns delays in s into frames)'))
+        p('paradigm', 'clnf_1roi', describe('paradigm name, for status and records'))
+        p('status_period_s', 0.5, describe('how often session_status is published (s)'))
+        p('stop_when_done', True, describe('exit when the task calls stop_framework()'))
+        self.paradigm = self.get_parameter('paradigm').value
+        self.task_path = resolve_task_file(self.get_parameter('task_file').value)
+        frame_rate_hz = self.get_parameter('frame_rate_hz').value
+
+        # variables: declared from the task file's defaults, overridden by parameters
+        try:
+            defaults = TaskEngine(self.task_path, frame_rate_hz=frame_rate_hz).variables
+            overrides = {}
+            for name, default in defaults.items():
+                if name.endswith('___'):
+                    continue
+                value = self.declare_parameter(
+                    f'v.{name}', default, describe(f'task variable {name}', dynamic_typing=True)).value
+                if value != default or type(value) is not type(default):
+                    overrides[name] = value
+            self.engine = TaskEngine(self.task_path, overrides, frame_rate_hz=frame_rate_hz,
+                                     outputs=_NodeOutputs(self), sink=self.on_record)
+        except (TaskError, ValueError, SyntaxError, OSError) as exc:
+            raise StartupError(f'{self.task_path}: {exc}') from exc
+
+        self.tone_pub = self.create_publisher(ToneCommand, qos.TONE, qos.COMMAND_QOS)
+        self.reward_pub = self.create_publisher(RewardCommand, qos.REWARD, qos.COMMAND_QOS)
+        self.event_pub = self.create_publisher(TaskEvent, qos.TASK_EVENT, qos.EVENT_QOS)
+        self.status_pub = self.create_publisher(SessionStatus, qos.SESSION_STATUS, qos.STATUS_QOS)
+        self.create_subscription(ControlSignal, qos.CONTROL_SIGNAL, self.on_signal, qos.STREAM_QOS)
+        self.create_subscription(FrameInfo, qos.FRAME_INFO, self.on_frame_info, qos.STREAM_QOS)
+        self.add_on_set_parameters_callback(self.on_set_parameters)
+        self.create_timer(self.get_parameter('status_period_s').value, self.publish_status)
+
+        self.stop_when_done = self.get_parameter('stop_when_done').value
+        self.linger_s = 0.5
+        self.finished = False
+        self._frame_headers: dict[int, object] = {}
+        self._current_header = None
+        self._stamps_s: deque[float] = deque(maxlen=60)
+        self.frames = 0
+        self.dropped_frames = 0
+        self._syncing = False
+        self._done_at_s: float | None = None
+        self.get_logger().info(f'task {self.task_path.name}: waiting for the first frame')
+
+    # -- frames ---------------------------------------------------------------
+    def header_for(self, frame_index: int):
+        if self._current_header is not None:
+            return self._current_header
+        return ControlSignal().header
+
+    def on_frame_info(self, info: FrameInfo) -> None:
+        self.dropped_frames = info.dropped_total
+
+    def on_signal(self, sig: ControlSignal) -> None:
+        if self.engine.stopped:
+            return
+        t_s = to_s(sig.header.stamp)
+        self._current_header = sig.header
+        if self.engine.state is None:
+            self.engine.start(t_s)
+            self.get_logger().info(f'session started at frame {sig.frame_index}')
+        self.engine.process_frame(t_s, sig.frame_index, sig.value, sig.valid)
+        self.frames += 1
+        self._stamps_s.append(t_s)
+        if self.engine.stopped:
+            self.publish_status()
+            self.get_logger().info('task finished')
+            if self.stop_when_done:
+                self.finished = True
+
+    # -- records, variables ---------------------------------------------------
+    def on_record(self, record: TaskRecord) -> None:
+        msg = TaskEvent()
+        msg.header = self.header_for(record.frame_index)
+        msg.frame_index = max(0, record.frame_index)
+        msg.time_s = record.time_s
+        msg.type = record.type
+        msg.subtype = record.subtype
+        msg.content = record.content
+        self.event_pub.publish(msg)
+        if record.type == 'state':
+            self.publish_status()
+        if record.type == 'variable' and record.subtype == 'task':
+            self._mirror_variables(record.content)
+
+    def _mirror_variables(self, content: str) -> None:
+        """Keep the ROS parameters equal to variables the task changed itself."""
+        try:
+            changed = json.loads(content)
+        except ValueError:
+            return
+        params = [Parameter(f'v.{k}', value=v) for k, v in changed.items()
+                  if self.has_parameter(f'v.{k}')]
+        if params:
+            self._syncing = True
+            try:
+                self.set_parameters(params)
+            finally:
+                self._syncing = False
+
+    def on_set_parameters(self, params) -> SetParametersResult:
+        if self._syncing:
+            return SetParametersResult(successful=True)
+        for param in params:
+            if not param.name.startswith('v.'):
+                continue
+            name = param.name[2:]
+            if self.engine.state is None or not self._stamps_s:
+                return SetParametersResult(successful=False, reason=(
+                    f'{param.name}: the session has not started; set it in the parameter file'))
+            try:
+                # logged at the time of the last frame: task time only moves with frames
+                self.engine.set_variable(name, param.value, self._stamps_s[-1], subtype='api')
+            except (TaskError, ValueError, TypeError) as exc:
+                return SetParametersResult(successful=False, reason=str(exc))
+        return SetParametersResult(successful=True)
+
+    # -- status -------------------------------------------------------------------
+    def publish_status(self) -> None:
+        v = self.engine.variables
+        msg = SessionStatus()
+        msg.header.stamp = self._current_header.stamp if self._current_header else self.get_clock().now().to_msg()
+        msg.paradigm = self.paradigm
+        msg.session_type = str(v.get('session_type', ''))
+        msg.state = self.engine.state or 'waiting'
+        msg.trial = int(v.get('trial_n', 0))
+        msg.total_trials = int(v.get('total_trials', 0))
+        msg.successes = int(v.get('successes', 0))
+        msg.failures = int(v.get('failures', 0))
+        msg.rewards_delivered = msg.successes
+        msg.threshold = float(v.get('threshold', 0.0))
+        if len(self._stamps_s) > 1 and self._stamps_s[-1] > self._stamps_s[0]:
+            msg.frame_rate_hz = (len(self._stamps_s) - 1) / (self._stamps_s[-1] - self._stamps_s[0])
+        msg.frames = self.frames
+        msg.dropped_frames = self.dropped_frames
+        msg.elapsed_s = self.engine.time_s if self.engine.state is not None else 0.0
+        msg.running = self.engine.state is not None and not self.engine.stopped
+        self.status_pub.publish(msg)
+
+    def close(self) -> None:
+        if self.engine.state is not None and not self.engine.stopped:
+            self.engine.stop(self._stamps_s[-1] if self._stamps_s else self.engine.time_s)
+        if self.engine.state is not None:
+            self.publish_status()
+
+
+def main(args=None) -> int:
+    return run_node(TaskNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Helpers shared by every CLoPy-ROS node: topic names, QoS profiles, stamps."""

@@ -1,0 +1,46 @@
+"""Topic names and the QoS of each, chosen for latency and for never losing a
+command or an event (docs/topics.md explains the choice).
+
+- images: best effort, keep last 2. A late frame is worth less than the next
+  one; the camera node itself counts frames it could not deliver.
+- frame info, signals and commands: reliable, keep last 100. On one computer
+  reliable delivery costs nothing measurable and a lost reward command would be
+  a lost reward.
+- events (task, reward, tone): reliable, keep last 1000, so a slow recorder
+  catches up instead of losing records.
+- session status: reliable, transient local, keep last 1: a late joiner (a
+  monitor started mid-session) gets the latest status at once.
+"""
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+IMAGE = 'image_raw'
+FRAME_INFO = 'frame_info'
+ROI_SIGNAL = 'roi_signal'
+CONTROL_SIGNAL = 'control_signal'
+POSE = 'pose'
+TONE = 'tone'
+TONE_EVENT = 'tone_event'
+REWARD = 'reward'
+REWARD_EVENT = 'reward_event'
+TASK_EVENT = 'task_event'
+SESSION_STATUS = 'session_status'
+MANUAL_REWARD = 'manual_reward'
+
+IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2,
+                       reliability=ReliabilityPolicy.BEST_EFFORT,
+                       durability=DurabilityPolicy.VOLATILE)
+STREAM_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
+                        reliability=ReliabilityPolicy.RELIABLE,
+                        durability=DurabilityPolicy.VOLATILE)
+COMMAND_QOS = STREAM_QOS
+EVENT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000,
+                       reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.VOLATILE)
+STATUS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                        reliability=ReliabilityPolicy.RELIABLE,
+                        durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# The recorder takes images reliably-compatible but deeper, so a burst of work
+# on the recorder does not cost frames in the bag.
+RECORDER_IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=30,
+                                reliability=ReliabilityPolicy.BEST_EFFORT,
+                                durability=DurabilityPolicy.VOLATILE)

@@ -1,0 +1,246 @@
+"""Digital outputs of a training rig (water valve, fail signal, TTL lines) through
+gpiozero, with the safety rules a valve needs. No rclpy here.
+
+Safety rules:
+- a pulse is never longer than `max_pulse_s` of its output (requests beyond it
+  are refused, not clipped, so a config error is seen at once);
+- a watchdog thread forces any output off that stays on past its limit, even if
+  the timer that should have closed it never ran;
+- `close()` (called on shutdown, signals and errors) drives every output low
+  before releasing the pins; it is idempotent;
+- simulation (gpiozero MockFactory) is chosen explicitly; a real rig whose pin
+  library cannot be loaded stops with an error instead of falling back.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+class OutputError(RuntimeError):
+    """A rig output cannot be opened or used."""
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One digital output: BCM pin number and the longest time it may stay on.
+
+    max_on_s <= 0 means "may be held" (TTL levels such as illumination on)."""
+
+    name: str
+    pin: int
+    max_on_s: float
+    active_high: bool = True
+
+
+@dataclass
+class PulseRecord:
+    """What an output actually did; times are time.time() seconds (UTC epoch)."""
+
+    name: str
+    requested_s: float
+    reason: str
+    delivered: bool
+    note: str = ''
+    on_time_s: float = 0.0
+    off_time_s: float = 0.0
+    tag: object = None
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, self.off_time_s - self.on_time_s) if self.off_time_s else 0.0
+
+
+@dataclass
+class _Active:
+    record: PulseRecord
+    deadline_s: float           # time.monotonic() at which it must be off
+    hard_limit_s: float         # watchdog limit, monotonic
+    timer: threading.Timer | None = None
+    on_done: Callable[[PulseRecord], None] | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def make_pin_factory(simulate: bool):
+    """gpiozero pin factory: MockFactory when simulating, else the rig's own.
+
+    Never falls back to mock pins on a rig: gpiozero's default search ends in
+    BadPinFactory when no pin library works, and that is turned into an error
+    that says what to do."""
+    if simulate:
+        from gpiozero.pins.mock import MockFactory
+        return MockFactory()
+    import warnings
+
+    from gpiozero import Device
+    from gpiozero.exc import BadPinFactory
+    from gpiozero.pins.mock import MockFactory
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            factory = Device._default_pin_factory()
+    except BadPinFactory as exc:
+        raise OutputError(
+            'no GPIO pin library works on this computer (gpiozero: %s). On a Raspberry Pi '
+            'install python3-lgpio; elsewhere run in simulation (--sim or simulate: true)' % exc
+        ) from exc
+    if isinstance(factory, MockFactory):
+        raise OutputError('GPIOZERO_PIN_FACTORY selects mock pins, but this is not a simulated '
+                          'session: unset it or run with --sim')
+    return factory
+
+
+class OutputBank:
+    """The rig's outputs, by name."""
+
+    def __init__(self, specs: list[OutputSpec], pin_factory, watchdog_period_s: float = 0.005):
+        from gpiozero import DigitalOutputDevice
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            raise OutputError(f'output names must be unique, got {names}')
+        pins = [s.pin for s in specs]
+        if len(set(pins)) != len(pins):
+            raise OutputError(f'two outputs share a pin: {dict(zip(names, pins))}')
+        self._specs = {s.name: s for s in specs}
+        self._devices = {}
+        self._pins = {}
+        self._lock = threading.RLock()
+        self._active: dict[str, _Active] = {}
+        self._closed = False
+        self.factory = pin_factory
+        try:
+            for s in specs:
+                self._devices[s.name] = DigitalOutputDevice(
+                    s.pin, active_high=s.active_high, initial_value=False, pin_factory=pin_factory)
+                self._pins[s.name] = self._devices[s.name].pin
+        except Exception as exc:
+            self.close()
+            raise OutputError(f'cannot open output {s.name!r} on BCM pin {s.pin}: {exc}') from exc
+        self._stop = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch, args=(watchdog_period_s,),
+                                          name='output-watchdog', daemon=True)
+        self._watchdog.start()
+
+    # -- queries ---------------------------------------------------------------
+    def spec(self, name: str) -> OutputSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise OutputError(f'unknown output {name!r}; outputs are {sorted(self._specs)}') from None
+
+    def is_on(self, name: str) -> bool:
+        return bool(self._devices[self.spec(name).name].value)
+
+    def pin(self, name: str):
+        """The gpiozero pin object (MockPin in simulation: has a state history)."""
+        return self._pins[self.spec(name).name]
+
+    # -- commands --------------------------------------------------------------
+    def pulse(self, name: str, duration_s: float, reason: str = '',
+              on_done: Callable[[PulseRecord], None] | None = None, tag: object = None) -> PulseRecord:
+        """Switch `name` on for `duration_s`, without blocking. `on_done` gets the
+        record once the output is off again. A refused pulse returns a record with
+        delivered False (and calls on_done at once)."""
+        spec = self.spec(name)
+        record = PulseRecord(name=name, requested_s=duration_s, reason=reason, delivered=False, tag=tag)
+        refusal = None
+        if self._closed:
+            refusal = 'outputs are closed'
+        elif not (duration_s > 0):
+            refusal = f'pulse length {duration_s!r} s must be > 0'
+        elif spec.max_on_s > 0 and duration_s > spec.max_on_s:
+            refusal = f'pulse length {duration_s} s exceeds the {name} limit of {spec.max_on_s} s'
+        with self._lock:
+            if refusal is None and name in self._active:
+                refusal = f'{name} is already on'
+            if refusal is not None:
+                record.note = refusal
+                if on_done:
+                    on_done(record)
+                return record
+            now = time.monotonic()
+            hard = spec.max_on_s if spec.max_on_s > 0 else duration_s
+            active = _Active(record, now + duration_s, now + hard + 0.010, on_done=on_done)
+            self._devices[name].on()
+            record.on_time_s = time.time()
+            record.delivered = True
+            active.timer = threading.Timer(duration_s, self._finish, args=(name, active, ''))
+            active.timer.daemon = True
+            self._active[name] = active
+            active.timer.start()
+        return record
+
+    def set_level(self, name: str, level: bool) -> None:
+        """Hold a TTL output high or low (outputs with max_on_s <= 0 only)."""
+        spec = self.spec(name)
+        if level and spec.max_on_s > 0:
+            raise OutputError(f'{name} may only be pulsed (at most {spec.max_on_s} s), not held on')
+        if self._closed:
+            return
+        with self._lock:
+            if level:
+                self._devices[name].on()
+            else:
+                self._devices[name].off()
+
+    def wait_idle(self, timeout_s: float = 5.0) -> bool:
+        """Block until no pulse is running (for shutdown and tests)."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            with self._lock:
+                pending = list(self._active.values())
+            if not pending:
+                return True
+            pending[0].done.wait(max(0.0, end - time.monotonic()))
+        return not self._active
+
+    def close(self) -> None:
+        """Every output low, then release the pins. Safe to call more than once,
+        from any thread, and from signal handlers' finally blocks."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for name, dev in self._devices.items():
+                try:
+                    dev.off()
+                except Exception:  # noqa: BLE001 - keep closing the others
+                    pass
+            for name, active in list(self._active.items()):
+                if active.timer:
+                    active.timer.cancel()
+                self._finish(name, active, 'closed early: outputs shut down')
+            for dev in self._devices.values():
+                try:
+                    dev.close()
+                except Exception:  # noqa: BLE001
+                    pass
+        stop = getattr(self, '_stop', None)
+        if stop is not None:
+            stop.set()
+
+    # -- internals -------------------------------------------------------------
+    def _finish(self, name: str, active: _Active, note: str) -> None:
+        with self._lock:
+            if self._active.get(name) is not active:
+                return
+            try:
+                self._devices[name].off()
+            finally:
+                active.record.off_time_s = time.time()
+                if note:
+                    active.record.note = note
+                del self._active[name]
+        active.done.set()
+        if active.on_done:
+            active.on_done(active.record)
+
+    def _watch(self, period_s: float) -> None:
+        while not self._stop.wait(period_s):
+            now = time.monotonic()
+            with self._lock:
+                overdue = [(n, a) for n, a in self._active.items() if now > a.hard_limit_s]
+            for name, active in overdue:
+                self._finish(name, active, 'forced off by the watchdog')

@@ -1,0 +1,135 @@
+"""ROI dF/F node: camera frames in, per-ROI dF/F0 (`roi_signal`) and the rule's
+value as the paradigm-independent `control_signal` out.
+
+Frames arrive as sensor_msgs/Image on `image_raw` and FrameInfo on
+`frame_info` with the same stamp; the node pairs them by stamp so every output
+carries the frame's stamp and index. Frames are processed in arrival order.
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import numpy as np
+from clopy_common import qos
+from clopy_common.node_main import StartupError, describe, run_node
+from clopy_common.stamps import to_ns
+from clopy_interfaces.msg import ControlSignal, FrameInfo, RoiSignal
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+
+from clopy_signal.dff import DffEstimator, history_frames_for
+from clopy_signal.roi import ConfigError, rois_from_config
+from clopy_signal.rule import Rule
+
+PAIRING_WINDOW = 64   # frames kept while waiting for the other half of a pair
+
+
+class RoiDffNode(Node):
+    def __init__(self) -> None:
+        super().__init__('roi_dff')
+        p = self.declare_parameter
+        p('rois', ['M1_L'], describe("atlas regions with side ('BC_L') or 'name=row,col,height,width' in px"))
+        p('rule', '', describe("control rule over ROI names with + - * / ( ), e.g. 'BC_L-BC_R'; empty = the single ROI"))
+        p('frame_width_px', 256, describe('expected frame width (px)'))
+        p('frame_height_px', 256, describe('expected frame height (px)'))
+        p('bregma_row_px', 135.0, describe('bregma row in the frame (px)'))
+        p('bregma_col_px', 128.0, describe('bregma column in the frame (px)'))
+        p('px_per_mm', 25.6, describe('image scale (px/mm)'))
+        p('roi_size_mm', 0.3, describe('side of an atlas ROI square (mm)'))
+        p('dff_history_s', 6.0, describe('F0 = mean of the previous dff_history_s of frames (s)'))
+        p('frame_rate_hz', 15.0, describe('camera frame rate, to turn dff_history_s into frames'))
+        p('correction', 'green_minus_blue', describe('green_minus_blue | green | mono'))
+
+        def get(name):
+            return self.get_parameter(name).value
+
+        try:
+            self.rois = rois_from_config(list(get('rois')), get('frame_height_px'), get('frame_width_px'),
+                                         get('bregma_row_px'), get('bregma_col_px'), get('px_per_mm'),
+                                         get('roi_size_mm'))
+            names = [r.name for r in self.rois]
+            rule_text = get('rule') or (names[0] if len(names) == 1 else '')
+            if not rule_text:
+                raise ConfigError(f'roi_dff.rule is empty but there are {len(names)} ROIs {names}: '
+                                  "give a rule such as 'BC_L-BC_R'")
+            self.rule = Rule(rule_text, names)
+            history = history_frames_for(get('dff_history_s'), get('frame_rate_hz'))
+            self.estimator = DffEstimator(self.rois, history, get('correction'))
+        except (ConfigError, ValueError) as exc:
+            raise StartupError(str(exc)) from exc
+        self.names = names
+        self.frame_shape = (get('frame_height_px'), get('frame_width_px'))
+
+        self.roi_pub = self.create_publisher(RoiSignal, qos.ROI_SIGNAL, qos.STREAM_QOS)
+        self.control_pub = self.create_publisher(ControlSignal, qos.CONTROL_SIGNAL, qos.STREAM_QOS)
+        self.create_subscription(FrameInfo, qos.FRAME_INFO, self.on_info, qos.STREAM_QOS)
+        self.create_subscription(Image, qos.IMAGE, self.on_image, qos.IMAGE_QOS)
+        self._index_by_stamp: OrderedDict[int, int] = OrderedDict()
+        self._waiting_images: OrderedDict[int, Image] = OrderedDict()
+        self.get_logger().info(
+            f'ROIs {", ".join(f"{r.name} {r.box_str}" for r in self.rois)}; rule {self.rule.expression}; '
+            f'F0 over {history} frames; correction {self.estimator.correction}')
+
+    def on_info(self, info: FrameInfo) -> None:
+        key = to_ns(info.header.stamp)
+        image = self._waiting_images.pop(key, None)
+        if image is not None:
+            self.process(image, info.frame_index)
+            return
+        self._index_by_stamp[key] = info.frame_index
+        while len(self._index_by_stamp) > PAIRING_WINDOW:
+            self._index_by_stamp.popitem(last=False)
+
+    def on_image(self, image: Image) -> None:
+        key = to_ns(image.header.stamp)
+        index = self._index_by_stamp.pop(key, None)
+        if index is None:
+            self._waiting_images[key] = image
+            while len(self._waiting_images) > PAIRING_WINDOW:
+                self._waiting_images.popitem(last=False)
+            return
+        self.process(image, index)
+
+    def process(self, image: Image, frame_index: int) -> None:
+        channels = 3 if image.encoding == 'bgr8' else 1
+        frame = np.frombuffer(image.data, np.uint8).reshape(image.height, image.width, channels)
+        if channels == 1:
+            frame = frame[:, :, 0]
+        if frame.shape[:2] != self.frame_shape:
+            self.get_logger().error(
+                f'frame {frame_index} is {frame.shape[1]}x{frame.shape[0]} px but roi_dff.frame_width_px x '
+                f'frame_height_px is {self.frame_shape[1]}x{self.frame_shape[0]}: stopping')
+            self.exit_status = 2
+            self.finished = True
+            return
+        result = self.estimator.update(frame)
+        values = dict(zip(self.names, result.values.tolist()))
+        rule_value = self.rule.evaluate(values) if result.valid else math.nan
+        valid = result.valid and math.isfinite(rule_value)
+
+        roi = RoiSignal()
+        roi.header = image.header
+        roi.frame_index = frame_index
+        roi.roi_names = self.names
+        roi.dff = result.values.tolist()
+        roi.rule = self.rule.expression
+        roi.rule_value = rule_value
+        roi.valid = valid
+        control = ControlSignal()
+        control.header = image.header
+        control.frame_index = frame_index
+        control.value = rule_value if valid else 0.0
+        control.units = 'dff'
+        control.valid = valid
+        # control first: it is what the task reacts to
+        self.control_pub.publish(control)
+        self.roi_pub.publish(roi)
+
+
+def main(args=None) -> int:
+    return run_node(RoiDffNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
