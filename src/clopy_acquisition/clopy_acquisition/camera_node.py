@@ -63,6 +63,9 @@ class CameraNode(Node):
         p('exposure_us', 60000, describe('Pi camera fixed exposure (us)'))
         p('max_frames', 0, describe('stop after this many frames (0 = no limit)'))
         p('frame_id', 'camera', describe('header.frame_id of the images'))
+        p('wait_for_subscribers', 0, describe('before the first frame, wait until image_raw and frame_info '
+                                              'have this many matched subscriptions (0 = do not wait)'))
+        p('wait_timeout_s', 30.0, describe('longest wait for subscribers (s); then frames start anyway'))
         p('synthetic.seed', 1, describe('seed of the synthetic cortex'))
         p('synthetic.activity', 'spontaneous', describe('spontaneous | flat | ramp'))
         p('synthetic.target_regions', ['M1_L'], describe('regions that get extra activity'))
@@ -110,7 +113,24 @@ class CameraNode(Node):
         finally:
             self.finished = True
 
+    def _wait_for_subscribers(self) -> None:
+        wanted = self.get_parameter('wait_for_subscribers').value
+        if wanted <= 0:
+            return
+        deadline = time.monotonic() + self.get_parameter('wait_timeout_s').value
+        while not self._stop.is_set():
+            have = min(self.image_pub.get_subscription_count(), self.info_pub.get_subscription_count())
+            if have >= wanted:
+                # matched in the graph; give the transport a moment to connect
+                self._stop.wait(0.3)
+                return
+            if time.monotonic() > deadline:
+                self.get_logger().warn(f'only {have} of {wanted} subscribers after waiting: starting anyway')
+                return
+            self._stop.wait(0.02)
+
     def _capture(self) -> None:
+        self._wait_for_subscribers()
         interval_s = 1.0 / self.fps
         clock = self.get_clock()
         # live sources stamp frames on their monotonic clock; map it to ROS time

@@ -220,9 +220,10 @@ def test_two_roi_settings_change_only_variables():
 ])
 def test_bad_settings_stop_the_session_at_run_start(overrides, text):
     engine = TaskEngine(TASK, overrides, frame_rate_hz=FPS)
-    with pytest.raises(TaskError, match='run_start') as info:
+    with pytest.raises(TaskError, match='allowed') as info:
         engine.start(T0)
-    assert text in str(info.value) and 'allowed' in str(info.value)
+    assert text in str(info.value) and str(TASK) in str(info.value)
+    assert engine.stopped and engine.state is None  # no trial ever started
 
 
 def test_an_unknown_session_type_stops_at_run_start_with_a_clear_error():

@@ -1,0 +1,98 @@
+"""The `clopy` command.
+
+  clopy run PARADIGM [--sim] [--mouse ID] [--trials N] [--out DIR] [--set node.param=value ...]
+  clopy demo                 a few minutes of simulated CLNF 1-ROI
+  clopy tables SESSION       make the per-frame table and summary again from the bag
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from clopy import config as cfg
+
+DEMO_SETTINGS = [
+    # a short, lively session: 6 trials of at most 15 s, rests of 5 s
+    'task.v.initial_rest_s=8.0', 'task.v.max_trial_s=15.0', 'task.v.success_rest_s=5.0',
+    'task.v.fail_rest_s=5.0', 'camera.synthetic.target_rate_hz=0.5',
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='clopy', description='CLoPy-ROS closed-loop training sessions.')
+    sub = parser.add_subparsers(dest='command', required=True)
+    run = sub.add_parser('run', help='run a session of a paradigm')
+    run.add_argument('paradigm', help=f'one of {", ".join(cfg.PARADIGMS)}')
+    _session_options(run)
+    demo = sub.add_parser('demo', help='a short simulated CLNF 1-ROI session')
+    _session_options(demo, demo=True)
+    tables = sub.add_parser('tables', help='per-frame table and summary row from a session bag')
+    tables.add_argument('session', type=Path)
+    return parser
+
+
+def _session_options(p: argparse.ArgumentParser, demo: bool = False) -> None:
+    if not demo:
+        p.add_argument('--sim', action='store_true',
+                       help='simulation: synthetic camera, WAV-file audio, mock GPIO pins')
+    p.add_argument('--mouse', default='demo-mouse' if demo else 'mouse', help='subject id')
+    p.add_argument('--trials', type=int, default=6 if demo else None, help='stop after N trials')
+    p.add_argument('--out', type=Path, default=Path('sessions'), help='folder for session folders')
+    p.add_argument('--set', dest='sets', action='append', default=[], metavar='NODE.PARAM=VALUE',
+                   help='override a parameter, e.g. task.v.threshold=0.08 (repeatable)')
+    p.add_argument('--params-file', type=Path, help='parameter file instead of config/<paradigm>.yaml')
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == 'tables':
+        from clopy.postprocess import finish_session
+        summary = finish_session(args.session, None)
+        print_summary(summary)
+        return 0
+    from clopy.runner import RunError, RunOptions, run
+    if args.command == 'demo':
+        opts = RunOptions('clnf_1roi', sim=True, mouse=args.mouse, trials=args.trials, out_dir=args.out,
+                          sets=DEMO_SETTINGS + args.sets, params_file=args.params_file)
+    else:
+        opts = RunOptions(args.paradigm, sim=args.sim, mouse=args.mouse, trials=args.trials,
+                          out_dir=args.out, sets=args.sets, params_file=args.params_file)
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        print('\nstopping (Ctrl-C again to force)...', file=sys.stderr, flush=True)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        result = run(opts, stop)
+    except (cfg.ConfigError, RunError) as exc:
+        print(f'clopy: {exc}', file=sys.stderr)
+        return 2
+    from clopy.postprocess import finish_session
+    try:
+        summary = finish_session(result.session_dir, Path(opts.out_dir) / 'sessions_summary.csv')
+    except Exception as exc:  # noqa: BLE001 - the recording is safe; say what failed
+        print(f'clopy: the recording is in {result.session_dir}, but its tables could not be made: {exc}',
+              file=sys.stderr)
+        return 1
+    print_summary(summary)
+    print(f'session folder: {result.session_dir}')
+    failed = result.reason.startswith('error') or 'failed' in result.reason or 'unexpectedly' in result.reason
+    return 1 if failed else 0
+
+
+def print_summary(s: dict) -> None:
+    print(f"{s['paradigm']} {s['session_type']}: {s['trials']} trials, {s['successes']} rewarded, "
+          f"{s['failures']} timed out; {s['rewards']} valve pulses; threshold {s['reward_threshold']} -> "
+          f"{s['final_threshold']}; {s['duration']:.1f} s at {s['fps']} fps, {s['dropped_frames']} frames dropped")
+
+
+if __name__ == '__main__':
+    sys.exit(main())

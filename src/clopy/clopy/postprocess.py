@@ -1,0 +1,145 @@
+"""After a session: the per-frame table in the original CLoPy columns and the
+summary row, both derived from the bag (so they can be made again from any
+recording with `clopy tables SESSION`)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from clopy.bag import read_bag, typestore_with_clopy
+from clopy.recorder_node import BAG_NAME
+from clopy.session import append_summary_row, read_event_log, session_info
+from clopy.tables import FrameTableWriter
+
+FRAME_TABLE = 'VideoTimestamp.txt'
+
+
+@dataclass
+class FrameRow:
+    time_s: float = 0.0
+    value: float = 0.0
+    valid: bool = False
+    dff: dict = field(default_factory=dict)
+    rule_value: float = float('nan')
+
+
+@dataclass
+class SessionDigest:
+    """What a session did, per frame and in total, read back from its bag."""
+
+    frames: dict[int, FrameRow]
+    roi_names: list[str]
+    rule: str
+    tone_by_frame: dict[int, float]
+    reward_by_frame: dict[int, int]        # 1 success (valve), -1 timeout (fail)
+    trial_start_frames: list[int]
+    rest_start_frames: list[int]
+    threshold_changes: list[tuple[int, float]]
+    valve_events: list[dict]
+    status: dict
+    dropped_frames: int
+
+
+def digest(session_dir: Path) -> SessionDigest:
+    frames: dict[int, FrameRow] = {}
+    roi_names: list[str] = []
+    rule = ''
+    tone, reward = {}, {}
+    trials, rests, thresholds, valves = [], [], [], []
+    status: dict = {}
+    dropped = 0
+    for m in read_bag(session_dir / BAG_NAME, typestore_with_clopy()):
+        msg = m.msg
+        if m.topic == 'control_signal':
+            row = frames.setdefault(msg.frame_index, FrameRow())
+            row.time_s = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            row.value, row.valid = msg.value, msg.valid
+        elif m.topic == 'roi_signal':
+            row = frames.setdefault(msg.frame_index, FrameRow())
+            roi_names = list(msg.roi_names)
+            rule = msg.rule
+            row.dff = dict(zip(msg.roi_names, [float(x) for x in msg.dff]))
+            row.rule_value = msg.rule_value
+        elif m.topic == 'tone':
+            tone[msg.frame_index] = msg.frequency_hz
+        elif m.topic == 'reward':
+            reward[msg.frame_index] = 1 if msg.output == 0 else -1
+        elif m.topic == 'reward_event' and msg.output == 0:
+            valves.append({'frame_index': msg.frame_index, 'delivered': msg.delivered,
+                           'duration_s': msg.duration_s, 'note': msg.note})
+        elif m.topic == 'task_event':
+            if msg.type == 'state':
+                (trials if msg.content == 'trial' else rests).append(msg.frame_index)
+            elif msg.type == 'variable' and msg.subtype in ('task', 'api', 'run_start'):
+                values = json.loads(msg.content)
+                if 'threshold' in values:
+                    thresholds.append((msg.frame_index, float(values['threshold'])))
+        elif m.topic == 'frame_info':
+            dropped = max(dropped, msg.dropped_total)
+        elif m.topic == 'session_status':
+            status = {f: getattr(msg, f) for f in ('state', 'trial', 'total_trials', 'successes', 'failures',
+                                                   'threshold', 'frame_rate_hz', 'frames', 'dropped_frames',
+                                                   'elapsed_s', 'session_type', 'paradigm')}
+    return SessionDigest(frames, roi_names, rule, tone, reward, trials, rests, thresholds, valves, status,
+                         dropped)
+
+
+def write_frame_table(d: SessionDigest, path: Path, audio_on: bool) -> int:
+    """One row per frame: frame, time, <ROI>dff..., [<rule>dff], freq, rew_threshold,
+    reward, trial, audio, lick. freq is 0 during rests; lick 0 (no sensor recorded)."""
+    two_roi = len(d.roi_names) > 1
+    writer = FrameTableWriter(path, d.roi_names, d.rule if two_roi else None)
+    starts = sorted(d.trial_start_frames)
+    thresholds = sorted(d.threshold_changes)
+    t0 = None
+    freq = 0.0
+    threshold = thresholds[0][1] if thresholds else float('nan')
+    ti = hi = 0
+    n = 0
+    for index in sorted(d.frames):
+        row = d.frames[index]
+        t0 = row.time_s if t0 is None else t0
+        while ti < len(starts) and starts[ti] <= index:
+            ti += 1
+        while hi < len(thresholds) and thresholds[hi][0] <= index:
+            threshold = thresholds[hi][1]
+            hi += 1
+        freq = d.tone_by_frame.get(index, freq)
+        writer.add_row(frame=index, time_s=row.time_s - t0, dff=row.dff or {k: float('nan') for k in d.roi_names},
+                       rule_value=row.rule_value, freq_hz=freq, threshold=threshold,
+                       reward=d.reward_by_frame.get(index, 0), trial=ti,
+                       audio=int(audio_on and freq > 0), lick=0)
+        n += 1
+    writer.close()
+    return n
+
+
+def finish_session(session_dir: Path, summary_csv: Path | None, rerun_of: str = '') -> dict:
+    """Frame table + summary row for a recorded session; returns the summary."""
+    params = yaml.safe_load((session_dir / 'parameters.yaml').read_text())
+    task = params.get('task', {}).get('ros__parameters', {})
+    roi = params.get('roi_dff', {}).get('ros__parameters', {})
+    d = digest(session_dir)
+    session_type = str(task.get('v.session_type', 'graded'))
+    n = write_frame_table(d, session_dir / FRAME_TABLE, audio_on=session_type != 'no_audio')
+    info = session_info(read_event_log(session_dir / 'events.tsv'))
+    times = [r.time_s for r in d.frames.values()]
+    duration_s = (max(times) - min(times)) if times else 0.0
+    delivered = sum(1 for v in d.valve_events if v['delivered'])
+    summary = {
+        'mouse_id': info.get('subject_id', ''), 'session': session_dir.name, 'data_path': str(session_dir),
+        'start': info.get('start_time', ''), 'end': info.get('end_time', ''), 'duration': round(duration_s, 3),
+        'fps': round(n / duration_s, 3) if duration_s else 0, 'dff_history': roi.get('dff_history_s', ''),
+        'n_tones': task.get('v.n_tones', 18), 'reward_threshold': task.get('v.threshold', ''),
+        'rewards': delivered, 'audio': int(session_type != 'no_audio'), 'session_type': session_type,
+        'paradigm': d.status.get('paradigm', ''), 'trials': d.status.get('trial', len(d.trial_start_frames)),
+        'successes': d.status.get('successes', 0), 'failures': d.status.get('failures', 0),
+        'final_threshold': d.status.get('threshold', ''), 'dropped_frames': d.dropped_frames,
+        'rerun_of': rerun_of, 'clopy_version': '0.1.0',
+    }
+    if summary_csv is not None:
+        append_summary_row(summary_csv, summary)
+    return summary

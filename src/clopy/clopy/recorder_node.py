@@ -1,0 +1,143 @@
+"""Recorder node: every clopy topic into a rosbag2 bag (MCAP storage), the task
+stream into the pyControl-style event TSV, and the session's parameter and task
+files archived beside them.
+
+Messages are taken as raw CDR bytes (rclpy raw subscriptions), exactly what
+rosbag2 itself stores, and written with the `rosbags` library. The bag is cut
+into chunks at least every `flush_period_s`, so a killed recorder loses at
+most the last chunk (docs/recording.md: how to recover the rest). Ctrl-C,
+SIGTERM and errors close the bag and the TSV properly.
+"""
+from __future__ import annotations
+
+import platform
+import socket
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from clopy_common import qos
+from clopy_common.node_main import StartupError, describe, run_node
+from clopy_interfaces.msg import (ControlSignal, FrameInfo, Pose, RewardCommand, RewardEvent, RoiSignal,
+                                  SessionStatus, TaskEvent, ToneCommand, ToneEvent)
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+
+from clopy.bag import McapBagWriter, typestore_with_clopy
+from clopy.session import EventLogWriter, archive_file, create_session_dir, sha256_file
+
+# topic -> (message class, rosbags type name, subscription QoS)
+TOPICS = {
+    qos.IMAGE: (Image, 'sensor_msgs/msg/Image', qos.RECORDER_IMAGE_QOS),
+    qos.FRAME_INFO: (FrameInfo, 'clopy_interfaces/msg/FrameInfo', qos.EVENT_QOS),
+    qos.ROI_SIGNAL: (RoiSignal, 'clopy_interfaces/msg/RoiSignal', qos.EVENT_QOS),
+    qos.CONTROL_SIGNAL: (ControlSignal, 'clopy_interfaces/msg/ControlSignal', qos.EVENT_QOS),
+    qos.POSE: (Pose, 'clopy_interfaces/msg/Pose', qos.EVENT_QOS),
+    qos.TONE: (ToneCommand, 'clopy_interfaces/msg/ToneCommand', qos.EVENT_QOS),
+    qos.TONE_EVENT: (ToneEvent, 'clopy_interfaces/msg/ToneEvent', qos.EVENT_QOS),
+    qos.REWARD: (RewardCommand, 'clopy_interfaces/msg/RewardCommand', qos.EVENT_QOS),
+    qos.REWARD_EVENT: (RewardEvent, 'clopy_interfaces/msg/RewardEvent', qos.EVENT_QOS),
+    qos.TASK_EVENT: (TaskEvent, 'clopy_interfaces/msg/TaskEvent', qos.EVENT_QOS),
+    qos.SESSION_STATUS: (SessionStatus, 'clopy_interfaces/msg/SessionStatus', qos.STATUS_QOS),
+}
+BAG_NAME = 'bag'
+EVENTS_NAME = 'events.tsv'
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+    versions = {'clopy': '0.1.0', 'python': platform.python_version()}
+    for dist in ('rosbags', 'numpy'):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    import os
+    versions['ros_distro'] = os.environ.get('ROS_DISTRO', 'kilted (PyPI)')
+    return versions
+
+
+class RecorderNode(Node):
+    def __init__(self) -> None:
+        super().__init__('recorder')
+        p = self.declare_parameter
+        p('session_dir', '', describe('session folder to record into (empty: create one under out_dir)'))
+        p('out_dir', 'sessions', describe('where session folders are created when session_dir is empty'))
+        p('mouse', 'sim-mouse', describe('subject id'))
+        p('paradigm', 'clnf_1roi', describe('paradigm name'))
+        p('task_file', '', describe('task file of the session (archived, hash in the event log)'))
+        p('param_file', '', describe('parameter file of the session (archived)'))
+        p('session_type', '', describe('session type, for the event log'))
+        p('record_images', True, describe('record image_raw (the raw frames) in the bag'))
+        p('flush_period_s', 1.0, describe('cut the bag into a chunk at least this often (s)'))
+        get = lambda name: self.get_parameter(name).value  # noqa: E731
+
+        start = datetime.now(timezone.utc).astimezone()
+        try:
+            if get('session_dir'):
+                self.session_dir = Path(get('session_dir'))
+                self.session_dir.mkdir(parents=True, exist_ok=True)
+            else:
+                self.session_dir = create_session_dir(Path(get('out_dir')), get('mouse'), start, get('paradigm'))
+            task_hash = ''
+            for key in ('param_file', 'task_file'):
+                if get(key):
+                    src = Path(get(key))
+                    if not src.is_file():
+                        raise StartupError(f'recorder.{key} = {str(src)!r}: no such file')
+                    _, digest = archive_file(src, self.session_dir)
+                    if key == 'task_file':
+                        task_hash = digest
+            self.bag = McapBagWriter(self.session_dir / BAG_NAME, typestore_with_clopy(),
+                                     max_chunk_age_s=get('flush_period_s'))
+            self.events = EventLogWriter(self.session_dir / EVENTS_NAME)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise StartupError(f'recorder: cannot create the session in {get("session_dir") or get("out_dir")!r}: {exc}') from exc
+        self.events.write_start_info(
+            subject_id=get('mouse'), paradigm=get('paradigm'), start_time=start,
+            task_file=Path(get('task_file')).name if get('task_file') else '',
+            task_file_hash=task_hash or (sha256_file(Path(get('task_file'))) if get('task_file') else ''),
+            setup_id=socket.gethostname(), session_type=get('session_type'), versions=_versions())
+
+        self.counts: dict[str, int] = {}
+        self.tsv_rows = 0
+        for topic, (cls, type_name, sub_qos) in TOPICS.items():
+            if topic == qos.IMAGE and not get('record_images'):
+                continue
+            connection = self.bag.add_topic(topic, type_name)
+            self.create_subscription(cls, topic, self._writer(topic, connection), sub_qos, raw=True)
+        self.create_subscription(TaskEvent, qos.TASK_EVENT, self.on_task_event, qos.EVENT_QOS)
+        self.create_timer(get('flush_period_s'), self.bag.flush)
+        self.linger_s = 0.0
+        self.get_logger().info(f'recording to {self.session_dir}')
+        print(f'CLOPY_SESSION_DIR={self.session_dir}', flush=True)
+
+    def _writer(self, topic: str, connection):
+        clock = self.get_clock()
+
+        def write(data: bytes) -> None:
+            self.bag.write_raw(connection, clock.now().nanoseconds, data)
+            self.counts[topic] = self.counts.get(topic, 0) + 1
+        return write
+
+    def on_task_event(self, msg: TaskEvent) -> None:
+        self.tsv_rows += 1
+        self.events.write(msg.time_s, msg.type, msg.subtype, msg.content)
+
+    def close(self) -> None:
+        for closer in (getattr(self, 'bag', None), ):
+            if closer is not None:
+                closer.close()
+        events = getattr(self, 'events', None)
+        if events is not None:
+            events.close(datetime.now(timezone.utc).astimezone())
+        summary = ', '.join(f'{t} {n}' for t, n in sorted(self.counts.items()))
+        self.get_logger().info(f'bag closed: {summary or "no messages"}; {self.tsv_rows} task events in {EVENTS_NAME}')
+
+
+def main(args=None) -> int:
+    return run_node(RecorderNode, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""`clopy run`: start a paradigm's nodes as separate processes (the same
+executables and parameter file that `ros2 launch` uses), show progress, stop
+them in a safe order, and finish the session folder.
+
+Order: recorder first (nothing is missed), then reward, tone, task, roi_dff;
+the camera starts only when every subscription is matched. Stopping goes the
+other way: camera first, the pipeline drains, the recorder closes last.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from clopy import config as cfg
+from clopy.rosenv import DomainLease, loopback_env
+
+# (package, executable, node name), in start order
+NODES = [
+    ('clopy', 'recorder_node', 'recorder'),
+    ('clopy_reward', 'reward_node', 'reward'),
+    ('clopy_feedback', 'tone_node', 'tone'),
+    ('clopy_feedback', 'task_node', 'task'),
+    ('clopy_signal', 'roi_dff_node', 'roi_dff'),
+    ('clopy_acquisition', 'camera_node', 'camera'),
+]
+# topic -> subscribers that must be matched before the first frame
+REQUIRED_SUBSCRIBERS = {
+    'image_raw': 2, 'frame_info': 3, 'control_signal': 2, 'roi_signal': 1, 'tone': 2,
+    'reward': 2, 'task_event': 1, 'reward_event': 1, 'tone_event': 1, 'session_status': 1,
+}
+STARTUP_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 10.0
+
+
+class RunError(RuntimeError):
+    """The session could not start or ended abnormally; the message says why."""
+
+
+@dataclass
+class RunOptions:
+    paradigm: str
+    sim: bool = False
+    mouse: str = 'mouse'
+    trials: int | None = None
+    out_dir: Path = Path('sessions')
+    sets: list[str] = field(default_factory=list)
+    params_file: Path | None = None
+    quiet: bool = False
+
+
+@dataclass
+class RunResult:
+    session_dir: Path
+    status: dict
+    exit_codes: dict
+    reason: str
+
+
+def executable(package: str, name: str) -> Path:
+    from ament_index_python.packages import get_package_prefix
+    path = Path(get_package_prefix(package)) / 'lib' / package / name
+    if not path.exists():
+        raise RunError(f'{package} {name} is not installed at {path}: run ./clopy setup')
+    return path
+
+
+def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
+    """Check the configuration and create the session folder.
+    Returns (session_dir, params, params_path)."""
+    from clopy.session import create_session_dir
+    path, params = cfg.load_params(opts.paradigm, opts.params_file)
+    for assignment in opts.sets:
+        cfg.apply_set(params, assignment)
+    if opts.trials is not None:
+        if opts.trials < 1:
+            raise cfg.ConfigError(f'--trials {opts.trials}: must be >= 1')
+        params.setdefault('task', {})['v.total_trials'] = int(opts.trials)
+    cfg.validate(params, path)
+    from clopy_feedback.task_node import resolve_task_file
+    from clopy_common.node_main import StartupError
+    try:
+        task_file = resolve_task_file(str(cfg.get(params, 'task', 'task_file', 'clnf')))
+    except StartupError as exc:
+        raise cfg.ConfigError(f'{path}: {exc}') from exc
+    start = datetime.now(timezone.utc).astimezone()
+    try:
+        session_dir = create_session_dir(Path(opts.out_dir), opts.mouse, start, opts.paradigm)
+    except (ValueError, OSError) as exc:
+        raise cfg.ConfigError(f'--mouse {opts.mouse!r} / --out {opts.out_dir}: {exc}') from exc
+    if opts.sim:
+        cfg.apply_simulation(params, session_dir)
+    # the first frame goes out once roi_dff and the recorder are connected
+    params.setdefault('camera', {}).setdefault('wait_for_subscribers', 2)
+    rec = params.setdefault('recorder', {})
+    rec.update(session_dir=str(session_dir), mouse=opts.mouse, paradigm=opts.paradigm,
+               task_file=str(task_file), session_type=str(cfg.get(params, 'task', 'v.session_type', '')))
+    params_path = session_dir / 'parameters.yaml'
+    rec['param_file'] = str(params_path)
+    cfg.write_params(params, params_path)
+    return session_dir, params, params_path
+
+
+class Session:
+    """The running processes of one session."""
+
+    def __init__(self, session_dir: Path, params_path: Path, env: dict, quiet: bool = False):
+        self.session_dir = session_dir
+        self.params_path = params_path
+        self.env = env
+        self.quiet = quiet
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.logs: dict[str, object] = {}
+        (session_dir / 'logs').mkdir(exist_ok=True)
+
+    def start(self, package: str, exe: str, name: str) -> None:
+        log = open(self.session_dir / 'logs' / f'{name}.log', 'w')
+        self.logs[name] = log
+        self.procs[name] = subprocess.Popen(
+            [str(executable(package, exe)), '--ros-args', '-r', f'__node:={name}',
+             '--params-file', str(self.params_path)],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+
+    def exited(self) -> dict[str, int]:
+        return {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
+
+    def log_tail(self, name: str, lines: int = 12) -> str:
+        try:
+            text = (self.session_dir / 'logs' / f'{name}.log').read_text(errors='replace')
+        except OSError:
+            return ''
+        return '\n'.join(text.strip().splitlines()[-lines:])
+
+    def stop(self, name: str, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
+        proc = self.procs.get(name)
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log = self.logs.get(name)
+        if log is not None:
+            log.close()
+        return proc.returncode
+
+    def stop_all(self, drain_s: float = 0.5) -> dict[str, int | None]:
+        codes = {}
+        for _, _, name in reversed(NODES):
+            if name in self.procs:
+                codes[name] = self.stop(name)
+                if name == 'camera':
+                    time.sleep(drain_s)   # let the last frames through the pipeline
+        return codes
+
+
+class Monitor:
+    """An rclpy node of the runner: graph checks and session_status."""
+
+    def __init__(self) -> None:
+        import rclpy
+        from clopy_common import qos
+        from clopy_interfaces.msg import SessionStatus
+        self.rclpy = rclpy
+        self.node = rclpy.create_node('clopy_run_monitor')
+        self.status: dict = {}
+        self.was_running = False
+        self.node.create_subscription(SessionStatus, qos.SESSION_STATUS, self._on_status, qos.STATUS_QOS)
+
+    def _on_status(self, msg) -> None:
+        self.status = {f: getattr(msg, f) for f in (
+            'paradigm', 'session_type', 'state', 'trial', 'total_trials', 'successes', 'failures',
+            'rewards_delivered', 'threshold', 'frame_rate_hz', 'frames', 'dropped_frames', 'elapsed_s',
+            'running')}
+        self.was_running = self.was_running or msg.running
+
+    def spin(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.rclpy.spin_once(self.node, timeout_sec=max(0.0, min(0.05, end - time.monotonic())))
+
+    def unmatched(self) -> dict[str, int]:
+        return {topic: n for topic, n in REQUIRED_SUBSCRIBERS.items()
+                if self.node.count_subscribers(topic) < n + (1 if topic == 'session_status' else 0)}
+
+    def close(self) -> None:
+        self.node.destroy_node()
+
+
+def progress_line(status: dict) -> str:
+    if not status:
+        return 'waiting for the first frame...'
+    return (f"{status['state']:<13} trial {status['trial']}/{status['total_trials']}  "
+            f"rewards {status['successes']}  fails {status['failures']}  "
+            f"threshold {status['threshold']:.4g}  {status['frame_rate_hz']:.1f} fps  "
+            f"dropped {status['dropped_frames']}  t {status['elapsed_s']:.0f} s")
+
+
+def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResult:
+    """Run one session to its end (task done, end of the recording, Ctrl-C)."""
+    import rclpy
+    from rclpy.signals import SignalHandlerOptions
+    session_dir, params, params_path = prepare(opts)
+    say = (lambda *a, **k: None) if opts.quiet else (lambda *a, **k: print(*a, **k, flush=True))
+    stop_event = stop_event or threading.Event()
+    lease = DomainLease().__enter__()
+    env = loopback_env(lease.domain_id)
+    saved_env = dict(os.environ)
+    os.environ.update({k: env[k] for k in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE',
+                                           'FASTDDS_DEFAULT_PROFILES_FILE')})
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    session = Session(session_dir, params_path, env)
+    monitor = Monitor()
+    reason = 'finished'
+    codes: dict = {}
+    try:
+        say(f'session {session_dir}  (ROS domain {lease.domain_id}, loopback only'
+            f'{", simulation" if opts.sim else ""})')
+        for package, exe, name in NODES[:-1]:
+            session.start(package, exe, name)
+        # the camera waits until every subscription is matched
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            crashed = session.exited()
+            if crashed:
+                name, code = next(iter(crashed.items()))
+                raise RunError(f'{name} stopped during start-up (exit {code}):\n{session.log_tail(name)}')
+            missing = monitor.unmatched()
+            if not missing:
+                break
+            if time.monotonic() > deadline or stop_event.is_set():
+                raise RunError(f'start-up timed out; topics without their subscribers: {missing}')
+            monitor.spin(0.1)
+        session.start(*NODES[-1])
+        last_print = 0.0
+        tty = sys.stdout.isatty()
+        while not stop_event.is_set():
+            monitor.spin(0.1)
+            ended = session.exited()
+            if 'task' in ended:
+                reason = 'all trials done' if ended['task'] == 0 else f'task node failed (exit {ended["task"]})'
+                break
+            if 'camera' in ended:
+                code = ended['camera']
+                reason = 'end of the recording' if code == 0 else f'camera failed (exit {code})'
+                if code == 2:
+                    reason = f'camera could not start:\n{session.log_tail("camera")}'
+                break
+            others = {n: c for n, c in ended.items()}
+            if others:
+                name, code = next(iter(others.items()))
+                reason = f'{name} stopped unexpectedly (exit {code}):\n{session.log_tail(name)}'
+                break
+            now = time.monotonic()
+            if tty:
+                print('\r' + progress_line(monitor.status).ljust(110), end='', flush=True)
+            elif not opts.quiet and now - last_print > 10:
+                say(progress_line(monitor.status))
+                last_print = now
+        else:
+            reason = 'stopped by the user'
+        if tty:
+            print()
+    except RunError as exc:
+        reason = f'error: {exc}'
+    finally:
+        codes = session.stop_all()
+        monitor.spin(0.2)
+        status = dict(monitor.status)
+        monitor.close()
+        rclpy.shutdown()
+        lease.release()
+        os.environ.clear()
+        os.environ.update(saved_env)
+    say(f'session ended: {reason}')
+    return RunResult(session_dir, status, codes, reason)
