@@ -82,7 +82,9 @@ class ToneNode(Node):
                 self.sink.start(t_s)
                 self._started = True
             sample = self.sink.command(t_s, cmd.frequency_hz)
-            self._publish(cmd, self.sink.time_of_sample_s(sample), sample)
+            # reached the output = written to the file, now; its place in the file
+            # (sample) follows the frame stamp, so the WAV is the same in any replay
+            self._publish(cmd, self.get_clock().now().nanoseconds * 1e-9, sample)
         else:
             self._pending[cmd.frequency_hz] = cmd
             self.output.set_frequency(cmd.frequency_hz)
