@@ -84,8 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print_summary(summary)
     print(f'session folder: {result.session_dir}')
-    failed = result.reason.startswith('error') or 'failed' in result.reason or 'unexpectedly' in result.reason
-    return 1 if failed else 0
+    return 0 if result.ok else 1
 
 
 def print_summary(s: dict) -> None:

@@ -68,11 +68,12 @@ def apply_set(params: dict, assignment: str, source: str = '--set') -> None:
     params[node][param] = value
 
 
-def apply_simulation(params: dict, session_dir: Path) -> None:
-    """Simulation backends, chosen explicitly: synthetic camera, WAV audio, mock pins."""
+def apply_simulation(params: dict) -> None:
+    """Simulation backends, chosen explicitly: synthetic camera, WAV audio (tones.wav
+    in the session folder), mock pins."""
     params.setdefault('camera', {})['source'] = 'synthetic'
     params.setdefault('tone', {})['backend'] = 'wav'
-    params['tone']['wav_path'] = str(session_dir / 'tones.wav')
+    params['tone']['wav_path'] = 'tones.wav'
     params.setdefault('reward', {})['simulate'] = True
 
 

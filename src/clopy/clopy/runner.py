@@ -55,12 +55,19 @@ class RunOptions:
     quiet: bool = False
 
 
+NORMAL_ENDS = ('all trials done', 'end of the recording', 'stopped by the user')
+
+
 @dataclass
 class RunResult:
     session_dir: Path
     status: dict
     exit_codes: dict
     reason: str
+
+    @property
+    def ok(self) -> bool:
+        return self.reason in NORMAL_ENDS
 
 
 def executable(package: str, name: str) -> Path:
@@ -76,6 +83,8 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
     Returns (session_dir, params, params_path)."""
     from clopy.session import create_session_dir
     path, params = cfg.load_params(opts.paradigm, opts.params_file)
+    if opts.sim:
+        cfg.apply_simulation(params)  # before --set: an explicit setting wins
     for assignment in opts.sets:
         cfg.apply_set(params, assignment)
     if opts.trials is not None:
@@ -94,8 +103,9 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
         session_dir = create_session_dir(Path(opts.out_dir), opts.mouse, start, opts.paradigm)
     except (ValueError, OSError) as exc:
         raise cfg.ConfigError(f'--mouse {opts.mouse!r} / --out {opts.out_dir}: {exc}') from exc
-    if opts.sim:
-        cfg.apply_simulation(params, session_dir)
+    tone = params.get('tone', {})
+    if tone.get('backend') == 'wav' and not Path(str(tone.get('wav_path', ''))).is_absolute():
+        tone['wav_path'] = str(session_dir / (tone.get('wav_path') or 'tones.wav'))
     # the first frame goes out once roi_dff and the recorder are connected
     params.setdefault('camera', {}).setdefault('wait_for_subscribers', 2)
     rec = params.setdefault('recorder', {})

@@ -1,0 +1,221 @@
+"""Whole-graph CLNF tests: the real node processes (camera on the synthetic
+cortex, roi_dff, task, tone with the WAV sink, reward on mock pins, recorder)
+started by `clopy run`, checked from what was recorded."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clopy.bag import read_bag, typestore_with_clopy
+from clopy.session import read_event_log
+from clopy.tables import read_frame_table
+
+FPS = 15.0
+FAST = ['task.v.initial_rest_s=7.0', 'task.v.success_rest_s=2.0', 'task.v.fail_rest_s=2.0',
+        'task.v.adaptive_threshold=false']
+
+
+def clopy_run(out: Path, *args: str, sets=(), timeout=240, env=None, wait=True):
+    cmd = [sys.executable, '-m', 'clopy.cli', 'run', *args, '--out', str(out)]
+    for s in sets:
+        cmd += ['--set', s]
+    if not wait:
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def session_dir(out: Path) -> Path:
+    dirs = list(out.glob('*/*/parameters.yaml'))
+    assert len(dirs) == 1, dirs
+    return dirs[0].parent
+
+
+def bag_messages(d: Path, topic: str):
+    return [m.msg for m in read_bag(d / 'bag', typestore_with_clopy(), topics=[topic])]
+
+
+def stamp_s(header) -> float:
+    return header.stamp.sec + header.stamp.nanosec * 1e-9
+
+
+def states(d: Path):
+    """[(state, frame_index, time_s)] from the recorded task events."""
+    return [(m.content, m.frame_index, m.time_s) for m in bag_messages(d, 'task_event') if m.type == 'state']
+
+
+def no_process_left(d: Path) -> list[str]:
+    marker = str(d / 'parameters.yaml').encode()
+    left = []
+    for pid in os.listdir('/proc'):
+        if pid.isdigit():
+            try:
+                if marker in Path(f'/proc/{pid}/cmdline').read_bytes():
+                    left.append(pid)
+            except OSError:
+                pass
+    return left
+
+
+def test_signal_held_above_threshold_rewards_every_trial_within_the_delay(tmp_path, ros_env):
+    result = clopy_run(tmp_path, 'clnf_1roi', '--sim', '--trials', '4', env=ros_env,
+                       sets=FAST + ['task.v.max_trial_s=5.0', 'camera.synthetic.activity=ramp'])
+    assert result.returncode == 0, result.stdout + result.stderr
+    d = session_dir(tmp_path)
+    st = states(d)
+    trial_starts = [f for s, f, _ in st if s == 'trial']
+    assert len(trial_starts) == 4
+    valves = [m for m in bag_messages(d, 'reward') if m.output == 0]
+    assert len(valves) == 4
+    delay_frames = round(1.0 * FPS)
+    for start, cmd in zip(trial_starts, valves):
+        assert 0 <= cmd.frame_index - start <= delay_frames + 1
+    # what the hardware did: four valve pulses of the configured 0.3 s
+    events = [m for m in bag_messages(d, 'reward_event') if m.output == 0]
+    assert [e.delivered for e in events] == [True] * 4
+    for e in events:
+        assert stamp_s(e.off_time) - stamp_s(e.on_time) == pytest.approx(0.3, abs=0.03)
+    assert not [m for m in bag_messages(d, 'reward') if m.output == 1], 'no fail pulse in a rewarded session'
+    # per-frame table in the original columns: reward 1 on the success frames
+    table = read_frame_table(d / 'VideoTimestamp.txt')
+    assert list(table.columns) == ['frame', 'time', 'M1_Ldff', 'freq', 'rew_threshold', 'reward', 'trial',
+                                   'audio', 'lick']
+    assert sorted(table.loc[table.reward == 1, 'frame']) == [c.frame_index for c in valves]
+    assert (table.loc[table.reward == 1, 'M1_Ldff'] > 0.075).all()
+    assert not no_process_left(d)
+
+
+def test_flat_signal_gives_timeouts_fail_pulses_rests_and_the_commanded_tones(tmp_path, ros_env):
+    result = clopy_run(tmp_path, 'clnf_1roi', '--sim', '--trials', '3', env=ros_env,
+                       sets=FAST + ['task.v.max_trial_s=3.0', 'task.v.fail_pulse_s=0.5',
+                                    'camera.synthetic.activity=flat'])
+    assert result.returncode == 0, result.stdout + result.stderr
+    d = session_dir(tmp_path)
+    st = states(d)
+    names = [s for s, _, _ in st]
+    assert names == ['initial_rest', 'trial', 'fail_rest', 'trial', 'fail_rest', 'trial', 'fail_rest', 'done']
+    times = {i: t for i, (_, _, t) in enumerate(st)}
+    for i, name in enumerate(names[:-1]):
+        length = times[i + 1] - times[i]
+        expected = {'initial_rest': 7.0, 'trial': 3.0, 'fail_rest': 2.0}[name]
+        assert length == pytest.approx(expected, abs=1.5 / FPS), (name, length)
+    assert not [m for m in bag_messages(d, 'reward') if m.output == 0], 'a flat signal never opens the valve'
+    fails = [m for m in bag_messages(d, 'reward_event') if m.output == 1]
+    assert len(fails) == 3 and all(f.delivered for f in fails)
+    for f in fails:
+        assert stamp_s(f.off_time) - stamp_s(f.on_time) == pytest.approx(0.5, abs=0.03)
+    table = read_frame_table(d / 'VideoTimestamp.txt')
+    assert (table.reward == -1).sum() == 3 and (table.reward == 1).sum() == 0
+
+    # the WAV sink holds what was commanded: dF/F 0 -> 1189 Hz in trials, silence in rests
+    commands = bag_messages(d, 'tone')
+    t0 = stamp_s(commands[0].header)
+    with wave.open(str(d / 'tones.wav')) as w:
+        rate = w.getframerate()
+        audio = np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(float)
+    trial_frames = [(f, nxt) for (s, f, _), (_, nxt, _) in zip(st, st[1:]) if s == 'trial']
+    stamp_of = {m.frame_index: stamp_s(m.header) for m in bag_messages(d, 'frame_info')}
+    assert {c.frequency_hz for c in commands} == {0.0, 1189.0}
+    for start, end in trial_frames:
+        a, b = int((stamp_of[start] - t0 + 0.1) * rate), int((stamp_of[end] - t0 - 0.1) * rate)
+        segment = audio[a:b]
+        spectrum = np.abs(np.fft.rfft(segment * np.hanning(len(segment))))
+        peak_hz = np.fft.rfftfreq(len(segment), 1 / rate)[spectrum.argmax()]
+        assert peak_hz == pytest.approx(1189, abs=5)
+        rest = audio[int((stamp_of[end] - t0 + 0.1) * rate):int((stamp_of[end] - t0 + 1.5) * rate)]
+        assert np.abs(rest).max() == 0
+
+
+def test_two_roi_rule_drives_the_control_signal(tmp_path, ros_env):
+    result = clopy_run(tmp_path, 'clnf_2roi', '--sim', '--trials', '2', env=ros_env,
+                       sets=FAST + ['task.v.max_trial_s=3.0', 'camera.synthetic.activity=ramp',
+                                    'camera.synthetic.target_regions=[BC_L]'])
+    assert result.returncode == 0, result.stdout + result.stderr
+    d = session_dir(tmp_path)
+    rois = [m for m in bag_messages(d, 'roi_signal') if m.valid]
+    assert rois and list(rois[0].roi_names) == ['BC_L', 'BC_R']
+    for m in rois:
+        assert m.rule_value == pytest.approx(m.dff[0] - m.dff[1])
+    table = read_frame_table(d / 'VideoTimestamp.txt')
+    assert list(table.columns[2:5]) == ['BC_Ldff', 'BC_Rdff', 'BC_L-BC_Rdff']
+    assert (table.reward == 1).sum() == 2  # BC_L ramps, BC_R flat: rule above 0.1
+
+
+@pytest.mark.parametrize('stop_signal', [signal.SIGINT, signal.SIGTERM])
+def test_stopping_mid_session_leaves_a_closed_bag_and_event_log(tmp_path, ros_env, stop_signal):
+    proc = clopy_run(tmp_path, 'clnf_1roi', '--sim', env=ros_env, wait=False,
+                     sets=['task.v.initial_rest_s=2.0', 'camera.synthetic.activity=ramp',
+                           'task.v.valve_pulse_s=0.9', 'reward.valve_pulse_s=0.9'])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(tmp_path.glob('*/*/events.tsv')):
+        time.sleep(0.2)
+    time.sleep(12)  # well into the session: trials and valve pulses running
+    os.killpg(proc.pid, stop_signal)
+    out, _ = proc.communicate(timeout=60)
+    d = session_dir(tmp_path)
+    assert (d / 'bag' / 'metadata.yaml').exists(), out
+    assert bag_messages(d, 'control_signal')
+    log = read_event_log(d / 'events.tsv')
+    assert 'end_time' in set(log.loc[log.type == 'info', 'subtype'])
+    assert 'run_end' in set(log.loc[log.type == 'variable', 'subtype'])
+    # every valve opening was closed again
+    for e in (m for m in bag_messages(d, 'reward_event') if m.output == 0 and m.delivered):
+        assert stamp_s(e.off_time) > stamp_s(e.on_time)
+    assert not no_process_left(d)
+
+
+def test_a_node_crash_ends_the_session_cleanly(tmp_path, ros_env):
+    proc = clopy_run(tmp_path, 'clnf_1roi', '--sim', env=ros_env, wait=False,
+                     sets=['task.v.initial_rest_s=2.0'])
+    deadline = time.monotonic() + 60
+    victim = None
+    while time.monotonic() < deadline and victim is None:
+        time.sleep(0.5)
+        dirs = list(tmp_path.glob('*/*/parameters.yaml'))
+        if dirs and (dirs[0].parent / 'logs' / 'camera.log').exists():
+            time.sleep(3)
+            for pid in no_process_left(dirs[0].parent):
+                if b'__node:=roi_dff' in Path(f'/proc/{pid}/cmdline').read_bytes():
+                    victim = int(pid)
+    assert victim, 'roi_dff never started'
+    os.kill(victim, signal.SIGKILL)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert 'roi_dff stopped unexpectedly' in out
+    d = session_dir(tmp_path)
+    assert (d / 'bag' / 'metadata.yaml').exists()
+    assert not no_process_left(d)
+
+
+@pytest.mark.parametrize('sets, args, message', [
+    (['roi_dff.rois=[box=250,250,20,20]'], ['clnf_1roi', '--sim'], 'box'),
+    (['roi_dff.rule=BC_L-XX_R'], ['clnf_2roi', '--sim'], 'XX_R'),
+    (['task.v.fail_rest_s=-1.0'], ['clnf_1roi', '--sim'], 'task.v.fail_rest_s = -1.0'),
+    (['camera.source=hdf5', 'camera.path=/nonexistent/image_stream.hdf5'], ['clnf_1roi'], '/nonexistent/image_stream.hdf5'),
+    ([], ['clnf_3roi', '--sim'], "unknown paradigm 'clnf_3roi'"),
+])
+def test_invalid_configuration_stops_before_anything_runs(tmp_path, ros_env, sets, args, message):
+    result = clopy_run(tmp_path, *args, sets=sets, env=ros_env, timeout=60)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert not list(tmp_path.glob('*/*/bag')), 'no session was started'
+
+
+def test_camera_that_cannot_open_stops_the_session_without_a_valve(tmp_path, ros_env):
+    result = clopy_run(tmp_path, 'clnf_1roi', '--sim', env=ros_env, timeout=120,
+                       sets=['camera.source=opencv', 'camera.device=/dev/clopy-no-such-camera'])
+    assert result.returncode != 0
+    assert 'camera could not start' in result.stdout + result.stderr
+    assert '/dev/clopy-no-such-camera' in result.stdout + result.stderr
+    d = session_dir(tmp_path)
+    assert not [m for m in bag_messages(d, 'reward_event') if m.output == 0]
+    assert not no_process_left(d)
