@@ -43,8 +43,10 @@ def bag_messages(d: Path, topic: str):
     return [m.msg for m in read_bag(d / 'bag', typestore_with_clopy(), topics=[topic])]
 
 
-def stamp_s(header) -> float:
-    return header.stamp.sec + header.stamp.nanosec * 1e-9
+def stamp_s(obj) -> float:
+    """Seconds of a header's stamp, or of a Time."""
+    t = getattr(obj, 'stamp', obj)
+    return t.sec + t.nanosec * 1e-9
 
 
 def states(d: Path):
