@@ -55,6 +55,8 @@ if [ ! -x "$venv/bin/python" ]; then
     fi
 fi
 vpy="$venv/bin/python"
+# the PyPI ROS wheels put package.xml files under .venv/share: keep colcon out
+touch "$venv/COLCON_IGNORE"
 pyver="$("$vpy" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 
 stamp="$venv/.clopy-requirements"
