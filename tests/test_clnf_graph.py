@@ -221,3 +221,45 @@ def test_camera_that_cannot_open_stops_the_session_without_a_valve(tmp_path, ros
     d = session_dir(tmp_path)
     assert not [m for m in bag_messages(d, 'reward_event') if m.output == 0]
     assert not no_process_left(d)
+
+
+def test_task_variable_changed_during_the_run_is_applied_and_logged(tmp_path, ros_env):
+    import rclpy
+    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+    proc = clopy_run(tmp_path, 'clnf_1roi', '--sim', '--domain-id', ros_env['ROS_DOMAIN_ID'], env=ros_env,
+                     wait=False, sets=['task.v.initial_rest_s=3.0'])
+    rclpy.init()
+    node = rclpy.create_node('test_param_client')
+    try:
+        client = node.create_client(SetParameters, '/task/set_parameters')
+        assert client.wait_for_service(timeout_sec=60)
+        deadline = time.monotonic() + 60
+        result = None
+        while time.monotonic() < deadline:
+            request = SetParameters.Request(parameters=[Parameter(
+                name='v.threshold', value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=0.09))])
+            future = client.call_async(request)
+            rclpy.spin_until_future_complete(node, future, timeout_sec=10)
+            result = future.result().results[0]
+            if result.successful:
+                break
+            assert 'has not started' in result.reason  # before the first frame
+            time.sleep(0.5)
+        assert result is not None and result.successful, result
+        bad = SetParameters.Request(parameters=[Parameter(
+            name='v.threshold', value=ParameterValue(type=ParameterType.PARAMETER_STRING, string_value='high'))])
+        future = client.call_async(bad)
+        rclpy.spin_until_future_complete(node, future, timeout_sec=10)
+        assert not future.result().results[0].successful
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.communicate(timeout=60)
+    log = read_event_log(session_dir(tmp_path) / 'events.tsv')
+    changes = log[(log.type == 'variable') & (log.subtype == 'api')]
+    assert list(changes.content) == ['{"threshold": 0.09}']
+    run_end = log[(log.type == 'variable') & (log.subtype == 'run_end')].content.iloc[0]
+    assert '"threshold": 0.09' in run_end

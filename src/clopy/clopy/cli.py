@@ -44,6 +44,9 @@ def _session_options(p: argparse.ArgumentParser, demo: bool = False) -> None:
     p.add_argument('--set', dest='sets', action='append', default=[], metavar='NODE.PARAM=VALUE',
                    help='override a parameter, e.g. task.v.threshold=0.08 (repeatable)')
     p.add_argument('--params-file', type=Path, help='parameter file instead of config/<paradigm>.yaml')
+    p.add_argument('--domain-id', type=int, choices=range(0, 233), metavar='0-232',
+                   help='ROS_DOMAIN_ID for this session (default: a free one, printed at the start); '
+                        'use it to reach the session with ros2 param / ros2 service')
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,10 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     from clopy.runner import RunError, RunOptions, run
     if args.command == 'demo':
         opts = RunOptions('clnf_1roi', sim=True, mouse=args.mouse, trials=args.trials, out_dir=args.out,
-                          sets=DEMO_SETTINGS + args.sets, params_file=args.params_file)
+                          sets=DEMO_SETTINGS + args.sets, params_file=args.params_file,
+                          domain_id=args.domain_id)
     else:
         opts = RunOptions(args.paradigm, sim=args.sim, mouse=args.mouse, trials=args.trials,
-                          out_dir=args.out, sets=args.sets, params_file=args.params_file)
+                          out_dir=args.out, sets=args.sets, params_file=args.params_file,
+                          domain_id=args.domain_id)
     stop = threading.Event()
 
     def on_signal(signum, frame):

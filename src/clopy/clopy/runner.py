@@ -53,6 +53,7 @@ class RunOptions:
     sets: list[str] = field(default_factory=list)
     params_file: Path | None = None
     quiet: bool = False
+    domain_id: int | None = None   # None: lease a free one for this run
 
 
 NORMAL_ENDS = ('all trials done', 'end of the recording', 'stopped by the user')
@@ -226,8 +227,9 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
     session_dir, params, params_path = prepare(opts)
     say = (lambda *a, **k: None) if opts.quiet else (lambda *a, **k: print(*a, **k, flush=True))
     stop_event = stop_event or threading.Event()
-    lease = DomainLease().__enter__()
-    env = loopback_env(lease.domain_id)
+    lease = DomainLease()
+    domain_id = opts.domain_id if opts.domain_id is not None else lease.acquire()
+    env = loopback_env(domain_id)
     saved_env = dict(os.environ)
     os.environ.update({k: env[k] for k in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE',
                                            'FASTDDS_DEFAULT_PROFILES_FILE')})
@@ -237,7 +239,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
     reason = 'finished'
     codes: dict = {}
     try:
-        say(f'session {session_dir}  (ROS domain {lease.domain_id}, loopback only'
+        say(f'session {session_dir}  (ROS_DOMAIN_ID={domain_id}, loopback only'
             f'{", simulation" if opts.sim else ""})')
         for package, exe, name in NODES[:-1]:
             session.start(package, exe, name)
