@@ -20,22 +20,29 @@ While the session runs, once per second it samples from /proc every node
 process, found as the processes whose /proc/<pid>/cmdline contains the
 session's parameters.yaml path and named by their `__node:=NAME` argument:
 CPU % = (utime + stime) ticks / CLK_TCK over the wall time between samples
-(100 % = one core fully busy; the sample covers all threads of the process),
-and RSS (VmRSS). The `clopy run` process itself is sampled too ("clopy-run":
-progress monitor, not a node). Host CPU busy % (all cores, /proc/stat) and the
-load average (/proc/loadavg) at start and end are recorded, because other work
-on the machine competes for the same cores.
+(100 % = one core fully busy; all threads of the process; 1 % resolution),
+and RSS (statm resident pages). `clopy run` itself ("clopy-run": progress
+monitor, not a node) and this script ("bench") are sampled too. Other work on
+the machine competes for the same cores, so the script also records the load
+average (/proc/loadavg) at start and end, the host CPU busy % (/proc/stat, all
+cores) and, per second, "others": the host CPU time not used by the session,
+clopy-run or this script, in % of one core. Each latency is then also given
+for the frames stamped in "quiet" seconds (others < --quiet-others-pct,
+default 35 % of one core) -- a way to see how much of a tail is contention.
 
 Then it reads the session bag (clopy.bag.read_bag) and computes:
 
 - frame stamp -> tone output: ToneEvent.output_time - header.stamp. The header
-  is the camera frame's stamp, taken by the camera node with the ROS clock just
-  before publishing an already rendered synthetic frame (rendering is not
-  included). The path is camera publish -> roi_dff (dF/F, rule) -> task
-  (state machine) -> tone node -> WAV sink; output_time is the wall time just
-  after the tone node wrote the samples up to the new frequency to the WAV file
-  (in simulation that file is the audio output; sound-card buffering is not in
-  the figure).
+  is the camera frame's stamp, taken by the camera node with the ROS clock
+  (ROS system time) right after the synthetic frame was rendered and before
+  the Image / FrameInfo messages are built and published: rendering is not
+  included, message building and serialisation are. The path is camera
+  publish -> roi_dff (pair image + frame_info, dF/F, rule) -> task (state
+  machine) -> tone node -> WAV sink; output_time is the wall time just after
+  the tone node wrote the samples up to the new frequency to the WAV file (in
+  simulation that file is the audio output; a sound card's buffer -- 128
+  samples = 2.9 ms at 44.1 kHz plus driver latency -- is not in the figure).
+  Tone events exist only for frequency changes.
 - frame stamp -> valve: RewardEvent.on_time - header.stamp for valve events
   (output 0) that were delivered. Path: camera publish -> roi_dff -> task ->
   reward node -> gpiozero pin write (mock pin); on_time is time.time() right
@@ -43,10 +50,15 @@ Then it reads the session bag (clopy.bag.read_bag) and computes:
 - frame stamp -> control_signal at the recorder: bag log time (the recorder's
   clock at the raw callback) - header.stamp, a transport/processing figure for
   camera -> roi_dff -> recorder.
+- camera stamp lateness: stamp - (index / fps), relative to the least late
+  frame of each 10 s block, over the frames stamped before the stop: how late the capture thread stamped frames against
+  the nominal slot grid (render time jitter, thread wake-up, GIL). It is the
+  part of a frame's age that the latencies above do not contain.
 - frames: frames published (camera log), frame_info / image_raw /
   control_signal messages in the bag, dropped frames (max
-  FrameInfo.dropped_total, and gaps in frame_index), frame interval p50 / p99 /
-  max from consecutive frame_info stamps.
+  FrameInfo.dropped_total, and gaps in frame_index), duplicate frame indices
+  (would mean a second camera on the same ROS domain), frame interval p50 /
+  p99 / max from consecutive frame_info stamps (before the stop).
 
 All stamps are on the same host clock (ROS system time = time.time(); one
 machine, no clock sync involved). Tone / valve events whose output happened
@@ -64,6 +76,7 @@ folder (bag with images: ~6 MB/s at 30 fps) stays under OUT.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import platform
@@ -81,6 +94,7 @@ CLK_TCK = os.sysconf('SC_CLK_TCK')
 PAGE = os.sysconf('SC_PAGE_SIZE')
 NODE_RE = re.compile(r'__node:=(\S+)')
 STARTUP_TIMEOUT_S = 120.0
+QUIET_OTHERS_PCT = 35.0    # 'quiet' second: other processes used < 35 % of one core (--quiet-others-pct)
 EXIT_TIMEOUT_S = 600.0      # clopy run makes the tables from the bag after the stop
 
 
@@ -162,18 +176,23 @@ def find_nodes(params_path: str) -> dict[str, int]:
 
 
 class Sampler(threading.Thread):
-    """Once per second: CPU % and RSS of each node process and of `clopy run`."""
+    """Once per second: CPU % and RSS of each node process, of `clopy run` and of
+    this script, and the host's CPU use; keeps a timeline of the CPU used by
+    everything else on the machine ("others")."""
 
     def __init__(self, params_path: str, runner_pid: int, period_s: float = 1.0) -> None:
         super().__init__(name='sampler', daemon=True)
         self.params_path = params_path
-        self.runner_pid = runner_pid
+        self.extra = {'clopy-run': runner_pid, 'bench': os.getpid()}
         self.period_s = period_s
         self.stop_event = threading.Event()
         self.pids: dict[str, int] = {}
         self.cpu: dict[str, list[float]] = {}
         self.rss: dict[str, list[int]] = {}
         self.host_busy: list[float] = []
+        # (wall time s at the end of the sample, CPU % of one core used by processes
+        #  that are neither the session nor this script)
+        self.timeline: list[tuple[float, float]] = []
         self.expected = 6
         # figures are kept only once this is set (camera up): start-up (imports,
         # discovery) is not steady state
@@ -181,28 +200,34 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         last: dict[str, tuple[float, int]] = {}
-        host_last = (time.monotonic(), *host_cpu_ticks())
+        host_last = host_cpu_ticks()
+        ncpu = os.cpu_count() or 1
         while not self.stop_event.wait(self.period_s):
             if len(self.pids) < self.expected:
                 for name, pid in find_nodes(self.params_path).items():
                     self.pids.setdefault(name, pid)
             now = time.monotonic()
-            for name, pid in list(self.pids.items()) + [('clopy-run', self.runner_pid)]:
+            ours = 0.0
+            for name, pid in list(self.pids.items()) + list(self.extra.items()):
                 sample = proc_cpu_rss(pid)
                 if sample is None:
                     continue
                 ticks, rss = sample
                 if self.measuring.is_set():
                     self.rss.setdefault(name, []).append(rss)
-                if name in last and self.measuring.is_set():
+                if name in last and now > last[name][0]:
                     t0, ticks0 = last[name]
-                    if now > t0:
-                        self.cpu.setdefault(name, []).append(100.0 * (ticks - ticks0) / CLK_TCK / (now - t0))
+                    pct_ = 100.0 * (ticks - ticks0) / CLK_TCK / (now - t0)
+                    ours += pct_
+                    if self.measuring.is_set():
+                        self.cpu.setdefault(name, []).append(pct_)
                 last[name] = (now, ticks)
             busy, total = host_cpu_ticks()
-            if total > host_last[2] and self.measuring.is_set():
-                self.host_busy.append(100.0 * (busy - host_last[1]) / (total - host_last[2]))
-            host_last = (now, busy, total)
+            if total > host_last[1] and self.measuring.is_set():
+                host_pct = 100.0 * (busy - host_last[0]) / (total - host_last[1])
+                self.host_busy.append(host_pct)
+                self.timeline.append((time.time(), max(0.0, host_pct * ncpu - ours)))
+            host_last = (busy, total)
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -210,16 +235,22 @@ class Sampler(threading.Thread):
 
     def summary(self) -> dict:
         out = {}
-        order = ['camera', 'roi_dff', 'task', 'tone', 'reward', 'recorder', 'clopy-run']
+        order = ['camera', 'roi_dff', 'task', 'tone', 'reward', 'recorder', 'clopy-run', 'bench']
         for name in sorted(self.rss, key=lambda n: order.index(n) if n in order else len(order)):
             cpu = self.cpu.get(name, [])
             out[name] = {
-                'pid': self.pids.get(name, self.runner_pid if name == 'clopy-run' else None),
+                'pid': self.pids.get(name, self.extra.get(name)),
                 'cpu_mean_pct': round(sum(cpu) / len(cpu), 1) if cpu else None,
                 'cpu_max_pct': round(max(cpu), 1) if cpu else None,
                 'rss_max_mb': round(max(self.rss[name]) / 2**20, 1),
                 'samples': len(cpu),
             }
+        nodes = [n for n in out if n not in self.extra]
+        means = [out[n]['cpu_mean_pct'] for n in nodes if out[n]['cpu_mean_pct'] is not None]
+        out['all nodes'] = {'pid': None, 'cpu_mean_pct': round(sum(means), 1) if means else None,
+                            'cpu_max_pct': None,
+                            'rss_max_mb': round(sum(out[n]['rss_max_mb'] for n in nodes), 1),
+                            'samples': None}
         return out
 
 
@@ -316,13 +347,18 @@ def run_session(fps: float, duration_s: float, out: Path, clopy: list[str]) -> d
         code = run.proc.wait(60)
     run.close()
     info.update(session_dir=str(session_dir), measured_s=round(stop_wall_s - t_start, 1),
+                measure_start_wall_s=round(t_start, 3), stop_wall_s=round(stop_wall_s, 3),
                 exit_code=code, ended_before_stop=ended_early,
                 clopy_run_tail=[l for l in run.lines if l.startswith(('session ended', 'clnf', 'clopy:'))],
                 host_cpu_busy_mean_pct=(round(sum(sampler.host_busy) / len(sampler.host_busy), 1)
                                         if sampler.host_busy else None),
                 host_cpu_busy_max_pct=round(max(sampler.host_busy), 1) if sampler.host_busy else None,
                 nodes=sampler.summary())
-    info.update(analyse(session_dir, stop_wall_s))
+    others = [o for _, o in sampler.timeline]
+    info['others_cpu_mean_pct'] = round(sum(others) / len(others), 1) if others else None
+    info['others_cpu_max_pct'] = round(max(others), 1) if others else None
+    info['others_timeline'] = [[round(t, 1), round(o, 1)] for t, o in sampler.timeline]
+    info.update(analyse(session_dir, stop_wall_s, sampler.timeline, fps))
     return info
 
 
@@ -339,7 +375,7 @@ def pct(values_ms: list[float]) -> dict:
             'min_ms': round(float(a.min()), 3)}
 
 
-def analyse(session_dir: Path, stop_wall_s: float) -> dict:
+def analyse(session_dir: Path, stop_wall_s: float, timeline: list[tuple[float, float]], fps: float) -> dict:
     import numpy as np
     from clopy.bag import read_bag, topic_counts, typestore_with_clopy
 
@@ -348,7 +384,7 @@ def analyse(session_dir: Path, stop_wall_s: float) -> dict:
 
     bag = session_dir / 'bag'
     stop_ns = int(stop_wall_s * 1e9)
-    tone, valve, control = [], [], []
+    tone, valve, control = [], [], []       # (frame stamp ns, latency ms)
     tone_late, valve_late = [], []
     frame_stamps, frame_indices = [], []
     dropped_total = 0
@@ -358,13 +394,13 @@ def analyse(session_dir: Path, stop_wall_s: float) -> dict:
         stamp = ns(msg.header.stamp)
         if m.topic == 'tone_event':
             out_ns = ns(msg.output_time)
-            (tone if out_ns < stop_ns else tone_late).append((out_ns - stamp) / 1e6)
+            (tone if out_ns < stop_ns else tone_late).append((stamp, (out_ns - stamp) / 1e6))
         elif m.topic == 'reward_event':
             if msg.output == 0 and msg.delivered:
                 on_ns = ns(msg.on_time)
-                (valve if on_ns < stop_ns else valve_late).append((on_ns - stamp) / 1e6)
+                (valve if on_ns < stop_ns else valve_late).append((stamp, (on_ns - stamp) / 1e6))
         elif m.topic == 'control_signal':
-            control.append((m.timestamp_ns - stamp) / 1e6)
+            control.append((stamp, (m.timestamp_ns - stamp) / 1e6))
         elif m.topic == 'frame_info':
             frame_stamps.append(stamp)
             frame_indices.append(int(msg.frame_index))
@@ -374,7 +410,12 @@ def analyse(session_dir: Path, stop_wall_s: float) -> dict:
     idx = np.asarray(frame_indices)[order]
     stamps = np.asarray(frame_stamps, dtype=np.int64)[order]
     gaps = int(np.sum(np.maximum(np.diff(idx) - 1, 0))) if idx.size > 1 else 0
-    intervals = (np.diff(stamps) / 1e6).tolist() if stamps.size > 1 else []
+    # a second camera on the same ROS domain (e.g. an orphaned graph) shows up here
+    duplicates = int(np.sum(np.diff(idx) == 0)) if idx.size > 1 else 0
+    # pacing figures over the frames stamped before the stop: the camera publishes
+    # its last frame early when the stop interrupts its pacing wait
+    before = stamps < stop_ns
+    intervals = (np.diff(stamps[before]) / 1e6).tolist() if before.sum() > 1 else []
     iv = pct(intervals)
     published = dropped_logged = None
     try:
@@ -384,11 +425,36 @@ def analyse(session_dir: Path, stop_wall_s: float) -> dict:
             published, dropped_logged = int(m[-1][0]), int(m[-1][1])
     except OSError:
         pass
+    # Other work on the machine: the CPU that processes outside the session used
+    # during the second each frame was stamped in (see Sampler.timeline).
+    times = [t for t, _ in timeline]
+
+    def others_at(stamp_ns: int) -> float | None:
+        i = bisect.bisect_left(times, stamp_ns / 1e9)
+        return timeline[i][1] if i < len(timeline) else None
+
+    def split(events: list[tuple[int, float]]) -> dict:
+        quiet = [lat for st, lat in events if (o := others_at(st)) is not None and o < QUIET_OTHERS_PCT]
+        busy = [lat for st, lat in events if (o := others_at(st)) is not None and o >= QUIET_OTHERS_PCT]
+        return {**pct([lat for _, lat in events]),
+                'quiet': pct(quiet), 'busy': pct(busy)}
+
+    # Camera pacing: how late each stamp is against the nominal slot grid
+    # (index / fps), relative to the least late frame of each 10 s. The latency
+    # figures start at the stamp, so this part is not in them.
+    late = []
+    if before.any():
+        offset = stamps[before] / 1e6 - idx[before] * (1000.0 / fps)
+        block = max(1, int(10 * fps))
+        for i in range(0, offset.size, block):
+            part = offset[i:i + block]
+            late.extend((part - part.min()).tolist())
     return {
         'latency': {
-            'frame_to_tone': {**pct(tone), 'excluded_after_stop': [round(x, 1) for x in tone_late]},
-            'frame_to_valve': {**pct(valve), 'excluded_after_stop': [round(x, 1) for x in valve_late]},
-            'frame_to_control_signal_at_recorder': pct(control),
+            'frame_to_tone': {**split(tone), 'excluded_after_stop': [round(x, 1) for _, x in tone_late]},
+            'frame_to_valve': {**split(valve), 'excluded_after_stop': [round(x, 1) for _, x in valve_late]},
+            'frame_to_control_signal_at_recorder': split(control),
+            'camera_stamp_lateness': pct(late),
         },
         'frames': {
             'published': published,
@@ -398,6 +464,7 @@ def analyse(session_dir: Path, stop_wall_s: float) -> dict:
             'control_signal_in_bag': counts.get('control_signal', 0),
             'dropped_total_max': dropped_total,
             'frame_index_gaps': gaps,
+            'duplicate_frame_indices': duplicates,
             'first_index': int(idx[0]) if idx.size else None,
             'last_index': int(idx[-1]) if idx.size else None,
             'interval_p50_ms': iv['p50_ms'], 'interval_p99_ms': iv['p99_ms'],
@@ -437,26 +504,37 @@ def fmt(x, digits=1) -> str:
 
 
 def print_report(r: dict) -> None:
-    print(f"\n--- CLNF 1-ROI, simulated, 256x256, {r['fps']:g} fps, {r['measured_s']:g} s measured "
-          f"(load average {r['loadavg_start']} -> {r['loadavg_end']}; host CPU busy mean "
-          f"{fmt(r['host_cpu_busy_mean_pct'])} %, max {fmt(r['host_cpu_busy_max_pct'])} %)")
+    print(f"\n--- CLNF 1-ROI, simulated, 256x256, {r['fps']:g} fps, {r['measured_s']:g} s measured")
     print(f"session {r['session_dir']}  (clopy run exit {r['exit_code']})")
-    print(f"{'latency (frame stamp ->)':<36}{'n':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
-    names = {'frame_to_tone': 'tone written (WAV sink)', 'frame_to_valve': 'valve pin high (mock GPIO)',
+    print(f"load average {r['loadavg_start']} -> {r['loadavg_end']}; host CPU busy mean "
+          f"{fmt(r['host_cpu_busy_mean_pct'])} %, max {fmt(r['host_cpu_busy_max_pct'])} % of all cores; "
+          f"other processes mean {fmt(r['others_cpu_mean_pct'])} %, max {fmt(r['others_cpu_max_pct'])} % of one core")
+    q = f'quiet s (others < {QUIET_OTHERS_PCT:g} %)'
+    print(f"{'latency (frame stamp ->)':<30}{'n':>6}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}"
+          f"  | {q:<26}{'n':>6}{'p50':>7}{'p99':>7}{'max':>7}")
+    names = {'frame_to_tone': 'tone written (WAV sink)', 'frame_to_valve': 'valve pin high (mock)',
              'frame_to_control_signal_at_recorder': 'control_signal at recorder'}
     for key, label in names.items():
         s = r['latency'][key]
-        print(f"{label:<36}{s['n']:>7}{fmt(s['p50_ms'], 2):>9}{fmt(s['p99_ms'], 2):>9}{fmt(s['max_ms'], 2):>9}")
+        qs = s['quiet']
+        print(f"{label:<30}{s['n']:>6}{fmt(s['p50_ms'], 2):>8}{fmt(s['p99_ms'], 2):>8}{fmt(s['max_ms'], 2):>8}"
+              f"  | {'':<26}{qs['n']:>6}{fmt(qs['p50_ms'], 2):>7}{fmt(qs['p99_ms'], 2):>7}{fmt(qs['max_ms'], 2):>7}")
         late = s.get('excluded_after_stop')
         if late:
             print(f"{'':<4}(left out: {len(late)} emitted after the stop, {late} ms)")
+    c = r['latency']['camera_stamp_lateness']
+    print(f"camera stamp lateness vs slot grid (not in the figures above): p50 {fmt(c['p50_ms'], 2)}, "
+          f"p99 {fmt(c['p99_ms'], 2)}, max {fmt(c['max_ms'], 2)} ms")
     f = r['frames']
     print(f"frames: published {f['published']}, frame_info in bag {f['frame_info_in_bag']}, "
           f"image_raw in bag {f['image_raw_in_bag']}, control_signal in bag {f['control_signal_in_bag']}")
     print(f"dropped: max dropped_total {f['dropped_total_max']}, frame_index gaps {f['frame_index_gaps']} "
           f"(camera log: {f['dropped_camera_log']})")
+    if f['duplicate_frame_indices'] or (f['published'] is not None and f['frame_info_in_bag'] > f['published']):
+        print(f"WARNING: {f['duplicate_frame_indices']} duplicate frame indices / more frame_info than published: "
+              "another graph publishes on this ROS domain; the figures of this run are not valid")
     print(f"frame interval: p50 {fmt(f['interval_p50_ms'], 2)} ms, p99 {fmt(f['interval_p99_ms'], 2)} ms, "
-          f"max {fmt(f['interval_max_ms'], 2)} ms")
+          f"max {fmt(f['interval_max_ms'], 2)} ms; bag {r['bag_size_mb']:.0f} MB")
     print(f"{'process':<12}{'CPU mean %':>11}{'CPU max %':>11}{'RSS max MB':>12}")
     for name, s in r['nodes'].items():
         print(f"{name:<12}{fmt(s['cpu_mean_pct']):>11}{fmt(s['cpu_max_pct']):>11}{fmt(s['rss_max_mb']):>12}")
@@ -471,13 +549,18 @@ def main() -> int:
     parser.add_argument('--duration-s', type=float, default=120.0, help='measured time per frame rate (s)')
     parser.add_argument('--out', type=Path, default=Path('/tmp/clopy-bench'),
                         help='folder for the session folders, clopy run logs and results.json')
+    parser.add_argument('--quiet-others-pct', type=float, default=QUIET_OTHERS_PCT,
+                        help='a second is "quiet" when processes outside the session used less than this '
+                             '%% of one core (default %(default)s); latencies are also given for quiet seconds')
     args = parser.parse_args()
+    globals()['QUIET_OTHERS_PCT'] = args.quiet_others_pct
     if args.duration_s <= 0 or any(f <= 0 for f in args.fps):
         parser.error('--fps and --duration-s must be > 0')
     args.out.mkdir(parents=True, exist_ok=True)
     clopy = clopy_command()
     results = {'date': datetime.now(timezone.utc).astimezone().isoformat(timespec='seconds'),
-               'machine': machine(), 'argv': sys.argv, 'loadavg_start': loadavg(), 'runs': []}
+               'machine': machine(), 'argv': sys.argv, 'quiet_others_pct': QUIET_OTHERS_PCT,
+               'loadavg_start': loadavg(), 'runs': []}
     out_json = args.out / 'results.json'
     for fps in args.fps:
         r = run_session(fps, args.duration_s, args.out, clopy)
