@@ -14,6 +14,8 @@ from pathlib import Path
 
 from clopy import config as cfg
 
+COMMAND_MODULES = ('threshold_sim', 'plots', 'analysis', 'replay')
+
 DEMO_SETTINGS = [
     # a short, lively session: 6 trials of at most 15 s, rests of 5 s
     'task.v.initial_rest_s=8.0', 'task.v.max_trial_s=15.0', 'task.v.success_rest_s=5.0',
@@ -31,6 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     _session_options(demo, demo=True)
     tables = sub.add_parser('tables', help='per-frame table and summary row from a session bag')
     tables.add_argument('session', type=Path)
+    # commands that live in their own modules: each adds its parser with set_defaults(func=...)
+    for module in COMMAND_MODULES:
+        try:
+            __import__(f'clopy.{module}', fromlist=['add_command']).add_command(sub)
+        except ImportError as exc:
+            if exc.name != f'clopy.{module}':
+                raise
     return parser
 
 
@@ -51,6 +60,8 @@ def _session_options(p: argparse.ArgumentParser, demo: bool = False) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, 'func', None) is not None:
+        return int(args.func(args) or 0)
     if args.command == 'tables':
         from clopy.postprocess import finish_session
         summary = finish_session(args.session, None)
