@@ -442,6 +442,8 @@ def read_bag(
     _check_bag_dir(bag_dir)
     with Reader(bag_dir) as reader:
         conns = [c for c in reader.connections if topics is None or c.topic in topics]
+        if not conns:
+            return  # rosbags reads every connection when given none
         decoders: dict[int, Typestore] = {}
         fallback: list[Connection] = []
         for conn in conns:

@@ -47,7 +47,11 @@ def _session_options(p: argparse.ArgumentParser, demo: bool = False) -> None:
     if not demo:
         p.add_argument('--sim', action='store_true',
                        help='simulation: synthetic camera, WAV-file audio, mock GPIO pins')
-    p.add_argument('--mouse', default='demo-mouse' if demo else 'mouse', help='subject id')
+        p.add_argument('--from', dest='from_recording', type=Path, metavar='RECORDING',
+                       help='re-run over a recording (session folder, bag, image_stream.hdf5, TIFF or '
+                            'video) as fast as the graph allows, with WAV audio and mock pins')
+    p.add_argument('--mouse', default='demo-mouse' if demo else None,
+                   help="subject id (default: the recording's on a re-run, else 'mouse')")
     p.add_argument('--trials', type=int, default=6 if demo else None, help='stop after N trials')
     p.add_argument('--out', type=Path, default=Path('sessions'), help='folder for session folders')
     p.add_argument('--set', dest='sets', action='append', default=[], metavar='NODE.PARAM=VALUE',
@@ -75,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         opts = RunOptions(args.paradigm, sim=args.sim, mouse=args.mouse, trials=args.trials,
                           out_dir=args.out, sets=args.sets, params_file=args.params_file,
-                          domain_id=args.domain_id)
+                          domain_id=args.domain_id, from_recording=args.from_recording)
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -93,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from clopy.postprocess import finish_session
     try:
-        summary = finish_session(result.session_dir, Path(opts.out_dir) / 'sessions_summary.csv')
+        summary = finish_session(result.session_dir, Path(opts.out_dir) / 'sessions_summary.csv',
+                                 rerun_of=str(opts.from_recording or ''))
     except Exception as exc:  # noqa: BLE001 - the recording is safe; say what failed
         print(f'clopy: the recording is in {result.session_dir}, but its tables could not be made: {exc}',
               file=sys.stderr)

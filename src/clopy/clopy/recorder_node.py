@@ -70,6 +70,7 @@ class RecorderNode(Node):
         p('session_type', '', describe('session type, for the event log'))
         p('record_images', True, describe('record image_raw (the raw frames) in the bag'))
         p('flush_period_s', 1.0, describe('cut the bag into a chunk at least this often (s)'))
+        p('rerun_of', '', describe('the recording this session re-runs (empty for a live session)'))
         get = lambda name: self.get_parameter(name).value  # noqa: E731
 
         start = datetime.now(timezone.utc).astimezone()
@@ -99,6 +100,8 @@ class RecorderNode(Node):
             task_file_hash=task_hash or (sha256_file(Path(get('task_file'))) if get('task_file') else ''),
             setup_id=socket.gethostname(), session_type=get('session_type'), versions=_versions())
 
+        if get('rerun_of'):
+            self.events.info('rerun_of', get('rerun_of'))
         self.counts: dict[str, int] = {}
         self.tsv_rows = 0
         for topic, (cls, type_name, sub_qos) in TOPICS.items():

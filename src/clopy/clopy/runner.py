@@ -36,6 +36,14 @@ REQUIRED_SUBSCRIBERS = {
     'reward': 2, 'task_event': 1, 'reward_event': 1, 'tone_event': 1, 'session_status': 1,
 }
 STARTUP_TIMEOUT_S = 60.0
+
+
+def required_subscribers(params: dict) -> dict[str, int]:
+    """REQUIRED_SUBSCRIBERS for this configuration (the recorder may leave images out)."""
+    required = dict(REQUIRED_SUBSCRIBERS)
+    if not params.get('recorder', {}).get('record_images', True):
+        required['image_raw'] -= 1
+    return required
 STOP_TIMEOUT_S = 10.0
 
 
@@ -47,13 +55,14 @@ class RunError(RuntimeError):
 class RunOptions:
     paradigm: str
     sim: bool = False
-    mouse: str = 'mouse'
+    mouse: str | None = None       # None: the recording's subject on a re-run, else 'mouse'
     trials: int | None = None
     out_dir: Path = Path('sessions')
     sets: list[str] = field(default_factory=list)
     params_file: Path | None = None
     quiet: bool = False
     domain_id: int | None = None   # None: lease a free one for this run
+    from_recording: Path | None = None   # re-run over a session, bag, HDF5, TIFF or video
 
 
 NORMAL_ENDS = ('all trials done', 'end of the recording', 'stopped by the user')
@@ -83,8 +92,18 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
     """Check the configuration and create the session folder.
     Returns (session_dir, params, params_path)."""
     from clopy.session import create_session_dir
+    source = None
+    if opts.from_recording is not None:
+        source = recording_source(Path(opts.from_recording))
+        inherited = Path(opts.from_recording) / 'parameters.yaml'
+        if opts.params_file is None and source[0] == 'bag' and inherited.is_file():
+            _, old = cfg.load_params(opts.paradigm, inherited)
+            if old.get('recorder', {}).get('paradigm') == opts.paradigm:
+                opts.params_file = inherited
     path, params = cfg.load_params(opts.paradigm, opts.params_file)
-    if opts.sim:
+    if source is not None:
+        inherit_for_rerun(params, Path(opts.from_recording))
+    if opts.sim or source is not None:
         cfg.apply_simulation(params)  # before --set: an explicit setting wins
     for assignment in opts.sets:
         cfg.apply_set(params, assignment)
@@ -92,6 +111,12 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
         if opts.trials < 1:
             raise cfg.ConfigError(f'--trials {opts.trials}: must be >= 1')
         params.setdefault('task', {})['v.total_trials'] = int(opts.trials)
+    if source is not None:
+        # a re-run never drives hardware, and reads its frames from the recording
+        params.setdefault('camera', {}).update(source=source[0], path=str(source[1]), pace='lockstep')
+        params.setdefault('reward', {})['simulate'] = True
+        params.setdefault('tone', {})['backend'] = 'wav'
+        params.setdefault('recorder', {}).update(record_images=False, rerun_of=str(opts.from_recording))
     cfg.validate(params, path)
     from clopy_feedback.task_node import resolve_task_file
     from clopy_common.node_main import StartupError
@@ -100,22 +125,58 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
     except StartupError as exc:
         raise cfg.ConfigError(f'{path}: {exc}') from exc
     start = datetime.now(timezone.utc).astimezone()
+    mouse = opts.mouse or str(params.get('recorder', {}).get('mouse') or 'mouse')
     try:
-        session_dir = create_session_dir(Path(opts.out_dir), opts.mouse, start, opts.paradigm)
+        session_dir = create_session_dir(Path(opts.out_dir), mouse, start, opts.paradigm)
     except (ValueError, OSError) as exc:
-        raise cfg.ConfigError(f'--mouse {opts.mouse!r} / --out {opts.out_dir}: {exc}') from exc
+        raise cfg.ConfigError(f'--mouse {mouse!r} / --out {opts.out_dir}: {exc}') from exc
     tone = params.get('tone', {})
     if tone.get('backend') == 'wav' and not Path(str(tone.get('wav_path', ''))).is_absolute():
         tone['wav_path'] = str(session_dir / (tone.get('wav_path') or 'tones.wav'))
-    # the first frame goes out once roi_dff and the recorder are connected
-    params.setdefault('camera', {}).setdefault('wait_for_subscribers', 2)
     rec = params.setdefault('recorder', {})
-    rec.update(session_dir=str(session_dir), mouse=opts.mouse, paradigm=opts.paradigm,
+    # the first frame goes out once roi_dff (and the recorder, when it keeps images) are connected
+    params.setdefault('camera', {})['wait_for_subscribers'] = required_subscribers(params)['image_raw']
+    rec.update(session_dir=str(session_dir), mouse=mouse, paradigm=opts.paradigm,
                task_file=str(task_file), session_type=str(cfg.get(params, 'task', 'v.session_type', '')))
     params_path = session_dir / 'parameters.yaml'
     rec['param_file'] = str(params_path)
     cfg.write_params(params, params_path)
     return session_dir, params, params_path
+
+
+VIDEO_SUFFIXES = ('.mp4', '.avi', '.mkv', '.mov', '.mj2')
+
+
+def recording_source(path: Path) -> tuple[str, Path]:
+    """(camera source kind, path) for a recording given to --from."""
+    if path.is_dir():
+        if (path / 'bag' / 'metadata.yaml').is_file() or (path / 'metadata.yaml').is_file():
+            return 'bag', path
+        raise cfg.ConfigError(f'--from {path}: a folder, but neither a session folder (bag/) nor a bag')
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise cfg.ConfigError(f'--from {path}: no such file or folder')
+    if suffix in ('.hdf5', '.h5'):
+        return 'hdf5', path
+    if suffix in ('.tif', '.tiff'):
+        return 'tiff', path
+    if suffix in VIDEO_SUFFIXES:
+        return 'video', path
+    raise cfg.ConfigError(f'--from {path}: unknown recording type {suffix!r}; allowed: a session folder, a '
+                          f'bag folder, .hdf5 (original CLoPy image_stream.hdf5), .tif/.tiff, '
+                          f'{", ".join(VIDEO_SUFFIXES)}')
+
+
+def inherit_for_rerun(params: dict, source: Path) -> None:
+    """Parameters taken over from a recorded session: drop what belonged to that
+    run (its folder, files, WAV) and run the task file it archived."""
+    rec = params.setdefault('recorder', {})
+    for key in ('session_dir', 'param_file', 'task_file'):
+        archived_task = Path(str(rec.get('task_file', ''))).name if key == 'task_file' else ''
+        rec.pop(key, None)
+        if archived_task and (source / archived_task).is_file():
+            params.setdefault('task', {})['task_file'] = str(source / archived_task)
+    params.setdefault('tone', {})['wav_path'] = 'tones.wav'
 
 
 class Session:
@@ -203,8 +264,8 @@ class Monitor:
         while time.monotonic() < end:
             self.rclpy.spin_once(self.node, timeout_sec=max(0.0, min(0.05, end - time.monotonic())))
 
-    def unmatched(self) -> dict[str, int]:
-        return {topic: n for topic, n in REQUIRED_SUBSCRIBERS.items()
+    def unmatched(self, required: dict[str, int]) -> dict[str, int]:
+        return {topic: n for topic, n in required.items()
                 if self.node.count_subscribers(topic) < n + (1 if topic == 'session_status' else 0)}
 
     def close(self) -> None:
@@ -235,6 +296,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
                                            'FASTDDS_DEFAULT_PROFILES_FILE')})
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     session = Session(session_dir, params_path, env)
+    required = required_subscribers(params)
     monitor = Monitor()
     reason = 'finished'
     codes: dict = {}
@@ -250,7 +312,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
             if crashed:
                 name, code = next(iter(crashed.items()))
                 raise RunError(f'{name} stopped during start-up (exit {code}):\n{session.log_tail(name)}')
-            missing = monitor.unmatched()
+            missing = monitor.unmatched(required)
             if not missing:
                 break
             if time.monotonic() > deadline or stop_event.is_set():

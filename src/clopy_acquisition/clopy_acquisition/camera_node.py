@@ -15,7 +15,7 @@ import time
 from clopy_common import qos
 from clopy_common.node_main import StartupError, describe, run_node
 from clopy_common.stamps import from_ns
-from clopy_interfaces.msg import FrameInfo
+from clopy_interfaces.msg import ControlSignal, FrameInfo
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
@@ -38,7 +38,7 @@ def source_kwargs(kind: str, get) -> dict:
         return dict(path=get('path'), dataset=get('hdf5_dataset'))
     if kind == 'tiff':
         return dict(path=get('path'), fps=fps)
-    if kind == 'video':
+    if kind in ('video', 'bag'):
         return dict(path=get('path'))
     if kind == 'opencv':
         device = get('device')
@@ -66,6 +66,10 @@ class CameraNode(Node):
         p('wait_for_subscribers', 0, describe('before the first frame, wait until image_raw and frame_info '
                                               'have this many matched subscriptions (0 = do not wait)'))
         p('wait_timeout_s', 30.0, describe('longest wait for subscribers (s); then frames start anyway'))
+        p('pace', 'realtime', describe('realtime: frames at frame_rate_hz | lockstep: as fast as the graph '
+                                       'processes them, each frame after the previous one\'s control '
+                                       'signal (offline re-runs: nothing dropped, deterministic)'))
+        p('lockstep_timeout_s', 5.0, describe('lockstep: longest wait for a frame\'s control signal (s)'))
         p('synthetic.seed', 1, describe('seed of the synthetic cortex'))
         p('synthetic.activity', 'spontaneous', describe('spontaneous | flat | ramp'))
         p('synthetic.target_regions', ['M1_L'], describe('regions that get extra activity'))
@@ -82,6 +86,9 @@ class CameraNode(Node):
         if not self.fps > 0:
             raise StartupError(f'camera.frame_rate_hz = {self.fps!r}: must be > 0')
         self.max_frames = int(get('max_frames'))
+        self.pace = get('pace')
+        if self.pace not in ('realtime', 'lockstep'):
+            raise StartupError(f"camera.pace = {self.pace!r}: allowed are 'realtime' and 'lockstep'")
         self.frame_id = get('frame_id')
         kind = get('source')
         try:
@@ -98,6 +105,10 @@ class CameraNode(Node):
         self.dropped_total = 0
         self.finished = False
         self._stop = threading.Event()
+        self._acked = threading.Condition()
+        self._acked_index = -1
+        if self.pace == 'lockstep':
+            self.create_subscription(ControlSignal, qos.CONTROL_SIGNAL, self._on_control, qos.STREAM_QOS)
         self._thread = threading.Thread(target=self._loop, name='capture', daemon=True)
         self.get_logger().info(
             f'{self.source.describe()}: {self.source.width_px}x{self.source.height_px} '
@@ -112,6 +123,19 @@ class CameraNode(Node):
             self.exit_status = 1
         finally:
             self.finished = True
+
+    def _on_control(self, msg: ControlSignal) -> None:
+        with self._acked:
+            self._acked_index = max(self._acked_index, msg.frame_index)
+            self._acked.notify_all()
+
+    def _wait_for_ack(self, index: int) -> None:
+        """Lockstep: block until the control signal of frame `index` has been published."""
+        with self._acked:
+            ok = self._acked.wait_for(lambda: self._acked_index >= index or self._stop.is_set(),
+                                      timeout=self.get_parameter('lockstep_timeout_s').value)
+        if not ok:
+            self.get_logger().warn(f'lockstep: no control signal for frame {index}; going on')
 
     def _wait_for_subscribers(self) -> None:
         wanted = self.get_parameter('wait_for_subscribers').value
@@ -144,7 +168,7 @@ class CameraNode(Node):
                 self.get_logger().info(f'max_frames = {self.max_frames} reached')
                 return
             dropped = 0
-            if not self.source.live:
+            if not self.source.live and self.pace == 'realtime':
                 wait = start + slot * interval_s - time.monotonic()
                 if wait > 0:
                     self._stop.wait(wait)
@@ -159,15 +183,23 @@ class CameraNode(Node):
             if frame is None:
                 self.get_logger().info(f'end of {self.source.describe()} after {index} frames')
                 return
-            if self.source.live and frame.capture_time_s is not None:
-                stamp_ns = int(frame.capture_time_s * 1e9) + offset_ns
-            else:
-                stamp_ns = clock.now().nanoseconds
             dropped += frame.dropped_before
             index += dropped
+            if frame.index is not None:      # a recording: its own indices and stamps
+                index = frame.index
+            if frame.stamp_ns is not None:
+                stamp_ns = frame.stamp_ns
+            elif self.source.live and frame.capture_time_s is not None:
+                stamp_ns = int(frame.capture_time_s * 1e9) + offset_ns
+            elif self.pace == 'lockstep':    # file frames: time from the index, so re-runs repeat
+                stamp_ns = int(round(index * 1e9 / self.fps))
+            else:
+                stamp_ns = clock.now().nanoseconds
             self.dropped_total += dropped
             self._publish(frame.image, stamp_ns, index, dropped, previous_stamp_ns)
             previous_stamp_ns = stamp_ns
+            if self.pace == 'lockstep':
+                self._wait_for_ack(index)
             index += 1
 
     def _publish(self, image, stamp_ns: int, index: int, dropped: int, previous_ns) -> None:
@@ -195,6 +227,8 @@ class CameraNode(Node):
 
     def close(self) -> None:
         self._stop.set()
+        with self._acked:
+            self._acked.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout=2.0)
         self.source.close()

@@ -8,6 +8,10 @@ command or an event (docs/topics.md explains the choice).
   a lost reward.
 - events (task, reward, tone): reliable, keep last 1000, so a slow recorder
   catches up instead of losing records.
+- both are transient local: a reader whose connection to a writer completes a
+  moment after the writer's first messages (discovery on a loaded machine) still
+  gets them from the writer's history, so the recorder never misses the start.
+  Volatile readers (rqt, Foxglove) stay compatible.
 - session status: reliable, transient local, keep last 1: a late joiner (a
   monitor started mid-session) gets the latest status at once.
 """
@@ -31,16 +35,21 @@ IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2,
                        durability=DurabilityPolicy.VOLATILE)
 STREAM_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                         reliability=ReliabilityPolicy.RELIABLE,
-                        durability=DurabilityPolicy.VOLATILE)
+                        durability=DurabilityPolicy.TRANSIENT_LOCAL)
 COMMAND_QOS = STREAM_QOS
+# The reward node must never act on a command from the history (a restarted
+# node would otherwise open the valve for rewards already given): volatile.
+VALVE_COMMAND_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
+                               reliability=ReliabilityPolicy.RELIABLE,
+                               durability=DurabilityPolicy.VOLATILE)
 EVENT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000,
                        reliability=ReliabilityPolicy.RELIABLE,
-                       durability=DurabilityPolicy.VOLATILE)
+                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
 STATUS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                         reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
-# The recorder takes images reliably-compatible but deeper, so a burst of work
-# on the recorder does not cost frames in the bag.
-RECORDER_IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=30,
+# The recorder takes images best effort too, but with a deep queue (about 6 s
+# at 15 fps), so a burst of work on a loaded machine does not cost frames in the bag.
+RECORDER_IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                                 reliability=ReliabilityPolicy.BEST_EFFORT,
                                 durability=DurabilityPolicy.VOLATILE)
