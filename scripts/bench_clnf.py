@@ -56,7 +56,9 @@ Then it reads the session bag (clopy.bag.read_bag) and computes:
   part of a frame's age that the latencies above do not contain.
 - frames: frames published (camera log), frame_info / image_raw /
   control_signal messages in the bag, dropped frames (max
-  FrameInfo.dropped_total, and gaps in frame_index), duplicate frame indices
+  FrameInfo.dropped_total, and gaps in frame_index), frames in frame_info
+  with no control_signal (published, but never reached the task: lost between
+  camera and roi_dff, which the camera's count cannot see), duplicate frame indices
   (would mean a second camera on the same ROS domain), frame interval p50 /
   p99 / max from consecutive frame_info stamps (before the stop).
 
@@ -357,7 +359,7 @@ def run_session(fps: float, duration_s: float, out: Path, clopy: list[str]) -> d
     others = [o for _, o in sampler.timeline]
     info['others_cpu_mean_pct'] = round(sum(others) / len(others), 1) if others else None
     info['others_cpu_max_pct'] = round(max(others), 1) if others else None
-    info['others_timeline'] = [[round(t, 1), round(o, 1)] for t, o in sampler.timeline]
+    info['others_timeline'] = [[round(t, 3), round(o, 1)] for t, o in sampler.timeline]
     info.update(analyse(session_dir, stop_wall_s, sampler.timeline, fps))
     return info
 
@@ -387,6 +389,7 @@ def analyse(session_dir: Path, stop_wall_s: float, timeline: list[tuple[float, f
     tone, valve, control = [], [], []       # (frame stamp ns, latency ms)
     tone_late, valve_late = [], []
     frame_stamps, frame_indices = [], []
+    control_indices: set[int] = set()
     dropped_total = 0
     topics = ['tone_event', 'reward_event', 'control_signal', 'frame_info']
     for m in read_bag(bag, typestore_with_clopy(), topics=topics):
@@ -401,6 +404,7 @@ def analyse(session_dir: Path, stop_wall_s: float, timeline: list[tuple[float, f
                 (valve if on_ns < stop_ns else valve_late).append((stamp, (on_ns - stamp) / 1e6))
         elif m.topic == 'control_signal':
             control.append((stamp, (m.timestamp_ns - stamp) / 1e6))
+            control_indices.add(int(msg.frame_index))
         elif m.topic == 'frame_info':
             frame_stamps.append(stamp)
             frame_indices.append(int(msg.frame_index))
@@ -410,6 +414,9 @@ def analyse(session_dir: Path, stop_wall_s: float, timeline: list[tuple[float, f
     idx = np.asarray(frame_indices)[order]
     stamps = np.asarray(frame_stamps, dtype=np.int64)[order]
     gaps = int(np.sum(np.maximum(np.diff(idx) - 1, 0))) if idx.size > 1 else 0
+    # frames the camera published (and the recorder got) but roi_dff turned into
+    # no control_signal: the task never saw them
+    unprocessed = sorted(set(frame_indices) - control_indices)
     # a second camera on the same ROS domain (e.g. an orphaned graph) shows up here
     duplicates = int(np.sum(np.diff(idx) == 0)) if idx.size > 1 else 0
     # pacing figures over the frames stamped before the stop: the camera publishes
@@ -465,6 +472,8 @@ def analyse(session_dir: Path, stop_wall_s: float, timeline: list[tuple[float, f
             'dropped_total_max': dropped_total,
             'frame_index_gaps': gaps,
             'duplicate_frame_indices': duplicates,
+            'frames_without_control_signal': len(unprocessed),
+            'frames_without_control_signal_first': unprocessed[:20],
             'first_index': int(idx[0]) if idx.size else None,
             'last_index': int(idx[-1]) if idx.size else None,
             'interval_p50_ms': iv['p50_ms'], 'interval_p99_ms': iv['p99_ms'],
@@ -529,7 +538,8 @@ def print_report(r: dict) -> None:
     print(f"frames: published {f['published']}, frame_info in bag {f['frame_info_in_bag']}, "
           f"image_raw in bag {f['image_raw_in_bag']}, control_signal in bag {f['control_signal_in_bag']}")
     print(f"dropped: max dropped_total {f['dropped_total_max']}, frame_index gaps {f['frame_index_gaps']} "
-          f"(camera log: {f['dropped_camera_log']})")
+          f"(camera log: {f['dropped_camera_log']}); frames with no control_signal (lost before the task): "
+          f"{f['frames_without_control_signal']} {f['frames_without_control_signal_first'][:5] or ''}")
     if f['duplicate_frame_indices'] or (f['published'] is not None and f['frame_info_in_bag'] > f['published']):
         print(f"WARNING: {f['duplicate_frame_indices']} duplicate frame indices / more frame_info than published: "
               "another graph publishes on this ROS domain; the figures of this run are not valid")
@@ -542,6 +552,19 @@ def print_report(r: dict) -> None:
         print(f'  | {line}')
 
 
+def reanalyse(path: Path) -> int:
+    results = json.loads(path.read_text())
+    results['reanalysed'] = datetime.now(timezone.utc).astimezone().isoformat(timespec='seconds')
+    results['quiet_others_pct'] = QUIET_OTHERS_PCT
+    for r in results['runs']:
+        timeline = [(t, o) for t, o in r['others_timeline']]
+        r.update(analyse(Path(r['session_dir']), r['stop_wall_s'], timeline, r['fps']))
+        print_report(r)
+    path.write_text(json.dumps(results, indent=2) + '\n')
+    print(f'\nresults: {path}')
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -552,8 +575,13 @@ def main() -> int:
     parser.add_argument('--quiet-others-pct', type=float, default=QUIET_OTHERS_PCT,
                         help='a second is "quiet" when processes outside the session used less than this '
                              '%% of one core (default %(default)s); latencies are also given for quiet seconds')
+    parser.add_argument('--reanalyse', type=Path, metavar='RESULTS_JSON',
+                        help='run nothing: compute the bag figures again for the sessions of an earlier '
+                             'results.json (e.g. after changing this script) and rewrite it')
     args = parser.parse_args()
     globals()['QUIET_OTHERS_PCT'] = args.quiet_others_pct
+    if args.reanalyse:
+        return reanalyse(args.reanalyse)
     if args.duration_s <= 0 or any(f <= 0 for f in args.fps):
         parser.error('--fps and --duration-s must be > 0')
     args.out.mkdir(parents=True, exist_ok=True)

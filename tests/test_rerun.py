@@ -96,10 +96,10 @@ def test_replay_republishes_the_recording(recorded, ros_env):
     recorded_signal = bag_messages(recorded, 'control_signal')
     code = code.replace('LAST', str(recorded_signal[-1].frame_index))
     listener = subprocess.Popen([sys.executable, '-c', code], env=ros_env, stdout=subprocess.PIPE, text=True)
-    time.sleep(2)
     started = time.monotonic()
     result = subprocess.run([sys.executable, '-m', 'clopy.cli', 'replay', str(recorded), '--rate', '10',
-                             '--topics', 'control_signal', 'task_event', '--domain-id', ros_env['ROS_DOMAIN_ID']],
+                             '--topics', 'control_signal', '--wait-for-subscribers', '1',
+                             '--domain-id', ros_env['ROS_DOMAIN_ID']],
                             env=ros_env, capture_output=True, text=True, timeout=120)
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
@@ -110,3 +110,64 @@ def test_replay_republishes_the_recording(recorded, ros_env):
     assert float(value) == recorded_signal[-1].value
     duration_s = (recorded_signal[-1].header.stamp.sec - recorded_signal[0].header.stamp.sec)
     assert elapsed < duration_s / 2, 'at --rate 10 the replay is much faster than the session'
+
+
+def test_every_recorded_topic_decodes_with_an_independent_reader(recorded):
+    """mcap + mcap-ros2-support (not rosbags) read the session's bag, every topic."""
+    from mcap_ros2.reader import read_ros2_messages
+    counts: dict[str, int] = {}
+    first: dict[str, object] = {}
+    for m in read_ros2_messages(str(next((recorded / 'bag').glob('*.mcap')))):
+        counts[m.channel.topic] = counts.get(m.channel.topic, 0) + 1
+        first.setdefault(m.channel.topic, m.ros_msg)
+    expected = {'image_raw', 'frame_info', 'roi_signal', 'control_signal', 'tone', 'tone_event', 'reward',
+                'reward_event', 'task_event', 'session_status'}
+    assert expected <= set(counts), sorted(expected - set(counts))
+    ours = {t: len(bag_messages(recorded, t)) for t in expected}
+    assert {t: counts[t] for t in expected} == ours
+    image = first['image_raw']
+    assert (image.width, image.height, image.encoding) == (256, 256, 'bgr8') and len(image.data) == 256 * 256 * 3
+    assert first['frame_info'].frame_index == 0
+
+
+def test_event_tsv_reads_back_into_the_recorded_task_stream(recorded):
+    log = read_event_log(recorded / 'events.tsv')
+    rows = log[log.type.isin(['state', 'event', 'variable', 'print'])]
+    recorded_stream = [m for m in bag_messages(recorded, 'task_event')
+                       if m.type in ('state', 'event', 'variable', 'print')]
+    assert len(rows) == len(recorded_stream)
+    for (_, row), msg in zip(rows.iterrows(), recorded_stream):
+        assert (row.type, row.subtype if isinstance(row.subtype, str) else '', row.content) == \
+            (msg.type, msg.subtype, msg.content)
+        assert row.time == pytest.approx(msg.time_s, abs=1e-6)
+    assert list(log.time[log.type != 'info']) == sorted(log.time[log.type != 'info']), 'time never goes back'
+
+
+def test_a_recorder_killed_with_sigkill_leaves_a_recoverable_bag(tmp_path, ros_env):
+    import os
+    import signal as sig
+
+    from clopy.bag import salvage_bag, topic_counts
+    from test_clnf_graph import no_process_left
+    proc = clopy_run(tmp_path, 'clnf_1roi', '--sim', env=ros_env, wait=False, sets=['task.v.initial_rest_s=2.0'])
+    deadline = time.monotonic() + 60
+    recorder = None
+    while time.monotonic() < deadline and recorder is None:
+        time.sleep(0.5)
+        dirs = list(tmp_path.glob('*/*/parameters.yaml'))
+        if dirs and (dirs[0].parent / 'logs' / 'camera.log').exists():
+            time.sleep(6)  # a few seconds of frames: several chunks written
+            for pid in no_process_left(dirs[0].parent):
+                if b'__node:=recorder' in open(f'/proc/{pid}/cmdline', 'rb').read():
+                    recorder = int(pid)
+    assert recorder, 'recorder never started'
+    os.kill(recorder, sig.SIGKILL)
+    proc.communicate(timeout=60)
+    d = session_dir(tmp_path)
+    assert not (d / 'bag' / 'metadata.yaml').exists(), 'a SIGKILLed recorder cannot finish its bag'
+    counts = salvage_bag(d / 'bag', tmp_path / 'recovered')
+    assert counts.get('image_raw', 0) >= 15 * 3 and counts.get('control_signal', 0) >= 15 * 3
+    assert topic_counts(tmp_path / 'recovered') == counts
+    recovered = [m.msg for m in __import__('clopy.bag', fromlist=['read_bag']).read_bag(
+        tmp_path / 'recovered', topics=['control_signal'])]
+    assert [m.frame_index for m in recovered] == sorted(m.frame_index for m in recovered)

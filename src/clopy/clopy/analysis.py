@@ -55,7 +55,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import stats
 
 from clopy.session import read_event_log, session_info
 from clopy.tables import read_frame_table
@@ -439,6 +438,7 @@ def rm_anova_scipy(matrix: np.ndarray) -> dict[str, float]:
     ss_subjects = k * float(((y.mean(axis=1) - grand) ** 2).sum())
     ss_total = float(((y - grand) ** 2).sum())
     ss_error = ss_total - ss_days - ss_subjects
+    from scipy import stats  # imported here: `clopy` builds its parser from this module
     df1, df2 = k - 1, (k - 1) * (n - 1)
     f_value = (ss_days / df1) / (ss_error / df2) if ss_error > 0 else math.inf
     cov = np.cov(y, rowvar=False)
@@ -483,6 +483,7 @@ def rm_anova(matrix: pd.DataFrame) -> dict[str, Any]:
 def mann_kendall(values: Sequence[float]) -> dict[str, float]:
     """Mann-Kendall trend test (normal approximation, tie-corrected variance, continuity
     correction): S, z, two-sided p and Kendall's tau = S / (n (n - 1) / 2)."""
+    from scipy import stats
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     n = x.size
@@ -525,6 +526,7 @@ def _window_rows(norm: pd.DataFrame, design: Design, w: Window) -> pd.DataFrame:
 
 def learning_stats(norm: pd.DataFrame, design: Design, missing: str = 'zero') -> pd.DataFrame:
     """The statistics table: per window, RM-ANOVA, Mann-Kendall, Spearman and mixed model."""
+    from scipy import stats
     if missing not in ('zero', 'drop'):
         raise AnalysisError(f'--missing {missing!r}; allowed: zero, drop')
     out: list[dict[str, Any]] = []

@@ -32,7 +32,8 @@ def message_class(type_name: str):
 
 
 def replay(path: Path, rate: float = 1.0, topics: list[str] | None = None,
-           stop: threading.Event | None = None, on_progress=None) -> dict[str, int]:
+           stop: threading.Event | None = None, on_progress=None, wait_for_subscribers: int = 0,
+           wait_timeout_s: float = 30.0) -> dict[str, int]:
     """Publish the bag's messages at their recorded times / rate. Returns counts per topic.
     Call with rclpy initialised; uses the current ROS environment."""
     import rclpy
@@ -58,6 +59,10 @@ def replay(path: Path, rate: float = 1.0, topics: list[str] | None = None,
                 qos = TOPICS[c.topic][2] if c.topic in TOPICS else 10
                 publishers[c.id] = node.create_publisher(message_class(c.msgtype), c.topic, qos)
             time.sleep(0.5)  # let subscribers match before the first message
+            deadline = time.monotonic() + wait_timeout_s
+            while wait_for_subscribers and not stop.is_set() and time.monotonic() < deadline and \
+                    min(p.get_subscription_count() for p in publishers.values()) < wait_for_subscribers:
+                time.sleep(0.05)
             start_wall = time.monotonic()
             start_bag = None
             for conn, timestamp_ns, raw in reader.messages(connections=conns):
@@ -103,7 +108,7 @@ def _command(args: argparse.Namespace) -> int:
             last[0] = t_s
             print(f'\r{t_s:8.1f} s', end='', flush=True)
     try:
-        counts = replay(args.recording, args.rate, args.topics, stop, progress)
+        counts = replay(args.recording, args.rate, args.topics, stop, progress, args.wait_for_subscribers)
     except cfg.ConfigError as exc:
         print(f'clopy replay: {exc}', file=sys.stderr)
         return 2
@@ -121,4 +126,6 @@ def add_command(sub) -> None:
     p.add_argument('--topics', nargs='+', help='only these topics (default: all)')
     p.add_argument('--domain-id', type=int, help='ROS_DOMAIN_ID to publish on (default: $ROS_DOMAIN_ID, '
                                                  'else a free one, printed)')
+    p.add_argument('--wait-for-subscribers', type=int, default=0, metavar='N',
+                   help='start only when every replayed topic has N subscribers (up to 30 s)')
     p.set_defaults(func=_command)

@@ -808,6 +808,8 @@ class BagSource(FrameSource):
 
 _KINDS: dict[str, Callable[[], type[FrameSource]]] = {
     'synthetic': _synthetic_class,
+    'synthetic_behaviour': lambda: __import__(  # lazy, like 'synthetic'
+        f'{__package__}.synthetic_behaviour', fromlist=['_']).SyntheticBehaviourSource,
     'hdf5': lambda: Hdf5Source,
     'tiff': lambda: TiffSource,
     'video': lambda: VideoFileSource,

@@ -1,0 +1,205 @@
+"""CLMF: closed-loop movement feedback (speed of one tracked paw).
+
+Protocol. The control signal is the speed of one body part (default the left forelimb)
+in px per camera frame, from DeepLabCut-Live poses of the behaviour camera. The session
+opens with a silent rest of `initial_rest_s`. Trials follow until `total_trials` have
+been run. A trial may start only when the paw has been still: the mean speed over the
+last `stillness_window_s` is below `stillness_level_px_per_frame` (the window must be
+full; invalid frames are left out of the mean). After every rest the task waits, silent,
+in `wait_still` until that holds, and the trial starts on that frame. During a trial the
+mouse hears a tone whose pitch follows the current speed frame by frame (CLMF mapping:
+0 px/frame gives 1000 Hz, above `threshold` 19027 Hz). A trial succeeds when the speed
+from `reward_delay_s` earlier is strictly above `threshold`: the valve opens for
+`valve_pulse_s` and a silent rest of `success_rest_s` follows. A trial that reaches
+`max_trial_s` fails: the fail output pulses for `fail_pulse_s` and a silent rest of
+`fail_rest_s` follows. When `adaptive_threshold` is on, every `adapt_window_s` of
+session time the threshold rises by `threshold_step` after more than one success in the
+window, falls by the same step after none (never below `threshold_floor`), and stays
+after exactly one.
+
+Control groups (`session_type`):
+  graded        graded tone, reward on threshold crossing (the normal session)
+  fixed_tone    one tone of `fixed_tone_hz` (1 kHz) during trials, reward on threshold
+                crossing (the original CLMF control group)
+  no_audio      silent trials, reward on threshold crossing
+  random_reward graded tone; each trial frame is rewarded with probability
+                `random_reward_p` instead of the threshold test
+  no_reward     graded tone; crossings end the trial and are logged, the valve stays shut
+
+Timing details. The stillness window runs over every frame of the session, rests
+included. The trial starts on the frame that completes a still window; that frame sets
+the tone, the reward test starts with the next frame. As in the original, the delay line
+runs across states, so during the first `reward_delay_s` of a trial the test reads
+speeds from just before the trial (the still period). Defaults are the original CLMF
+values; times are in s, speeds and the threshold in px/frame.
+
+Runs in the clopy_feedback task engine: the task API (v, signal, goto_state, tone_for,
+reward, ...) is provided by the engine.
+"""
+
+from clopy_feedback.stillness import StillnessWindow
+from clopy_feedback.threshold import ThresholdAdapter
+
+states = ['initial_rest', 'wait_still', 'trial', 'success_rest', 'fail_rest', 'done']
+events = ['adapt_threshold']
+initial_state = 'initial_rest'
+
+SESSION_TYPES = ('graded', 'fixed_tone', 'no_audio', 'random_reward', 'no_reward')
+
+# Session structure (original CLMF defaults)
+v.initial_rest_s = 30.0
+v.max_trial_s = 30.0
+v.success_rest_s = 10.0
+v.fail_rest_s = 10.0
+v.total_trials = 60
+
+# Trial start: the paw must have been still
+v.stillness_window_s = 5.0  # 151 frames at 30 fps
+v.stillness_level_px_per_frame = 1.0
+
+# Reward rule and outputs
+v.threshold = 20.0  # px/frame (about 171 mm/s at 3.5 px/mm and 30 fps)
+v.reward_delay_s = 1.0  # the reward test looks at the speed this long ago
+v.valve_pulse_s = 0.1
+v.fail_pulse_s = 0.5
+
+# Feedback tone
+v.n_tones = 18
+v.tone_mapping = 'clmf'
+v.tone_range = 'zero_to_threshold'
+v.fixed_tone_hz = 1000.0
+
+# Adaptive threshold (off in the original CLMF)
+v.adaptive_threshold = False
+v.threshold_step = 2.0
+v.threshold_floor = 2.0
+v.adapt_window_s = 30.0
+
+# Session type (control groups) and randomness
+v.session_type = 'graded'
+v.random_reward_p = 0.002  # per trial frame, random_reward sessions only
+v.seed = 0
+
+# Counters (set by the task; logged whenever they change)
+v.trial_n = 0
+v.successes = 0
+v.failures = 0
+v.successes_in_window___ = 0  # successes since the last threshold adaptation
+v.stillness___ = None  # the running stillness window (StillnessWindow)
+
+
+def run_start():
+    if v.session_type not in SESSION_TYPES:
+        raise TaskError(f"session_type={v.session_type!r}; allowed: {', '.join(SESSION_TYPES)}")
+    tone_for(0.0)  # checks threshold and tone settings now, not at the first trial
+    v.stillness___ = StillnessWindow(v.stillness_window_s, v.stillness_level_px_per_frame)
+    if v.adaptive_threshold:
+        if not v.threshold_floor > 0:
+            raise TaskError(f'threshold_floor={v.threshold_floor!r}; allowed: > 0 '
+                            '(the tone mapping needs a positive threshold)')
+        ThresholdAdapter(step=v.threshold_step, floor=v.threshold_floor)  # checks the step
+        set_timer('adapt_threshold', v.adapt_window_s)
+
+
+def all_states(event):
+    if event == 'frame':
+        track_stillness()  # every frame, in every state; the state still sees the frame
+    elif event == 'adapt_threshold':
+        # The adaptation window runs on session time, across trials and rests.
+        adapter = ThresholdAdapter(step=v.threshold_step, floor=v.threshold_floor)
+        v.threshold = adapter.next_threshold(v.threshold, v.successes_in_window___)
+        v.successes_in_window___ = 0
+        set_timer('adapt_threshold', v.adapt_window_s)
+        return True
+
+
+def initial_rest(event):
+    if event == 'entry':
+        tone_off()
+        timed_goto_state('wait_still', v.initial_rest_s)
+
+
+def wait_still(event):
+    if event == 'entry':
+        tone_off()
+    elif event == 'frame' and v.stillness___.still:
+        goto_state('trial')
+
+
+def trial(event):
+    if event == 'entry':
+        v.trial_n += 1
+        print(f'trial {v.trial_n}: paw still, mean {v.stillness___.mean_speed:.3f} px/frame '
+              f'over {v.stillness_window_s:g} s')
+        timed_goto_state('fail_rest', v.max_trial_s)  # timeout
+        play_feedback()
+    elif event == 'frame':
+        if trial_succeeded():
+            succeed()
+        else:
+            play_feedback()
+
+
+def success_rest(event):
+    if event == 'entry':
+        tone_off()
+        timed_goto_state(after_rest(), v.success_rest_s)
+
+
+def fail_rest(event):
+    if event == 'entry':
+        tone_off()
+        v.failures += 1
+        fail_signal(v.fail_pulse_s, reason='timeout')
+        timed_goto_state(after_rest(), v.fail_rest_s)
+
+
+def done(event):
+    if event == 'entry':
+        tone_off()
+        print(f'session complete: {v.successes} successes in {v.trial_n} trials')
+        stop_framework()
+
+
+# --- helpers ---------------------------------------------------------------------
+
+def track_stillness():
+    """Add this frame's speed to the stillness window (unknown speeds as None)."""
+    window = v.stillness___
+    if window.window_s != v.stillness_window_s:  # changed live: start a new window
+        window = v.stillness___ = StillnessWindow(v.stillness_window_s,
+                                                  v.stillness_level_px_per_frame)
+    window.level_px_per_frame = v.stillness_level_px_per_frame
+    window.update(get_current_time(), signal.value if signal.valid else None)
+
+
+def trial_succeeded():
+    """This frame ends the trial with a success (random draw or delayed crossing)."""
+    if v.session_type == 'random_reward':
+        return random() < v.random_reward_p
+    return signal.delayed(v.reward_delay_s) > v.threshold
+
+
+def succeed():
+    v.successes += 1
+    v.successes_in_window___ += 1
+    if v.session_type == 'no_reward':
+        print('threshold crossing: no reward (no_reward session)')
+    else:
+        is_random = v.session_type == 'random_reward'
+        reward(v.valve_pulse_s, reason='random' if is_random else 'success')
+    goto_state('success_rest')
+
+
+def play_feedback():
+    """Tone for the current frame: graded on the current (not delayed) speed."""
+    if v.session_type == 'no_audio':
+        tone_off()
+    elif v.session_type == 'fixed_tone':
+        tone(v.fixed_tone_hz)
+    else:
+        tone(tone_for(signal.value))
+
+
+def after_rest():
+    return 'wait_still' if v.trial_n < v.total_trials else 'done'
