@@ -51,7 +51,9 @@ def digest(session_dir: Path) -> SessionDigest:
     trials, rests, thresholds, valves = [], [], [], []
     status: dict = {}
     dropped = 0
-    for m in read_bag(session_dir / BAG_NAME, typestore_with_clopy()):
+    topics = ['control_signal', 'roi_signal', 'tone', 'reward', 'reward_event', 'task_event', 'frame_info',
+              'session_status']  # not the images: decoding them would be most of the time
+    for m in read_bag(session_dir / BAG_NAME, typestore_with_clopy(), topics=topics):
         msg = m.msg
         if m.topic == 'control_signal':
             row = frames.setdefault(msg.frame_index, FrameRow())

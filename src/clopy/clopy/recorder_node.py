@@ -124,6 +124,8 @@ class RecorderNode(Node):
         return write
 
     def on_task_event(self, msg: TaskEvent) -> None:
+        if msg.type == 'info' and msg.subtype == 'task_file':
+            return  # the start rows name the archived copy already
         self.tsv_rows += 1
         self.events.write(msg.time_s, msg.type, msg.subtype, msg.content)
 

@@ -179,6 +179,17 @@ def inherit_for_rerun(params: dict, source: Path) -> None:
     params.setdefault('tone', {})['wav_path'] = 'tones.wav'
 
 
+def _stop_with_parent() -> None:
+    """In the child before exec: SIGTERM it when `clopy run` dies (even by SIGKILL),
+    so no node outlives its session; the node then closes cleanly (valve shut,
+    files flushed). Linux prctl(PR_SET_PDEATHSIG)."""
+    import ctypes
+    try:
+        ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class Session:
     """The running processes of one session."""
 
@@ -198,7 +209,7 @@ class Session:
             [str(executable(package, exe)), '--ros-args', '-r', f'__node:={name}',
              '--params-file', str(self.params_path)],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=_stop_with_parent)
 
     def exited(self) -> dict[str, int]:
         return {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}

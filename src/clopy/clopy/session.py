@@ -138,6 +138,7 @@ class EventLogWriter:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._last_time_s = 0.0
         try:
             # Line-buffered text file; 'x' so a second session never clobbers a log.
             self._file: io.TextIOWrapper | None = self.path.open(
@@ -153,9 +154,11 @@ class EventLogWriter:
         return self._file is None
 
     def info(self, name: str, value: Any) -> None:
-        """Metadata row ``0.000000 info <name> <value>``; datetimes as ISO 8601 with offset."""
+        """Metadata row ``<time> info <name> <value>``; datetimes as ISO 8601 with offset.
+        The time is that of the latest row, so times never go back in the file
+        (0 at the start; the end_time row carries the session's last time)."""
         content = _iso(value, f'info {name!r}') if isinstance(value, datetime) else str(value)
-        self.write(0.0, 'info', name, content)
+        self.write(self._last_time_s, 'info', name, content)
 
     def write_start_info(
         self,
@@ -206,6 +209,7 @@ class EventLogWriter:
             raise ValueError(f'{self.path}: time_s {time_s!r} is not a number') from None
         if not math.isfinite(t) or t < 0:
             raise ValueError(f'{self.path}: time_s {time_s!r} must be finite and >= 0')
+        self._last_time_s = max(self._last_time_s, t)
         self._put(f'{t:.6f}\t{type}\t{escape_field(str(subtype))}\t{escape_field(str(content))}')
 
     def close(self, end_time: datetime | None = None) -> None:

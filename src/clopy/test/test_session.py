@@ -116,7 +116,8 @@ def test_event_log_rows_and_format(tmp_path):
     assert '32.000000\tprint\t\tmulti\\nline\\twith tab' in lines
     assert lines[-1] == ''  # every row ends with a newline
     assert all(len(line.split('\t')) == 4 for line in lines[:-1])
-    assert lines[-2] == '0.000000\tinfo\tend_time\t2025-03-04T05:46:09.390123-08:00'
+    # the end row carries the last time, so times never go back in the file
+    assert lines[-2] == '33.500000\tinfo\tend_time\t2025-03-04T05:46:09.390123-08:00'
 
     df = read_event_log(path)
     assert list(df.columns) == list(EVENT_LOG_COLUMNS)
