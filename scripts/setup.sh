@@ -61,7 +61,9 @@ pyver="$("$vpy" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 
 stamp="$venv/.clopy-requirements"
 if [ "$world" = "pypi" ]; then
-    want="$world $pyver $(hash_files requirements/base.txt requirements/build.txt requirements/ros-kilted.txt requirements/lock.txt)"
+    lock=requirements/lock.txt
+    [ "$pyver" = "3.10" ] && lock=requirements/lock-py310.txt   # numpy 2.3+, pandas 3 need 3.11
+    want="$world $pyver $(hash_files requirements/base.txt requirements/build.txt requirements/ros-kilted.txt "$lock")"
 else
     want="$world $pyver $ROS_DISTRO $(hash_files requirements/base.txt requirements/rig.txt)"
 fi
@@ -70,7 +72,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     pip=("$vpy" -m pip install --disable-pip-version-check -q)
     if [ "$world" = "pypi" ]; then
         constraints=()
-        [ -f requirements/lock.txt ] && constraints=(-c requirements/lock.txt)
+        [ -f "$lock" ] && constraints=(-c "$lock")
         "${pip[@]}" "${constraints[@]}" -r requirements/build.txt
         "${pip[@]}" "${constraints[@]}" -r requirements/ros-kilted.txt -r requirements/base.txt
     else

@@ -16,9 +16,10 @@ labelling conventions are not public.)
 Movement:
 
 * Rest: every part wobbles smoothly around its rest position by at most
-  ``rest_jitter_px`` px (two sinusoids of 0.2-1 Hz per axis), so at rest a part
-  moves at most ``2 pi * 1 Hz * rest_jitter_px / fps`` px/frame (0.1 px/frame for the
-  default 0.5 px at 30 fps): far below the 1 px/frame stillness level.
+  ``rest_jitter_px`` px per axis (two sinusoids of 0.2-1 Hz per axis), so at rest a
+  part moves at most ``sqrt(2) * 2 pi * 1 Hz * rest_jitter_px / fps`` px/frame
+  (0.15 px/frame for the default 0.5 px at 30 fps): far below the 1 px/frame
+  stillness level.
 * Bouts: each limb (``fl_l``, ``fl_r``, ``hl_l``, ``hl_r``) makes movement bouts. After
   each rest the next bout of the control limb starts after an exponential wait of mean
   ``1 / bout_rate_hz`` (a Poisson process during rest; ``other_bout_rate_hz`` for the

@@ -492,11 +492,15 @@ def test_open_source_kinds(hdf5_path, tmp_path, avi_path):
         'opencv': open_source('opencv', device=0),
         'picamera': open_source('picamera', fps=15),
         'synthetic': open_source('synthetic', seed=1, activity='flat'),
+        'synthetic_behaviour': open_source('synthetic_behaviour', seed=1),
+        'bag': open_source('bag', path=tmp_path),
     }
     assert set(made) == set(SOURCE_KINDS)
     assert isinstance(made['hdf5'], Hdf5Source)
     assert isinstance(made['picamera'], PiCameraSource)
     assert type(made['synthetic']).__name__ == 'SyntheticCortexSource'
+    with pytest.raises(SourceError, match='no rosbag2 bag'):
+        made['bag'].open()
     for source in made.values():
         assert isinstance(source, FrameSource)
         assert not source.is_open            # constructed, not opened
