@@ -63,10 +63,12 @@ Then it reads the session bag (clopy.bag.read_bag) and computes:
   p99 / max from consecutive frame_info stamps (before the stop).
 
 All stamps are on the same host clock (ROS system time = time.time(); one
-machine, no clock sync involved). Tone / valve events whose output happened
-after SIGINT was sent are left out of the latency figures and counted as
-`excluded_after_stop` (the task node's final tone-off on shutdown carries the
-last frame's stamp but is emitted about a second later, during the stop).
+machine, no clock sync involved). Tone / valve events that came out later than
+the camera's last frame stamp + 0.5 s (the pause `clopy run` leaves between
+stopping the camera and stopping roi_dff) were made by the shutdown, not by a
+frame, and are left out of the latency figures and listed as
+`excluded_at_shutdown`: the task node's final tone-off on stop carries the last
+frame's header but goes out about a second after that frame.
 
 Percentiles are numpy's linear interpolation; with n events, p99 is close to
 the maximum when n is small (a 120 s run at 30 fps gives ~70 valve events).
@@ -97,6 +99,7 @@ PAGE = os.sysconf('SC_PAGE_SIZE')
 NODE_RE = re.compile(r'__node:=(\S+)')
 STARTUP_TIMEOUT_S = 120.0
 QUIET_OTHERS_PCT = 35.0    # 'quiet' second: other processes used < 35 % of one core (--quiet-others-pct)
+DRAIN_S = 0.5              # clopy run: pause between stopping the camera and roi_dff
 EXIT_TIMEOUT_S = 600.0      # clopy run makes the tables from the bag after the stop
 
 
@@ -278,7 +281,7 @@ class Run:
             self.log.write(line)
             self.log.flush()
             self.lines.append(line.rstrip('\n'))
-            if self.session_dir is None:
+            if self.session_dir is None and not line.startswith('session ended'):
                 m = re.match(r'session (\S+)\s', line) or re.match(r'session folder: (.+)$', line.strip())
                 if m:
                     self.session_dir = Path(m.group(1))
@@ -307,7 +310,7 @@ def run_session(fps: float, duration_s: float, out: Path, clopy: list[str]) -> d
         run.proc.send_signal(signal.SIGINT)
         run.proc.wait(60)
         run.close()
-        raise SystemExit(f'bench_clnf: clopy run printed no session folder:\n' + '\n'.join(run.lines[-20:]))
+        raise SystemExit('bench_clnf: clopy run printed no session folder:\n' + '\n'.join(run.lines[-20:]))
     session_dir = run.session_dir
     params_path = str(session_dir / 'parameters.yaml')
     sampler = Sampler(params_path, run.proc.pid)
@@ -387,7 +390,7 @@ def analyse(session_dir: Path, stop_wall_s: float, timeline: list[tuple[float, f
     bag = session_dir / 'bag'
     stop_ns = int(stop_wall_s * 1e9)
     tone, valve, control = [], [], []       # (frame stamp ns, latency ms)
-    tone_late, valve_late = [], []
+    tone_all, valve_all = [], []            # (frame stamp ns, output time ns)
     frame_stamps, frame_indices = [], []
     control_indices: set[int] = set()
     dropped_total = 0
@@ -396,12 +399,10 @@ def analyse(session_dir: Path, stop_wall_s: float, timeline: list[tuple[float, f
         msg = m.msg
         stamp = ns(msg.header.stamp)
         if m.topic == 'tone_event':
-            out_ns = ns(msg.output_time)
-            (tone if out_ns < stop_ns else tone_late).append((stamp, (out_ns - stamp) / 1e6))
+            tone_all.append((stamp, ns(msg.output_time)))
         elif m.topic == 'reward_event':
             if msg.output == 0 and msg.delivered:
-                on_ns = ns(msg.on_time)
-                (valve if on_ns < stop_ns else valve_late).append((stamp, (on_ns - stamp) / 1e6))
+                valve_all.append((stamp, ns(msg.on_time)))
         elif m.topic == 'control_signal':
             control.append((stamp, (m.timestamp_ns - stamp) / 1e6))
             control_indices.add(int(msg.frame_index))
@@ -409,6 +410,14 @@ def analyse(session_dir: Path, stop_wall_s: float, timeline: list[tuple[float, f
             frame_stamps.append(stamp)
             frame_indices.append(int(msg.frame_index))
             dropped_total = max(dropped_total, int(msg.dropped_total))
+    # Shutdown outputs are not closed-loop reactions: what came out after the
+    # camera's last frame plus the runner's drain time was made by the stop itself
+    # (the task's final tone-off carries the last frame's header).
+    cut_ns = (max(frame_stamps) if frame_stamps else stop_ns) + int(DRAIN_S * 1e9)
+    tone_late, valve_late = [], []
+    for events, kept, late in ((tone_all, tone, tone_late), (valve_all, valve, valve_late)):
+        for stamp, out_ns in events:
+            (kept if out_ns <= cut_ns else late).append((stamp, (out_ns - stamp) / 1e6))
     counts = topic_counts(bag)
     order = np.argsort(frame_indices, kind='stable')
     idx = np.asarray(frame_indices)[order]
@@ -458,8 +467,8 @@ def analyse(session_dir: Path, stop_wall_s: float, timeline: list[tuple[float, f
             late.extend((part - part.min()).tolist())
     return {
         'latency': {
-            'frame_to_tone': {**split(tone), 'excluded_after_stop': [round(x, 1) for _, x in tone_late]},
-            'frame_to_valve': {**split(valve), 'excluded_after_stop': [round(x, 1) for _, x in valve_late]},
+            'frame_to_tone': {**split(tone), 'excluded_at_shutdown': [round(x, 1) for _, x in tone_late]},
+            'frame_to_valve': {**split(valve), 'excluded_at_shutdown': [round(x, 1) for _, x in valve_late]},
             'frame_to_control_signal_at_recorder': split(control),
             'camera_stamp_lateness': pct(late),
         },
@@ -528,9 +537,9 @@ def print_report(r: dict) -> None:
         qs = s['quiet']
         print(f"{label:<30}{s['n']:>6}{fmt(s['p50_ms'], 2):>8}{fmt(s['p99_ms'], 2):>8}{fmt(s['max_ms'], 2):>8}"
               f"  | {'':<26}{qs['n']:>6}{fmt(qs['p50_ms'], 2):>7}{fmt(qs['p99_ms'], 2):>7}{fmt(qs['max_ms'], 2):>7}")
-        late = s.get('excluded_after_stop')
+        late = s.get('excluded_at_shutdown')
         if late:
-            print(f"{'':<4}(left out: {len(late)} emitted after the stop, {late} ms)")
+            print(f"{'':<4}(left out: {len(late)} emitted by the shutdown, {late} ms)")
     c = r['latency']['camera_stamp_lateness']
     print(f"camera stamp lateness vs slot grid (not in the figures above): p50 {fmt(c['p50_ms'], 2)}, "
           f"p99 {fmt(c['p99_ms'], 2)}, max {fmt(c['max_ms'], 2)} ms")

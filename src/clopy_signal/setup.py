@@ -22,6 +22,8 @@ setup(
     entry_points={
         'console_scripts': [
             'roi_dff_node = clopy_signal.roi_dff_node:main',
+            'pose_node = clopy_signal.pose_node:main',
+            'speed_node = clopy_signal.speed_node:main',
         ],
     },
 )

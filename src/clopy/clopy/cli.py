@@ -104,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     print_summary(summary)
+    try:
+        from clopy.plots import session_figure
+        print(f'figure: {session_figure(result.session_dir)}')
+    except Exception as exc:  # noqa: BLE001 - a figure is never worth failing a session for
+        print(f'clopy: no summary figure ({exc}); try `clopy plot {result.session_dir}`', file=sys.stderr)
     print(f'session folder: {result.session_dir}')
     return 0 if result.ok else 1
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-PARADIGMS = ('clnf_1roi', 'clnf_2roi')
+PARADIGMS = ('clnf_1roi', 'clnf_2roi', 'clmf')
 
 
 class ConfigError(ValueError):
@@ -69,9 +69,14 @@ def apply_set(params: dict, assignment: str, source: str = '--set') -> None:
 
 
 def apply_simulation(params: dict) -> None:
-    """Simulation backends, chosen explicitly: synthetic camera, WAV audio (tones.wav
-    in the session folder), mock pins."""
-    params.setdefault('camera', {})['source'] = 'synthetic'
+    """Simulation backends, chosen explicitly: synthetic camera (cortex, or behaviour
+    with ground-truth pose for CLMF), WAV audio (tones.wav in the session folder),
+    mock pins."""
+    if 'pose' in params:
+        params.setdefault('camera', {})['source'] = 'synthetic_behaviour'
+        params['pose']['backend'] = 'synthetic'
+    else:
+        params.setdefault('camera', {})['source'] = 'synthetic'
     params.setdefault('tone', {})['backend'] = 'wav'
     params['tone']['wav_path'] = 'tones.wav'
     params.setdefault('reward', {})['simulate'] = True

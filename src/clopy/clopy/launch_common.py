@@ -1,10 +1,10 @@
 """What every paradigm's launch file starts: the same executables, with the
-same parameter file, that `clopy run` starts (clopy.runner.NODES)."""
+same parameter file, that `clopy run` starts (clopy.runner.PARADIGM_NODES)."""
 from __future__ import annotations
 
 import os
 
-from clopy.runner import NODES
+from clopy.runner import PARADIGM_NODES
 
 
 def paradigm_launch_description(paradigm: str):
@@ -33,13 +33,14 @@ def paradigm_launch_description(paradigm: str):
     ]
     is_sim = PythonExpression(["'", sim, "' == 'true'"])
     sim_overrides = {
-        'camera': {'source': 'synthetic'},
+        'camera': {'source': 'synthetic_behaviour' if paradigm == 'clmf' else 'synthetic'},
+        'pose': {'backend': 'synthetic'},
         'tone': {'backend': 'wav'},
         'reward': {'simulate': True},
     }
     nodes = []
     task = None
-    for package, executable, name in NODES:
+    for package, executable, name in PARADIGM_NODES[paradigm]:
         params = [params_file]
         if name == 'recorder':
             params.append({'mouse': LaunchConfiguration('mouse'), 'out_dir': LaunchConfiguration('out_dir'),

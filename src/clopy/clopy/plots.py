@@ -408,7 +408,7 @@ def _signal_panel(ax, d: FigureData) -> None:
         for k, name in enumerate(d.roi_names):
             ax.plot(d.t_s, d.roi_dff.get(name, np.full(len(d.t_s), np.nan)), lw=0.7, alpha=0.85,
                     color=C_ROIS[k % len(C_ROIS)], label=f'ROI {name}')
-        label = f'rule {d.rule} (control signal)'
+        label = f'rule {d.rule} (control)'
     else:
         label = f'ROI {d.roi_names[0]}' if d.roi_names else 'control signal'
     ax.plot(d.t_s, d.control, lw=1.3 if two else 1.0, color=C_SIGNAL, label=label, zorder=3)
@@ -417,7 +417,7 @@ def _signal_panel(ax, d: FigureData) -> None:
         # baseline (F0) warm-up at the start: the signal counts as 0 for the task
         stop = int(np.argmax(~invalid)) if (~invalid).any() else len(d.t_s) - 1
         ax.axvspan(d.t_s[0], d.t_s[stop], facecolor='none', edgecolor='0.8', hatch='///', lw=0, zorder=0,
-                   label='baseline (F₀) warm-up: no signal')
+                   label='F₀ warm-up (no signal)')
     if len(d.threshold_t):
         end = d.end_s
         tx = np.append(d.threshold_t, end)
@@ -534,7 +534,9 @@ def _frame_panel(ax, d: FigureData) -> None:
     hi = max(float(iv.max()), 2 * nominal) * 1.05
     width = max(0.5, hi / 150)  # ms; about 1 ms at 15 fps
     bins = np.arange(0, hi + width, width)
+    late = int((iv > 1.5 * nominal).sum())
     ax.hist(iv, bins=bins, color='0.35', label=f'median {np.median(iv):.1f} ms, max {iv.max():.1f} ms')
+    ax.plot([], [], ' ', label=f'{late} interval{"" if late == 1 else "s"} > 1.5 × nominal')
     ax.axvline(nominal, color=C_TONE, ls='--', lw=1,
                label=f'nominal {nominal:.1f} ms' + (f' ({d.nominal_fps:g} fps)' if np.isfinite(d.nominal_fps) else ''))
     ax.set_yscale('log')

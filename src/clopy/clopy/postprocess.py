@@ -12,7 +12,7 @@ import yaml
 from clopy.bag import read_bag, typestore_with_clopy
 from clopy.recorder_node import BAG_NAME
 from clopy.session import append_summary_row, read_event_log, session_info
-from clopy.tables import FrameTableWriter
+from clopy.tables import ClmfFrameTableWriter, FrameTableWriter
 
 FRAME_TABLE = 'VideoTimestamp.txt'
 
@@ -24,6 +24,7 @@ class FrameRow:
     valid: bool = False
     dff: dict = field(default_factory=dict)
     rule_value: float = float('nan')
+    pose: dict = field(default_factory=dict)   # body part -> (x_px, y_px, likelihood)
 
 
 @dataclass
@@ -41,6 +42,7 @@ class SessionDigest:
     valve_events: list[dict]
     status: dict
     dropped_frames: int
+    body_parts: list[str] = field(default_factory=list)
 
 
 def digest(session_dir: Path) -> SessionDigest:
@@ -51,7 +53,8 @@ def digest(session_dir: Path) -> SessionDigest:
     trials, rests, thresholds, valves = [], [], [], []
     status: dict = {}
     dropped = 0
-    topics = ['control_signal', 'roi_signal', 'tone', 'reward', 'reward_event', 'task_event', 'frame_info',
+    body_parts: list[str] = []
+    topics = ['control_signal', 'roi_signal', 'pose', 'tone', 'reward', 'reward_event', 'task_event', 'frame_info',
               'session_status']  # not the images: decoding them would be most of the time
     for m in read_bag(session_dir / BAG_NAME, typestore_with_clopy(), topics=topics):
         msg = m.msg
@@ -65,6 +68,11 @@ def digest(session_dir: Path) -> SessionDigest:
             rule = msg.rule
             row.dff = dict(zip(msg.roi_names, [float(x) for x in msg.dff]))
             row.rule_value = msg.rule_value
+        elif m.topic == 'pose':
+            row = frames.setdefault(msg.frame_index, FrameRow())
+            body_parts = list(msg.body_parts)
+            row.pose = {p: (float(x), float(y), float(lk)) for p, x, y, lk in
+                        zip(msg.body_parts, msg.x_px, msg.y_px, msg.likelihood)}
         elif m.topic == 'tone':
             tone[msg.frame_index] = msg.frequency_hz
         elif m.topic == 'reward':
@@ -86,14 +94,16 @@ def digest(session_dir: Path) -> SessionDigest:
                                                    'threshold', 'frame_rate_hz', 'frames', 'dropped_frames',
                                                    'elapsed_s', 'session_type', 'paradigm')}
     return SessionDigest(frames, roi_names, rule, tone, reward, trials, rests, thresholds, valves, status,
-                         dropped)
+                         dropped, body_parts)
 
 
 def write_frame_table(d: SessionDigest, path: Path, audio_on: bool) -> int:
     """One row per frame: frame, time, <ROI>dff..., [<rule>dff], freq, rew_threshold,
     reward, trial, audio, lick. freq is 0 during rests; lick 0 (no sensor recorded)."""
     two_roi = len(d.roi_names) > 1
-    writer = FrameTableWriter(path, d.roi_names, d.rule if two_roi else None)
+    clmf = bool(d.body_parts)
+    writer = (ClmfFrameTableWriter(path, d.body_parts) if clmf
+              else FrameTableWriter(path, d.roi_names, d.rule if two_roi else None))
     starts = sorted(d.trial_start_frames)
     thresholds = sorted(d.threshold_changes)
     t0 = None
@@ -110,10 +120,13 @@ def write_frame_table(d: SessionDigest, path: Path, audio_on: bool) -> int:
             threshold = thresholds[hi][1]
             hi += 1
         freq = d.tone_by_frame.get(index, freq)
-        writer.add_row(frame=index, time_s=row.time_s - t0, dff=row.dff or {k: float('nan') for k in d.roi_names},
-                       rule_value=row.rule_value, freq_hz=freq, threshold=threshold,
-                       reward=d.reward_by_frame.get(index, 0), trial=ti,
-                       audio=int(audio_on and freq > 0), lick=0)
+        common = dict(frame=index, time_s=row.time_s - t0, freq_hz=freq, reward=d.reward_by_frame.get(index, 0),
+                      trial=ti, audio=int(audio_on and freq > 0), lick=0)
+        if clmf:
+            writer.add_row(speed=row.value if row.valid else float('nan'), pose=row.pose, **common)
+        else:
+            writer.add_row(dff=row.dff or {k: float('nan') for k in d.roi_names}, rule_value=row.rule_value,
+                           threshold=threshold, **common)
         n += 1
     writer.close()
     return n

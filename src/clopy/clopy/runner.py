@@ -21,26 +21,36 @@ from pathlib import Path
 from clopy import config as cfg
 from clopy.rosenv import DomainLease, loopback_env
 
-# (package, executable, node name), in start order
-NODES = [
+# (package, executable, node name), in start order; the camera last
+_FEEDBACK = [
     ('clopy', 'recorder_node', 'recorder'),
     ('clopy_reward', 'reward_node', 'reward'),
     ('clopy_feedback', 'tone_node', 'tone'),
     ('clopy_feedback', 'task_node', 'task'),
-    ('clopy_signal', 'roi_dff_node', 'roi_dff'),
-    ('clopy_acquisition', 'camera_node', 'camera'),
 ]
+_CAMERA = ('clopy_acquisition', 'camera_node', 'camera')
+PARADIGM_NODES = {
+    'clnf_1roi': _FEEDBACK + [('clopy_signal', 'roi_dff_node', 'roi_dff'), _CAMERA],
+    'clnf_2roi': _FEEDBACK + [('clopy_signal', 'roi_dff_node', 'roi_dff'), _CAMERA],
+    'clmf': _FEEDBACK + [('clopy_signal', 'speed_node', 'speed'), ('clopy_signal', 'pose_node', 'pose'),
+                         _CAMERA],
+}
 # topic -> subscribers that must be matched before the first frame
-REQUIRED_SUBSCRIBERS = {
-    'image_raw': 2, 'frame_info': 3, 'control_signal': 2, 'roi_signal': 1, 'tone': 2,
+_COMMON_SUBSCRIBERS = {
+    'image_raw': 2, 'frame_info': 3, 'control_signal': 2, 'tone': 2,
     'reward': 2, 'task_event': 1, 'reward_event': 1, 'tone_event': 1, 'session_status': 1,
+}
+REQUIRED_SUBSCRIBERS = {
+    'clnf_1roi': dict(_COMMON_SUBSCRIBERS, roi_signal=1),
+    'clnf_2roi': dict(_COMMON_SUBSCRIBERS, roi_signal=1),
+    'clmf': dict(_COMMON_SUBSCRIBERS, pose=2),
 }
 STARTUP_TIMEOUT_S = 60.0
 
 
-def required_subscribers(params: dict) -> dict[str, int]:
+def required_subscribers(paradigm: str, params: dict) -> dict[str, int]:
     """REQUIRED_SUBSCRIBERS for this configuration (the recorder may leave images out)."""
-    required = dict(REQUIRED_SUBSCRIBERS)
+    required = dict(REQUIRED_SUBSCRIBERS[paradigm])
     if not params.get('recorder', {}).get('record_images', True):
         required['image_raw'] -= 1
     return required
@@ -135,7 +145,7 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
         tone['wav_path'] = str(session_dir / (tone.get('wav_path') or 'tones.wav'))
     rec = params.setdefault('recorder', {})
     # the first frame goes out once roi_dff (and the recorder, when it keeps images) are connected
-    params.setdefault('camera', {})['wait_for_subscribers'] = required_subscribers(params)['image_raw']
+    params.setdefault('camera', {})['wait_for_subscribers'] = required_subscribers(opts.paradigm, params)['image_raw']
     rec.update(session_dir=str(session_dir), mouse=mouse, paradigm=opts.paradigm,
                task_file=str(task_file), session_type=str(cfg.get(params, 'task', 'v.session_type', '')))
     params_path = session_dir / 'parameters.yaml'
@@ -241,8 +251,9 @@ class Session:
         return proc.returncode
 
     def stop_all(self, drain_s: float = 0.5) -> dict[str, int | None]:
+        """Stop in the reverse of the start order: the camera first, the recorder last."""
         codes = {}
-        for _, _, name in reversed(NODES):
+        for name in reversed(list(self.procs)):
             if name in self.procs:
                 codes[name] = self.stop(name)
                 if name == 'camera':
@@ -287,7 +298,7 @@ def progress_line(status: dict) -> str:
     if not status:
         return 'waiting for the first frame...'
     return (f"{status['state']:<13} trial {status['trial']}/{status['total_trials']}  "
-            f"rewards {status['successes']}  fails {status['failures']}  "
+            f"successes {status['successes']}  valve {status['rewards_delivered']}  fails {status['failures']}  "
             f"threshold {status['threshold']:.4g}  {status['frame_rate_hz']:.1f} fps  "
             f"dropped {status['dropped_frames']}  t {status['elapsed_s']:.0f} s")
 
@@ -307,14 +318,15 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
                                            'FASTDDS_DEFAULT_PROFILES_FILE')})
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     session = Session(session_dir, params_path, env)
-    required = required_subscribers(params)
+    required = required_subscribers(opts.paradigm, params)
+    nodes = PARADIGM_NODES[opts.paradigm]
     monitor = Monitor()
     reason = 'finished'
     codes: dict = {}
     try:
         say(f'session {session_dir}  (ROS_DOMAIN_ID={domain_id}, loopback only'
             f'{", simulation" if opts.sim else ""})')
-        for package, exe, name in NODES[:-1]:
+        for package, exe, name in nodes[:-1]:
             session.start(package, exe, name)
         # the camera waits until every subscription is matched
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -329,7 +341,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
             if time.monotonic() > deadline or stop_event.is_set():
                 raise RunError(f'start-up timed out; topics without their subscribers: {missing}')
             monitor.spin(0.1)
-        session.start(*NODES[-1])
+        session.start(*nodes[-1])
         last_print = 0.0
         tty = sys.stdout.isatty()
         while not stop_event.is_set():

@@ -22,6 +22,24 @@ from sensor_msgs.msg import Image
 from clopy_acquisition.sources import SOURCE_KINDS, SourceError, open_source
 
 
+def synthetic_behaviour_params(node: Node) -> dict:
+    """Parameters of the synthetic behaviour camera. Declared by the camera and by
+    the pose node's synthetic backend, which must render the same mouse: put them
+    in the parameter file's `/**` section so both read the same values."""
+    p = node.declare_parameter
+    return {
+        'seed': p('synthetic_behaviour.seed', 1).value,
+        'fps': p('synthetic_behaviour.fps', 30.0).value,
+        'width_px': p('synthetic_behaviour.width_px', 640).value,
+        'height_px': p('synthetic_behaviour.height_px', 320).value,
+        'bout_rate_hz': p('synthetic_behaviour.bout_rate_hz', 0.1).value,
+        'other_bout_rate_hz': p('synthetic_behaviour.other_bout_rate_hz', 0.1).value,
+        'bout_speed_px_per_frame': p('synthetic_behaviour.bout_speed_px_per_frame', 40.0).value,
+        'rest_jitter_px': p('synthetic_behaviour.rest_jitter_px', 0.5).value,
+        'control_part': p('synthetic_behaviour.control_part', 'fl_l').value,
+    }
+
+
 def source_kwargs(kind: str, get) -> dict:
     """Constructor arguments of a source kind, from node parameters (`get(name)`)."""
     width, height, fps = get('width_px'), get('height_px'), get('frame_rate_hz')
@@ -38,6 +56,8 @@ def source_kwargs(kind: str, get) -> dict:
         return dict(path=get('path'), dataset=get('hdf5_dataset'))
     if kind == 'tiff':
         return dict(path=get('path'), fps=fps)
+    if kind == 'synthetic_behaviour':
+        return dict(get('synthetic_behaviour'))
     if kind in ('video', 'bag'):
         return dict(path=get('path'))
     if kind == 'opencv':
@@ -66,6 +86,8 @@ class CameraNode(Node):
         p('wait_for_subscribers', 0, describe('before the first frame, wait until image_raw and frame_info '
                                               'have this many matched subscriptions (0 = do not wait)'))
         p('wait_timeout_s', 30.0, describe('longest wait for subscribers (s); then frames start anyway'))
+        p('crop_px', [0, 0, 0, 0], describe('[x, y, width, height] region of the frame to publish '
+                                            '(all 0: the whole frame)'))
         p('pace', 'realtime', describe('realtime: frames at frame_rate_hz | lockstep: as fast as the graph '
                                        'processes them, each frame after the previous one\'s control '
                                        'signal (offline re-runs: nothing dropped, deterministic)'))
@@ -79,8 +101,10 @@ class CameraNode(Node):
         p('synthetic.bregma_col_px', 128.0, describe('synthetic atlas bregma column (px)'))
         p('synthetic.px_per_mm', 25.6, describe('synthetic atlas scale (px/mm)'))
 
+        behaviour = synthetic_behaviour_params(self)
+
         def get(name):
-            return self.get_parameter(name).value
+            return behaviour if name == 'synthetic_behaviour' else self.get_parameter(name).value
 
         self.fps = float(get('frame_rate_hz'))
         if not self.fps > 0:
@@ -96,6 +120,7 @@ class CameraNode(Node):
             self.source.open()
         except (SourceError, ValueError) as exc:
             raise StartupError(f'camera.source = {kind!r}: {exc}') from exc
+        self.crop = self._crop(list(get('crop_px')))
         if self.source.nominal_fps and abs(self.source.nominal_fps - self.fps) > 1e-6 and not self.source.live:
             self.get_logger().info(f'file says {self.source.nominal_fps} fps; pacing at frame_rate_hz = {self.fps}')
 
@@ -123,6 +148,17 @@ class CameraNode(Node):
             self.exit_status = 1
         finally:
             self.finished = True
+
+    def _crop(self, crop: list[int]):
+        """(rows, cols) slices of crop_px, checked against the source's frame size."""
+        if not any(crop):
+            return None
+        if len(crop) != 4 or crop[2] <= 0 or crop[3] <= 0 or crop[0] < 0 or crop[1] < 0 \
+                or crop[0] + crop[2] > self.source.width_px or crop[1] + crop[3] > self.source.height_px:
+            raise StartupError(f'camera.crop_px = {crop}: must be [x, y, width, height] inside the '
+                               f'{self.source.width_px}x{self.source.height_px} frame')
+        x, y, w, h = crop
+        return slice(y, y + h), slice(x, x + w)
 
     def _on_control(self, msg: ControlSignal) -> None:
         with self._acked:
@@ -196,7 +232,8 @@ class CameraNode(Node):
             else:
                 stamp_ns = clock.now().nanoseconds
             self.dropped_total += dropped
-            self._publish(frame.image, stamp_ns, index, dropped, previous_stamp_ns)
+            image = frame.image if self.crop is None else frame.image[self.crop]
+            self._publish(image, stamp_ns, index, dropped, previous_stamp_ns)
             previous_stamp_ns = stamp_ns
             if self.pace == 'lockstep':
                 self._wait_for_ack(index)
@@ -215,7 +252,7 @@ class CameraNode(Node):
         msg.header = info.header
         msg.height, msg.width = image.shape[0], image.shape[1]
         msg.encoding = 'bgr8' if image.ndim == 3 else 'mono8'
-        msg.step = image.strides[0]
+        msg.step = image.shape[1] * (3 if image.ndim == 3 else 1)
         msg.data = image.tobytes()
         # frame_info first: whoever pairs the two gets the index before the image
         self.info_pub.publish(info)

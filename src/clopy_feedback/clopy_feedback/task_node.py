@@ -51,6 +51,7 @@ class _NodeOutputs:
         self.node = node
 
     def reward(self, t_s, frame_index, duration_s, reason):
+        self.node.rewards_commanded += 1
         self._reward(RewardCommand.OUTPUT_VALVE, t_s, frame_index, duration_s, reason)
 
     def fail_signal(self, t_s, frame_index, duration_s, reason):
@@ -119,6 +120,7 @@ class TaskNode(Node):
         self._current_header = None
         self._stamps_s: deque[float] = deque(maxlen=60)
         self.frames = 0
+        self.rewards_commanded = 0
         self.dropped_frames = 0
         self._syncing = False
         self._done_at_s: float | None = None
@@ -139,6 +141,8 @@ class TaskNode(Node):
         t_s = to_s(sig.header.stamp)
         self._current_header = sig.header
         if self.engine.state is None:
+            # silence at the session start: the tone output's time line starts here
+            _NodeOutputs(self).tone(t_s, sig.frame_index, 0.0)
             self.engine.start(t_s)
             self.get_logger().info(f'session started at frame {sig.frame_index}')
         self.engine.process_frame(t_s, sig.frame_index, sig.value, sig.valid)
@@ -209,7 +213,7 @@ class TaskNode(Node):
         msg.total_trials = int(v.get('total_trials', 0))
         msg.successes = int(v.get('successes', 0))
         msg.failures = int(v.get('failures', 0))
-        msg.rewards_delivered = msg.successes
+        msg.rewards_delivered = self.rewards_commanded   # valve pulses commanded (no_reward: 0)
         msg.threshold = float(v.get('threshold', 0.0))
         if len(self._stamps_s) > 1 and self._stamps_s[-1] > self._stamps_s[0]:
             msg.frame_rate_hz = (len(self._stamps_s) - 1) / (self._stamps_s[-1] - self._stamps_s[0])

@@ -1,8 +1,10 @@
 """Topic names and the QoS of each, chosen for latency and for never losing a
 command or an event (docs/topics.md explains the choice).
 
-- images: best effort, keep last 2. A late frame is worth less than the next
-  one; the camera node itself counts frames it could not deliver.
+- images: best effort, keep last 5. A late frame is worth less than the next
+  one, but a reader that stalls for a moment (a loaded 2-core machine) catches
+  up on the few frames queued instead of losing them; the camera node counts
+  frames it could not deliver, roi_dff and pose log frames they never received.
 - frame info, signals and commands: reliable, keep last 100. On one computer
   reliable delivery costs nothing measurable and a lost reward command would be
   a lost reward.
@@ -30,7 +32,7 @@ TASK_EVENT = 'task_event'
 SESSION_STATUS = 'session_status'
 MANUAL_REWARD = 'manual_reward'
 
-IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2,
+IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
                        reliability=ReliabilityPolicy.BEST_EFFORT,
                        durability=DurabilityPolicy.VOLATILE)
 STREAM_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,

@@ -119,6 +119,7 @@ class OutputBank:
             self.close()
             raise OutputError(f'cannot open output {s.name!r} on BCM pin {s.pin}: {exc}') from exc
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, args=(watchdog_period_s,),
                                           name='output-watchdog', daemon=True)
         self._watchdog.start()
@@ -170,6 +171,7 @@ class OutputBank:
             active.timer.daemon = True
             self._active[name] = active
             active.timer.start()
+            self._wake.set()
         return record
 
     def set_level(self, name: str, level: bool) -> None:
@@ -238,7 +240,14 @@ class OutputBank:
             active.on_done(active.record)
 
     def _watch(self, period_s: float) -> None:
-        while not self._stop.wait(period_s):
+        while not self._stop.is_set():
+            # idle: sleep until a pulse starts (no CPU spent); busy: check every period
+            if not self._active:
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            if self._stop.wait(period_s):
+                return
             now = time.monotonic()
             with self._lock:
                 overdue = [(n, a) for n, a in self._active.items() if now > a.hard_limit_s]

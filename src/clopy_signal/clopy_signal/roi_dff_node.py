@@ -8,12 +8,9 @@ carries the frame's stamp and index. Frames are processed in arrival order.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
-
-import numpy as np
 from clopy_common import qos
+from clopy_common.frames import FramePairer, image_array
 from clopy_common.node_main import StartupError, describe, run_node
-from clopy_common.stamps import to_ns
 from clopy_interfaces.msg import ControlSignal, FrameInfo, RoiSignal
 from rclpy.node import Node
 from sensor_msgs.msg import Image
@@ -21,9 +18,6 @@ from sensor_msgs.msg import Image
 from clopy_signal.dff import DffEstimator, history_frames_for
 from clopy_signal.roi import ConfigError, rois_from_config
 from clopy_signal.rule import Rule
-
-PAIRING_WINDOW = 64   # frames kept while waiting for the other half of a pair
-
 
 class RoiDffNode(Node):
     def __init__(self) -> None:
@@ -63,39 +57,15 @@ class RoiDffNode(Node):
 
         self.roi_pub = self.create_publisher(RoiSignal, qos.ROI_SIGNAL, qos.STREAM_QOS)
         self.control_pub = self.create_publisher(ControlSignal, qos.CONTROL_SIGNAL, qos.STREAM_QOS)
-        self.create_subscription(FrameInfo, qos.FRAME_INFO, self.on_info, qos.STREAM_QOS)
-        self.create_subscription(Image, qos.IMAGE, self.on_image, qos.IMAGE_QOS)
-        self._index_by_stamp: OrderedDict[int, int] = OrderedDict()
-        self._waiting_images: OrderedDict[int, Image] = OrderedDict()
+        pairer = FramePairer(self.process, self.get_logger())
+        self.create_subscription(FrameInfo, qos.FRAME_INFO, pairer.on_info, qos.STREAM_QOS)
+        self.create_subscription(Image, qos.IMAGE, pairer.on_image, qos.IMAGE_QOS)
         self.get_logger().info(
             f'ROIs {", ".join(f"{r.name} {r.box_str}" for r in self.rois)}; rule {self.rule.expression}; '
             f'F0 over {history} frames; correction {self.estimator.correction}')
 
-    def on_info(self, info: FrameInfo) -> None:
-        key = to_ns(info.header.stamp)
-        image = self._waiting_images.pop(key, None)
-        if image is not None:
-            self.process(image, info.frame_index)
-            return
-        self._index_by_stamp[key] = info.frame_index
-        while len(self._index_by_stamp) > PAIRING_WINDOW:
-            self._index_by_stamp.popitem(last=False)
-
-    def on_image(self, image: Image) -> None:
-        key = to_ns(image.header.stamp)
-        index = self._index_by_stamp.pop(key, None)
-        if index is None:
-            self._waiting_images[key] = image
-            while len(self._waiting_images) > PAIRING_WINDOW:
-                self._waiting_images.popitem(last=False)
-            return
-        self.process(image, index)
-
     def process(self, image: Image, frame_index: int) -> None:
-        channels = 3 if image.encoding == 'bgr8' else 1
-        frame = np.frombuffer(image.data, np.uint8).reshape(image.height, image.width, channels)
-        if channels == 1:
-            frame = frame[:, :, 0]
+        frame = image_array(image)
         if frame.shape[:2] != self.frame_shape:
             self.get_logger().error(
                 f'frame {frame_index} is {frame.shape[1]}x{frame.shape[0]} px but roi_dff.frame_width_px x '
