@@ -46,6 +46,7 @@ TOPICS = ('frame_info', 'control_signal', 'roi_signal', 'tone', 'tone_event', 'r
 #: Reward-event reasons whose header stamp is not a camera frame (excluded from latency).
 NOT_FRAME_DRIVEN = ('manual',)
 
+LEGEND_BOX = {'frameon': True, 'framealpha': 0.85, 'edgecolor': 'none'}  # readable over lines
 FPS_FALLBACK = 15.0  # only to size an empty time axis
 
 UNITS = {'dff': 'ΔF/F₀', 'px_per_frame': 'speed (px/frame)', 'mm_per_s': 'speed (mm/s)'}
@@ -541,7 +542,7 @@ def _frame_panel(ax, d: FigureData) -> None:
                label=f'nominal {nominal:.1f} ms' + (f' ({d.nominal_fps:g} fps)' if np.isfinite(d.nominal_fps) else ''))
     ax.set_yscale('log')
     ax.set_ylim(0.7, len(iv) * 8)  # room for the legend above the tallest bar
-    ax.legend(loc='upper right', fontsize=7.5, frameon=False)
+    ax.legend(loc='upper right', fontsize=7.5, **LEGEND_BOX)
 
 
 def _latency_panel(ax, d: FigureData) -> None:
@@ -555,7 +556,7 @@ def _latency_panel(ax, d: FigureData) -> None:
         # keep the legend: it says which are missing
         ax.plot([], [], color=C_TONE, label=latency_label('tone', tone))
         ax.plot([], [], color=C_VALVE, label=latency_label('valve', valve))
-        ax.legend(loc='upper right', fontsize=7.5, frameon=False)
+        ax.legend(loc='upper right', fontsize=7.5, **LEGEND_BOX)
         ax.set_xlim(0, 20)
         ax.set_ylim(0, 1)
         return
@@ -577,7 +578,7 @@ def _latency_panel(ax, d: FigureData) -> None:
     top = ax.get_ylim()[1]
     ax.set_ylim(0, top * 1.3)  # room for the legend
     ax.plot([], [], color='0.3', ls=':', lw=1, label='p99')
-    ax.legend(loc='upper right', fontsize=7.5, frameon=False)
+    ax.legend(loc='upper right', fontsize=7.5, **LEGEND_BOX)
 
 
 def make_figure(d: FigureData):

@@ -582,7 +582,8 @@ def simulate_fast(prep: _Prepared, s: ClnfSettings, threshold: float) -> SimResu
             goto = ('fail_rest', now + s.max_trial_s, order())
         elif target == 'fail_rest':
             failures += 1
-            frame = int(findex[pos - 1]) if pos > 0 else -1
+            # the engine fires a timer with the first frame stamped at or after it
+            frame = int(findex[pos]) if pos < n else -1
             outcomes.append(TrialOutcome(trial_n, trial_start, now, 'timeout', frame))
             state = 'fail_rest'
             goto = ('trial' if trial_n < s.total_trials else 'done', now + s.fail_rest_s, order())

@@ -416,14 +416,18 @@ class TaskEngine:
         """
         if not self._running('process_frame'):
             return
-        self._advance(self._run_time(t_s, 'process_frame'))
-        if self._stopped:
-            return
+        run_time = self._run_time(t_s, 'process_frame')
         if frame_index <= self._frame_index:
+            self._advance(run_time)
             self._log('warning', 'frame',
                       f'frame {frame_index} after frame {self._frame_index}: ignored')
             return
+        # timers that fell due since the last frame take effect with this frame:
+        # their records carry this frame's index, as the ROS messages carry its stamp
         self._frame_index = int(frame_index)
+        self._advance(run_time)
+        if self._stopped:
+            return
         self.signal._push(self._frame_index, math.nan if value is None else float(value), valid)
         self._dispatch('frame')
         self._drain()
