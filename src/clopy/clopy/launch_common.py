@@ -6,13 +6,16 @@ import os
 
 from clopy.runner import PARADIGM_NODES
 
+TASK_FILES = {'clnf_1roi': 'clnf', 'clnf_2roi': 'clnf', 'clmf': 'clmf'}
+
 
 def paradigm_launch_description(paradigm: str):
     """LaunchDescription for `ros2 launch clopy <paradigm>.launch.py`.
 
     Arguments: params_file (default share/clopy/config/<paradigm>.yaml),
     mouse, out_dir, sim (true: synthetic camera, WAV audio, mock pins).
-    The session ends when the task node finishes (all trials done)."""
+    The session ends when the task node finishes (all trials done), or when the
+    camera, the reward node or the recorder stops (no frames, no valve, no record)."""
     from ament_index_python.packages import get_package_share_directory
     from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
@@ -21,6 +24,7 @@ def paradigm_launch_description(paradigm: str):
     from launch.events import Shutdown
     from launch.substitutions import LaunchConfiguration, PythonExpression
     from launch_ros.actions import Node
+    from launch_ros.parameter_descriptions import ParameterValue
 
     share = get_package_share_directory('clopy')
     params_file = LaunchConfiguration('params_file')
@@ -39,21 +43,31 @@ def paradigm_launch_description(paradigm: str):
         'reward': {'simulate': True},
     }
     nodes = []
-    task = None
+    enders = []   # the session ends when one of these exits: no trials left, no frames, no valve, no record
     for package, executable, name in PARADIGM_NODES[paradigm]:
         params = [params_file]
+        extra = {}
         if name == 'recorder':
-            params.append({'mouse': LaunchConfiguration('mouse'), 'out_dir': LaunchConfiguration('out_dir'),
-                           'param_file': params_file})
-        node = Node(package=package, executable=executable, name=name, parameters=params, output='screen')
-        nodes.append(node)
-        if name == 'task':
-            task = node
+            # as strings: launch reads a bare 1234 as an integer
+            params.append({'mouse': ParameterValue(LaunchConfiguration('mouse'), value_type=str),
+                           'out_dir': ParameterValue(LaunchConfiguration('out_dir'), value_type=str),
+                           'param_file': ParameterValue(params_file, value_type=str),
+                           'task_file': TASK_FILES[paradigm]})
+            extra = {'sigterm_timeout': '15'}   # time to close the bag
         if name in sim_overrides:
-            # the same node again, only when sim:=true, with the simulation backend
-            nodes[-1] = Node(package=package, executable=executable, name=name, output='screen',
-                             parameters=params, condition=IfCondition(PythonExpression(['not ', is_sim])))
-            nodes.append(Node(package=package, executable=executable, name=name, output='screen',
-                              parameters=params + [sim_overrides[name]], condition=IfCondition(is_sim)))
-    end = RegisterEventHandler(OnProcessExit(target_action=task, on_exit=[EmitEvent(event=Shutdown(reason='task finished'))]))
-    return LaunchDescription(args + nodes + [end])
+            # the node twice, one of them started: as configured, or (sim:=true) simulated
+            actions = [
+                Node(package=package, executable=executable, name=name, output='screen', parameters=params,
+                     condition=IfCondition(PythonExpression(['not ', is_sim])), **extra),
+                Node(package=package, executable=executable, name=name, output='screen',
+                     parameters=params + [sim_overrides[name]], condition=IfCondition(is_sim), **extra),
+            ]
+        else:
+            actions = [Node(package=package, executable=executable, name=name, output='screen',
+                            parameters=params, **extra)]
+        nodes.extend(actions)
+        if name in ('task', 'recorder', 'reward', 'camera'):
+            enders.extend(actions)
+    handlers = [RegisterEventHandler(OnProcessExit(target_action=n, on_exit=[
+        EmitEvent(event=Shutdown(reason='a session node ended'))])) for n in enders]
+    return LaunchDescription(args + nodes + handlers)

@@ -134,7 +134,10 @@ def write_frame_table(d: SessionDigest, path: Path, audio_on: bool) -> int:
 
 def finish_session(session_dir: Path, summary_csv: Path | None, rerun_of: str = '') -> dict:
     """Frame table + summary row for a recorded session; returns the summary."""
-    params = yaml.safe_load((session_dir / 'parameters.yaml').read_text())
+    params_path = session_dir / 'parameters.yaml'
+    if not params_path.is_file():
+        raise FileNotFoundError(f'{params_path}: missing; is {session_dir} a session folder?')
+    params = yaml.safe_load(params_path.read_text())
     task = params.get('task', {}).get('ros__parameters', {})
     roi = params.get('roi_dff', {}).get('ros__parameters', {})
     d = digest(session_dir)

@@ -11,20 +11,21 @@ SIGTERM and errors close the bag and the TSV properly.
 from __future__ import annotations
 
 import platform
+import shutil
 import socket
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 from clopy_common import qos
-from clopy_common.node_main import StartupError, describe, run_node
+from clopy_common.node_main import StartupError, check_overrides, describe, run_node
 from clopy_interfaces.msg import (ControlSignal, FrameInfo, Pose, RewardCommand, RewardEvent, RoiSignal,
                                   SessionStatus, TaskEvent, ToneCommand, ToneEvent)
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from clopy.bag import McapBagWriter, typestore_with_clopy
-from clopy.session import EventLogWriter, archive_file, create_session_dir, sha256_file
+from clopy.session import EventLogWriter, archive_file, create_session_dir
 
 # topic -> (message class, rosbags type name, subscription QoS)
 TOPICS = {
@@ -71,6 +72,7 @@ class RecorderNode(Node):
         p('record_images', True, describe('record image_raw (the raw frames) in the bag'))
         p('flush_period_s', 1.0, describe('cut the bag into a chunk at least this often (s)'))
         p('rerun_of', '', describe('the recording this session re-runs (empty for a live session)'))
+        check_overrides(self)
         get = lambda name: self.get_parameter(name).value  # noqa: E731
 
         start = datetime.now(timezone.utc).astimezone()
@@ -81,14 +83,17 @@ class RecorderNode(Node):
             else:
                 self.session_dir = create_session_dir(Path(get('out_dir')), get('mouse'), start, get('paradigm'))
             task_hash = ''
-            for key in ('param_file', 'task_file'):
-                if get(key):
-                    src = Path(get(key))
-                    if not src.is_file():
-                        raise StartupError(f'recorder.{key} = {str(src)!r}: no such file')
-                    _, digest = archive_file(src, self.session_dir)
-                    if key == 'task_file':
-                        task_hash = digest
+            if get('param_file'):
+                src = Path(get('param_file'))
+                if not src.is_file():
+                    raise StartupError(f'recorder.param_file = {str(src)!r}: no such file')
+                dest = self.session_dir / 'parameters.yaml'   # the name every tool reads
+                if src.resolve() != dest.resolve():
+                    shutil.copyfile(src, dest)
+            if get('task_file'):
+                from clopy_feedback.task_node import resolve_task_file
+                src = resolve_task_file(get('task_file'))   # a path, or a name such as 'clnf'
+                _, task_hash = archive_file(src, self.session_dir)
             self.bag = McapBagWriter(self.session_dir / BAG_NAME, typestore_with_clopy(),
                                      max_chunk_age_s=get('flush_period_s'))
             self.events = EventLogWriter(self.session_dir / EVENTS_NAME)
@@ -97,7 +102,7 @@ class RecorderNode(Node):
         self.events.write_start_info(
             subject_id=get('mouse'), paradigm=get('paradigm'), start_time=start,
             task_file=Path(get('task_file')).name if get('task_file') else '',
-            task_file_hash=task_hash or (sha256_file(Path(get('task_file'))) if get('task_file') else ''),
+            task_file_hash=task_hash,
             setup_id=socket.gethostname(), session_type=get('session_type'), versions=_versions())
 
         if get('rerun_of'):
@@ -129,13 +134,35 @@ class RecorderNode(Node):
         self.tsv_rows += 1
         self.events.write(msg.time_s, msg.type, msg.subtype, msg.content)
 
+    def _drain(self, quiet_s: float = 0.3, limit_s: float = 2.0) -> None:
+        """Take what is still queued (the last reward events, run_end records) until
+        nothing has arrived for quiet_s, at most limit_s."""
+        import time
+
+        import rclpy
+        end = time.monotonic() + limit_s
+        last_total, quiet_since = -1, time.monotonic()
+        while rclpy.ok() and time.monotonic() < end:
+            rclpy.spin_once(self, timeout_sec=0.05)
+            total = sum(self.counts.values())
+            if total != last_total:
+                last_total, quiet_since = total, time.monotonic()
+            elif time.monotonic() - quiet_since > quiet_s:
+                return
+
     def close(self) -> None:
-        for closer in (getattr(self, 'bag', None), ):
-            if closer is not None:
-                closer.close()
-        events = getattr(self, 'events', None)
-        if events is not None:
-            events.close(datetime.now(timezone.utc).astimezone())
+        try:
+            if getattr(self, 'bag', None) is not None:
+                self._drain()
+        finally:
+            try:
+                bag = getattr(self, 'bag', None)
+                if bag is not None:
+                    bag.close()
+            finally:
+                events = getattr(self, 'events', None)
+                if events is not None:
+                    events.close(datetime.now(timezone.utc).astimezone())
         summary = ', '.join(f'{t} {n}' for t, n in sorted(self.counts.items()))
         self.get_logger().info(f'bag closed: {summary or "no messages"}; {self.tsv_rows} task events in {EVENTS_NAME}')
 

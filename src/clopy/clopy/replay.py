@@ -15,6 +15,9 @@ from pathlib import Path
 from clopy import config as cfg
 
 
+COMMAND_TOPICS = ('reward', 'tone')
+
+
 def bag_dir_of(path: Path) -> Path:
     for candidate in (path / 'bag', path):
         if (candidate / 'metadata.yaml').is_file():
@@ -33,7 +36,7 @@ def message_class(type_name: str):
 
 def replay(path: Path, rate: float = 1.0, topics: list[str] | None = None,
            stop: threading.Event | None = None, on_progress=None, wait_for_subscribers: int = 0,
-           wait_timeout_s: float = 30.0) -> dict[str, int]:
+           wait_timeout_s: float = 30.0, include_commands: bool = False) -> dict[str, int]:
     """Publish the bag's messages at their recorded times / rate. Returns counts per topic.
     Call with rclpy initialised; uses the current ROS environment."""
     import rclpy
@@ -48,7 +51,9 @@ def replay(path: Path, rate: float = 1.0, topics: list[str] | None = None,
     counts: dict[str, int] = {}
     try:
         with Reader(bag) as reader:
-            conns = [c for c in reader.connections if topics is None or c.topic in topics]
+            # commands (valve, tone) are left out unless named: a replay must not drive hardware
+            conns = [c for c in reader.connections if (c.topic in topics if topics else
+                                                       include_commands or c.topic not in COMMAND_TOPICS)]
             if topics:
                 unknown = sorted(set(topics) - {c.topic for c in reader.connections})
                 if unknown:
@@ -89,13 +94,11 @@ def _command(args: argparse.Namespace) -> int:
     import rclpy
     from rclpy.signals import SignalHandlerOptions
 
-    from clopy.rosenv import DomainLease, loopback_env
+    from clopy.rosenv import DomainLease, apply_loopback
     lease = DomainLease()
-    domain_id = args.domain_id
-    if domain_id is None:
-        domain_id = int(os.environ['ROS_DOMAIN_ID']) if os.environ.get('ROS_DOMAIN_ID') else lease.acquire()
-    os.environ.update({k: v for k, v in loopback_env(domain_id).items()
-                       if k in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE', 'FASTDDS_DEFAULT_PROFILES_FILE')})
+    # a domain of its own unless told: a replay must never reach a live session's nodes
+    domain_id = args.domain_id if args.domain_id is not None else lease.acquire()
+    apply_loopback(domain_id)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -108,7 +111,8 @@ def _command(args: argparse.Namespace) -> int:
             last[0] = t_s
             print(f'\r{t_s:8.1f} s', end='', flush=True)
     try:
-        counts = replay(args.recording, args.rate, args.topics, stop, progress, args.wait_for_subscribers)
+        counts = replay(args.recording, args.rate, args.topics, stop, progress, args.wait_for_subscribers,
+                        include_commands=bool(args.topics))
     except cfg.ConfigError as exc:
         print(f'clopy replay: {exc}', file=sys.stderr)
         return 2
@@ -123,9 +127,10 @@ def add_command(sub) -> None:
     p = sub.add_parser('replay', help='publish a recorded session again with its original timing')
     p.add_argument('recording', type=Path, help='session folder or bag folder')
     p.add_argument('--rate', type=float, default=1.0, help='speed factor (2 = twice as fast)')
-    p.add_argument('--topics', nargs='+', help='only these topics (default: all)')
-    p.add_argument('--domain-id', type=int, help='ROS_DOMAIN_ID to publish on (default: $ROS_DOMAIN_ID, '
-                                                 'else a free one, printed)')
+    p.add_argument('--topics', nargs='+', help='only these topics (default: all but the reward and tone '
+                                               'commands, which are replayed only when named)')
+    p.add_argument('--domain-id', type=int, help='ROS_DOMAIN_ID to publish on (default: a free one, '
+                                                 'printed); never the domain of a live session')
     p.add_argument('--wait-for-subscribers', type=int, default=0, metavar='N',
                    help='start only when every replayed topic has N subscribers (up to 30 s)')
     p.set_defaults(func=_command)

@@ -81,12 +81,18 @@ def loopback_env(domain_id: int, base: Mapping[str, str] | None = None) -> dict[
     env['ROS_DOMAIN_ID'] = str(domain_id)
     env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     env['FASTDDS_DEFAULT_PROFILES_FILE'] = str(fastdds_profile())
+    env['FASTRTPS_DEFAULT_PROFILES_FILE'] = env['FASTDDS_DEFAULT_PROFILES_FILE']  # Fast DDS 2.x name
     if env.get('ROS_DISTRO') == 'humble':
         env['ROS_LOCALHOST_ONLY'] = '1'
     env.setdefault('PYTHONUNBUFFERED', '1')
     return env
 
 
+LOOPBACK_KEYS = ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE', 'FASTDDS_DEFAULT_PROFILES_FILE',
+                 'FASTRTPS_DEFAULT_PROFILES_FILE', 'ROS_LOCALHOST_ONLY')
+
+
 def apply_loopback(domain_id: int) -> None:
     """Set the loopback environment in this process (before rclpy.init)."""
-    os.environ.update(loopback_env(domain_id, base={}))
+    env = loopback_env(domain_id)
+    os.environ.update({k: env[k] for k in LOOPBACK_KEYS if k in env})

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from clopy import config as cfg
-from clopy.rosenv import DomainLease, loopback_env
+from clopy.rosenv import DomainLease, apply_loopback, loopback_env
 
 # (package, executable, node name), in start order; the camera last
 _FEEDBACK = [
@@ -113,7 +113,7 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
     path, params = cfg.load_params(opts.paradigm, opts.params_file)
     if source is not None:
         inherit_for_rerun(params, Path(opts.from_recording))
-    if opts.sim or source is not None:
+    if opts.sim:
         cfg.apply_simulation(params)  # before --set: an explicit setting wins
     for assignment in opts.sets:
         cfg.apply_set(params, assignment)
@@ -189,15 +189,19 @@ def inherit_for_rerun(params: dict, source: Path) -> None:
     params.setdefault('tone', {})['wav_path'] = 'tones.wav'
 
 
+try:
+    import ctypes
+    _LIBC = ctypes.CDLL('libc.so.6', use_errno=True)   # loaded before any fork
+except OSError:
+    _LIBC = None
+
+
 def _stop_with_parent() -> None:
     """In the child before exec: SIGTERM it when `clopy run` dies (even by SIGKILL),
     so no node outlives its session; the node then closes cleanly (valve shut,
     files flushed). Linux prctl(PR_SET_PDEATHSIG)."""
-    import ctypes
-    try:
-        ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 class Session:
@@ -243,7 +247,10 @@ class Session:
             try:
                 proc.wait(timeout_s)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
                 proc.wait()
         log = self.logs.get(name)
         if log is not None:
@@ -314,8 +321,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
     domain_id = opts.domain_id if opts.domain_id is not None else lease.acquire()
     env = loopback_env(domain_id)
     saved_env = dict(os.environ)
-    os.environ.update({k: env[k] for k in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE',
-                                           'FASTDDS_DEFAULT_PROFILES_FILE')})
+    apply_loopback(domain_id)
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     session = Session(session_dir, params_path, env)
     required = required_subscribers(opts.paradigm, params)
@@ -338,7 +344,9 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
             missing = monitor.unmatched(required)
             if not missing:
                 break
-            if time.monotonic() > deadline or stop_event.is_set():
+            if stop_event.is_set():
+                raise RunError('stopped by the user during start-up')
+            if time.monotonic() > deadline:
                 raise RunError(f'start-up timed out; topics without their subscribers: {missing}')
             monitor.spin(0.1)
         session.start(*nodes[-1])

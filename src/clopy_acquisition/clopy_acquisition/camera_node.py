@@ -9,11 +9,12 @@ camera would, and counts them as dropped instead of hiding them.
 """
 from __future__ import annotations
 
+import array
 import threading
 import time
 
 from clopy_common import qos
-from clopy_common.node_main import StartupError, describe, run_node
+from clopy_common.node_main import StartupError, check_overrides, describe, run_node
 from clopy_common.stamps import from_ns
 from clopy_interfaces.msg import ControlSignal, FrameInfo
 from rclpy.node import Node
@@ -102,6 +103,7 @@ class CameraNode(Node):
         p('synthetic.px_per_mm', 25.6, describe('synthetic atlas scale (px/mm)'))
 
         behaviour = synthetic_behaviour_params(self)
+        check_overrides(self)
 
         def get(name):
             return behaviour if name == 'synthetic_behaviour' else self.get_parameter(name).value
@@ -217,7 +219,11 @@ class CameraNode(Node):
                 slot += 1 + max(0, behind)
             frame = self.source.read()
             if frame is None:
-                self.get_logger().info(f'end of {self.source.describe()} after {index} frames')
+                if self.source.live:   # a camera does not end: it was unplugged or failed
+                    self.get_logger().error(f'{self.source.describe()} stopped delivering frames')
+                    self.exit_status = 1
+                else:
+                    self.get_logger().info(f'end of {self.source.describe()} after {index} frames')
                 return
             dropped += frame.dropped_before
             index += dropped
@@ -253,7 +259,8 @@ class CameraNode(Node):
         msg.height, msg.width = image.shape[0], image.shape[1]
         msg.encoding = 'bgr8' if image.ndim == 3 else 'mono8'
         msg.step = image.shape[1] * (3 if image.ndim == 3 else 1)
-        msg.data = image.tobytes()
+        # array.array: Humble checks a plain bytes value byte by byte (14 ms a frame)
+        msg.data = array.array('B', image.tobytes())
         # frame_info first: whoever pairs the two gets the index before the image
         self.info_pub.publish(info)
         self.image_pub.publish(msg)
@@ -268,7 +275,10 @@ class CameraNode(Node):
             self._acked.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout=2.0)
-        self.source.close()
+        if self._thread.is_alive():   # still inside the driver's read(): closing now could crash it
+            self.get_logger().warn('capture thread did not stop; leaving the source to the process exit')
+        else:
+            self.source.close()
         self.get_logger().info(f'{self.frames_published} frames published, '
                                f'{self.dropped_total} dropped')
 

@@ -14,7 +14,7 @@ from collections import deque
 from pathlib import Path
 
 from clopy_common import qos
-from clopy_common.node_main import StartupError, describe, run_node
+from clopy_common.node_main import StartupError, check_overrides, describe, run_node
 from clopy_common.stamps import from_s, to_s
 from clopy_interfaces.msg import (ControlSignal, FrameInfo, RewardCommand, SessionStatus, TaskEvent,
                                   ToneCommand)
@@ -99,6 +99,7 @@ class TaskNode(Node):
                     f'v.{name}', default, describe(f'task variable {name}', dynamic_typing=True)).value
                 if value != default or type(value) is not type(default):
                     overrides[name] = value
+            check_overrides(self)
             self.engine = TaskEngine(self.task_path, overrides, frame_rate_hz=frame_rate_hz,
                                      outputs=_NodeOutputs(self), sink=self.on_record)
         except (TaskError, ValueError, SyntaxError, OSError) as exc:

@@ -14,7 +14,7 @@ import queue
 import time
 
 from clopy_common import qos
-from clopy_common.node_main import StartupError, describe, run_node
+from clopy_common.node_main import StartupError, check_overrides, describe, run_node
 from clopy_common.stamps import from_s, to_s
 from clopy_interfaces.msg import ToneCommand, ToneEvent
 from rclpy.node import Node
@@ -34,6 +34,7 @@ class ToneNode(Node):
         p('blocksize', 128, describe('samples per audio block (sounddevice)'))
         p('device', '', describe('sounddevice output device (empty = default)'))
         p('amplitude', 0.5, describe('sine amplitude, 0..1'))
+        check_overrides(self)
         self.backend = self.get_parameter('backend').value
         rate = self.rate = self.get_parameter('sample_rate_hz').value
         amplitude = self.get_parameter('amplitude').value
@@ -44,6 +45,7 @@ class ToneNode(Node):
         self.events = self.create_publisher(ToneEvent, qos.TONE_EVENT, qos.EVENT_QOS)
         self.create_subscription(ToneCommand, qos.TONE, self.on_command, qos.COMMAND_QOS)
         self.current_hz = None
+        self.linger_s = 0.3
         self._started = False
         self.last_stamp_s = None
         self.sink = None

@@ -18,12 +18,24 @@ import traceback
 from typing import Callable
 
 import rclpy
+from rclpy.exceptions import InvalidParameterTypeException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
 
 class StartupError(Exception):
     """Configuration that cannot work: message names the key and the value."""
+
+
+def check_overrides(node, shared_prefixes: tuple[str, ...] = ('synthetic_behaviour.',)) -> None:
+    """StartupError for parameters given to this node (parameter file, --set) that
+    it does not have: a misspelt `valve_pulse` must not run the session on defaults.
+    Names under `shared_prefixes` come from the file's `/**` section for every node."""
+    given = set(getattr(node, '_parameter_overrides', {}))
+    unknown = sorted(n for n in given if not node.has_parameter(n) and not n.startswith(shared_prefixes))
+    if unknown:
+        known = sorted(p for p in node._parameters if p != 'use_sim_time')
+        raise StartupError(f'{node.get_name()}: unknown parameter(s) {unknown}; this node has {known}')
 
 
 def describe(text: str, dynamic_typing: bool = False):
@@ -51,7 +63,7 @@ def run_node(factory: Callable[[], object], args=None, executor=None) -> int:
         executor.add_node(node)
         while rclpy.ok() and not stop.is_set() and not getattr(node, 'finished', False):
             executor.spin_once(timeout_sec=0.05)
-    except StartupError as exc:
+    except (StartupError, InvalidParameterTypeException) as exc:
         name = node.get_name() if node is not None else getattr(factory, '__name__', 'node')
         print(f'[{name}] configuration error: {exc}', file=sys.stderr, flush=True)
         status = 2
@@ -61,6 +73,9 @@ def run_node(factory: Callable[[], object], args=None, executor=None) -> int:
         traceback.print_exc()
         status = 1
     finally:
+        # nothing interrupts the clean-up (valve shut, bag closed): a second Ctrl-C
+        # or the SIGTERM that follows it waits until it is done
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         if node is not None:
             close = getattr(node, 'close', None)
             if close is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 from clopy_common import qos
-from clopy_common.node_main import StartupError, describe as _d, run_node
+from clopy_common.node_main import StartupError, check_overrides, describe as _d, run_node
 from clopy_common.stamps import from_s
 from clopy_interfaces.msg import RewardCommand, RewardEvent
 from clopy_interfaces.srv import ManualReward
@@ -39,6 +39,7 @@ class RewardNode(Node):
         self.max_rewards = p('max_rewards', 500, _d('valve pulses allowed per session (0 = no cap)')).value
         self.hold_ttl = p('hold_ttl_outputs', True, _d('hold behaviour_camera and illumination high while running')).value
 
+        check_overrides(self)
         for key, value in (('valve_pulse_s', self.valve_pulse_s), ('fail_pulse_s', self.fail_pulse_s),
                            ('max_valve_open_s', max_valve_s), ('max_fail_pulse_s', max_fail_s)):
             if not value > 0:
@@ -59,6 +60,7 @@ class RewardNode(Node):
             raise StartupError(str(exc)) from exc
 
         self.rewards_delivered = 0
+        self.linger_s = 0.3   # the last reward events reach the recorder
         self._count_lock = threading.Lock()
         self.events = self.create_publisher(RewardEvent, qos.REWARD_EVENT, qos.EVENT_QOS)
         self.create_subscription(RewardCommand, qos.REWARD, self.on_command, qos.VALVE_COMMAND_QOS)

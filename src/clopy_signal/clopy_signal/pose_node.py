@@ -15,7 +15,7 @@ import time
 
 from clopy_common import qos
 from clopy_common.frames import FramePairer, image_array
-from clopy_common.node_main import StartupError, describe, run_node
+from clopy_common.node_main import StartupError, check_overrides, describe, run_node
 from clopy_interfaces.msg import FrameInfo, Pose
 from rclpy.node import Node
 from sensor_msgs.msg import Image
@@ -79,6 +79,7 @@ class PoseNode(Node):
         backend = self.get_parameter('backend').value
         self.body_parts = list(self.get_parameter('body_parts').value)
         synthetic = synthetic_behaviour_params(self)
+        check_overrides(self)
         if backend == 'synthetic':
             self.estimate = SyntheticBackend(synthetic)
             self.body_parts = list(BODY_PARTS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from clopy_common import qos
 from clopy_common.frames import FramePairer, image_array
-from clopy_common.node_main import StartupError, describe, run_node
+from clopy_common.node_main import StartupError, check_overrides, describe, run_node
 from clopy_interfaces.msg import ControlSignal, FrameInfo, RoiSignal
 from rclpy.node import Node
 from sensor_msgs.msg import Image
@@ -34,6 +34,8 @@ class RoiDffNode(Node):
         p('dff_history_s', 6.0, describe('F0 = mean of the previous dff_history_s of frames (s)'))
         p('frame_rate_hz', 15.0, describe('camera frame rate, to turn dff_history_s into frames'))
         p('correction', 'green_minus_blue', describe('green_minus_blue | green | mono'))
+
+        check_overrides(self)
 
         def get(name):
             return self.get_parameter(name).value

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clopy_common import qos
-from clopy_common.node_main import StartupError, describe, run_node
+from clopy_common.node_main import StartupError, check_overrides, describe, run_node
 from clopy_interfaces.msg import ControlSignal, Pose
 from rclpy.node import Node
 
@@ -22,6 +22,7 @@ class SpeedNode(Node):
         p('likelihood_min', 0.0, describe('poses with a lower control-point likelihood are skipped'))
         p('smoothing_frames', 1, describe('moving average over this many speeds (1 = none)'))
         p('units', 'px_per_frame', describe('control signal units: px_per_frame | mm_per_s'))
+        check_overrides(self)
         get = lambda name: self.get_parameter(name).value  # noqa: E731
         self.units = get('units')
         if self.units not in UNITS:
@@ -41,7 +42,12 @@ class SpeedNode(Node):
                                     f'the pose body parts {list(pose.body_parts)}: stopping')
             self.exit_status, self.finished = 2, True
             return
-        result = self.estimator.update(to_s(pose.header.stamp), pose.frame_index, parts)
+        try:
+            result = self.estimator.update(to_s(pose.header.stamp), pose.frame_index, parts)
+        except ValueError as exc:   # e.g. a stamp out of order: this pose is not used
+            self.get_logger().warn(f'pose of frame {pose.frame_index} skipped: {exc}')
+            self.estimator.reset()
+            result = self.estimator.update(to_s(pose.header.stamp), pose.frame_index, parts)
         msg = ControlSignal()
         msg.header = pose.header
         msg.frame_index = pose.frame_index
