@@ -274,3 +274,19 @@ def test_a_misspelt_parameter_stops_the_session_naming_it(tmp_path, ros_env):
     d = session_dir(tmp_path)
     assert not [m for m in bag_messages(d, 'reward_event') if m.output == 0]
     assert not no_process_left(d)
+
+
+def test_the_simulated_mouse_learns_from_its_rewards(tmp_path, ros_env):
+    """Stretch of the CLNF issue: every delivered reward raises the synthetic cortex's
+    target-region activity (scripts/simulate_days.py chains days on it)."""
+    result = clopy_run(tmp_path, 'clnf_1roi', '--sim', '--trials', '3', env=ros_env,
+                       sets=FAST + ['task.v.max_trial_s=5.0', 'camera.synthetic.target_rate_hz=1.0',
+                                    'camera.synthetic.learning_per_reward=0.5'])
+    assert result.returncode == 0, result.stdout + result.stderr
+    d = session_dir(tmp_path)
+    delivered = [m for m in bag_messages(d, 'reward_event') if m.output == 0 and m.delivered]
+    assert delivered, 'this seed rewards at least one trial'
+    log = (d / 'logs' / 'camera.log').read_text()
+    levels = [float(line.rsplit('activity level ', 1)[1]) for line in log.splitlines() if 'simulated mouse:' in line]
+    assert levels == pytest.approx([1.0 + 0.5 * k for k in range(1, len(delivered) + 1)])
+    assert f'final activity level {1.0 + 0.5 * len(delivered):.3f}' in log

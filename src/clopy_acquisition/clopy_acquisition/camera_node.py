@@ -16,7 +16,7 @@ import time
 from clopy_common import qos
 from clopy_common.node_main import StartupError, check_overrides, describe, run_node
 from clopy_common.stamps import from_ns
-from clopy_interfaces.msg import ControlSignal, FrameInfo
+from clopy_interfaces.msg import ControlSignal, FrameInfo, RewardEvent
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
@@ -101,6 +101,10 @@ class CameraNode(Node):
         p('synthetic.bregma_row_px', 135.0, describe('synthetic atlas bregma row (px)'))
         p('synthetic.bregma_col_px', 128.0, describe('synthetic atlas bregma column (px)'))
         p('synthetic.px_per_mm', 25.6, describe('synthetic atlas scale (px/mm)'))
+        p('synthetic.initial_drive', 1.0, describe('simulated mouse: target-region activity level at the start '
+                                                   '(1 = target_rate_hz)'))
+        p('synthetic.learning_per_reward', 0.0, describe('simulated mouse: activity level gained per water reward '
+                                                         '(0 = a mouse that does not learn)'))
 
         behaviour = synthetic_behaviour_params(self)
         check_overrides(self)
@@ -123,6 +127,15 @@ class CameraNode(Node):
         except (SourceError, ValueError) as exc:
             raise StartupError(f'camera.source = {kind!r}: {exc}') from exc
         self.crop = self._crop(list(get('crop_px')))
+        # the simulated learning mouse: rewards raise its target-region activity
+        self.drive = float(get('synthetic.initial_drive'))
+        self.learning_per_reward = float(get('synthetic.learning_per_reward'))
+        self._pending_drive: float | None = None
+        if kind == 'synthetic':
+            try:
+                self.source.set_drive(self.drive)
+            except ValueError as exc:
+                raise StartupError(f'camera.synthetic.initial_drive = {self.drive}: {exc}') from exc
         if self.source.nominal_fps and abs(self.source.nominal_fps - self.fps) > 1e-6 and not self.source.live:
             self.get_logger().info(f'file says {self.source.nominal_fps} fps; pacing at frame_rate_hz = {self.fps}')
 
@@ -136,6 +149,8 @@ class CameraNode(Node):
         self._acked_index = -1
         if self.pace == 'lockstep':
             self.create_subscription(ControlSignal, qos.CONTROL_SIGNAL, self._on_control, qos.STREAM_QOS)
+        if kind == 'synthetic' and self.learning_per_reward > 0:
+            self.create_subscription(RewardEvent, qos.REWARD_EVENT, self._on_reward, qos.EVENT_QOS)
         self._thread = threading.Thread(target=self._loop, name='capture', daemon=True)
         self.get_logger().info(
             f'{self.source.describe()}: {self.source.width_px}x{self.source.height_px} '
@@ -161,6 +176,13 @@ class CameraNode(Node):
                                f'{self.source.width_px}x{self.source.height_px} frame')
         x, y, w, h = crop
         return slice(y, y + h), slice(x, x + w)
+
+    def _on_reward(self, event: RewardEvent) -> None:
+        if event.name != 'valve' or not event.delivered:
+            return
+        self.drive = min(self.source.max_drive, self.drive + self.learning_per_reward)
+        self._pending_drive = self.drive   # applied by the capture thread before its next frame
+        self.get_logger().info(f'simulated mouse: reward {event.rewards_delivered}, activity level {self.drive:.3f}')
 
     def _on_control(self, msg: ControlSignal) -> None:
         with self._acked:
@@ -217,6 +239,9 @@ class CameraNode(Node):
                         return
                     dropped += 1
                 slot += 1 + max(0, behind)
+            pending, self._pending_drive = self._pending_drive, None
+            if pending is not None:
+                self.source.set_drive(pending)
             frame = self.source.read()
             if frame is None:
                 if self.source.live:   # a camera does not end: it was unplugged or failed
@@ -280,7 +305,7 @@ class CameraNode(Node):
         else:
             self.source.close()
         self.get_logger().info(f'{self.frames_published} frames published, '
-                               f'{self.dropped_total} dropped')
+                               f'{self.dropped_total} dropped; final activity level {self.drive:.3f}')
 
 
 def main(args=None) -> int:
