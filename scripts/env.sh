@@ -16,8 +16,13 @@ source "$_clopy_repo/.venv/bin/activate"
 source "$_clopy_repo/install/setup.bash"
 if [ "${CLOPY_NETWORK:-loopback}" = "loopback" ]; then
     export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
-    export FASTDDS_DEFAULT_PROFILES_FILE="$_clopy_repo/config/fastdds_loopback.xml"
-    export FASTRTPS_DEFAULT_PROFILES_FILE="$FASTDDS_DEFAULT_PROFILES_FILE"   # Fast DDS 2.x (Humble, Jazzy)
+    # Fast DDS 3 (Kilted, PyPI) reads FASTDDS_*, Fast DDS 2 (Humble, Jazzy) FASTRTPS_*;
+    # only the one it reads is set (Fast DDS 3 loads both and reports duplicates)
+    unset FASTDDS_DEFAULT_PROFILES_FILE FASTRTPS_DEFAULT_PROFILES_FILE
+    case "${ROS_DISTRO:-}" in
+        humble|jazzy) export FASTRTPS_DEFAULT_PROFILES_FILE="$_clopy_repo/config/fastdds_loopback.xml" ;;
+        *) export FASTDDS_DEFAULT_PROFILES_FILE="$_clopy_repo/config/fastdds_loopback.xml" ;;
+    esac
     # Humble predates the range variable; it has the older switch instead.
     if [ "${ROS_DISTRO:-}" = "humble" ]; then export ROS_LOCALHOST_ONLY=1; fi
 fi

@@ -80,8 +80,13 @@ def loopback_env(domain_id: int, base: Mapping[str, str] | None = None) -> dict[
     env = dict(os.environ if base is None else base)
     env['ROS_DOMAIN_ID'] = str(domain_id)
     env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-    env['FASTDDS_DEFAULT_PROFILES_FILE'] = str(fastdds_profile())
-    env['FASTRTPS_DEFAULT_PROFILES_FILE'] = env['FASTDDS_DEFAULT_PROFILES_FILE']  # Fast DDS 2.x name
+    # Fast DDS 3 (Kilted, the PyPI wheels) reads FASTDDS_*, Fast DDS 2 (Humble, Jazzy)
+    # FASTRTPS_*; set only the one it reads (Fast DDS 3 loads both and then complains)
+    profile_key = ('FASTRTPS_DEFAULT_PROFILES_FILE' if env.get('ROS_DISTRO') in ('humble', 'jazzy')
+                   else 'FASTDDS_DEFAULT_PROFILES_FILE')
+    env.pop('FASTDDS_DEFAULT_PROFILES_FILE', None)
+    env.pop('FASTRTPS_DEFAULT_PROFILES_FILE', None)
+    env[profile_key] = str(fastdds_profile())
     if env.get('ROS_DISTRO') == 'humble':
         env['ROS_LOCALHOST_ONLY'] = '1'
     env.setdefault('PYTHONUNBUFFERED', '1')
@@ -95,4 +100,6 @@ LOOPBACK_KEYS = ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE', 'FASTDDS_DEFA
 def apply_loopback(domain_id: int) -> None:
     """Set the loopback environment in this process (before rclpy.init)."""
     env = loopback_env(domain_id)
+    for key in LOOPBACK_KEYS:
+        os.environ.pop(key, None)
     os.environ.update({k: env[k] for k in LOOPBACK_KEYS if k in env})
