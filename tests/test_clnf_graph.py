@@ -290,3 +290,17 @@ def test_the_simulated_mouse_learns_from_its_rewards(tmp_path, ros_env):
     levels = [float(line.rsplit('activity level ', 1)[1]) for line in log.splitlines() if 'simulated mouse:' in line]
     assert levels == pytest.approx([1.0 + 0.5 * k for k in range(1, len(delivered) + 1)])
     assert f'final activity level {1.0 + 0.5 * len(delivered):.3f}' in log
+
+
+def test_the_readme_demo_runs_and_ends_with_its_session_folder(tmp_path, ros_env):
+    result = subprocess.run([sys.executable, '-m', 'clopy.cli', 'demo', '--trials', '1', '--out', str(tmp_path)],
+                            env=ros_env, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    d = session_dir(tmp_path)
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == f'session folder: {d}'
+    assert any(line.startswith('clnf_1roi graded: 1 trials') for line in lines)
+    for name in ('bag/metadata.yaml', 'events.tsv', 'VideoTimestamp.txt', 'parameters.yaml', 'clnf.py',
+                 'tones.wav', 'summary.png'):
+        assert (d / name).is_file(), name
+    assert (tmp_path / 'sessions_summary.csv').read_text().count('\n') == 2
