@@ -103,8 +103,20 @@ DRAIN_S = 0.5              # clopy run: pause between stopping the camera and ro
 EXIT_TIMEOUT_S = 600.0      # clopy run makes the tables from the bag after the stop
 
 
+PARADIGM = 'clnf_1roi'      # --paradigm
+
+
 def base_sets(fps: float) -> list[str]:
     """The --set options of the benchmark session at `fps`."""
+    if PARADIGM == 'clmf':
+        # synthetic behaviour camera 640x320 with its ground-truth pose (no model cost:
+        # the pose model's own cost is measured apart), random rewards after stillness
+        return [
+            f'camera.frame_rate_hz={fps}', f'task.frame_rate_hz={fps}', f'/**.synthetic_behaviour.fps={fps}',
+            'task.v.session_type=random_reward', 'task.v.random_reward_p=0.05',
+            'task.v.initial_rest_s=7.0', 'task.v.success_rest_s=1.0', 'task.v.fail_rest_s=1.0',
+            'task.v.max_trial_s=5.0', 'task.v.stillness_window_s=0.5',
+        ]
     return [
         f'camera.frame_rate_hz={fps}', f'roi_dff.frame_rate_hz={fps}', f'task.frame_rate_hz={fps}',
         'camera.width_px=256', 'camera.height_px=256',
@@ -240,7 +252,7 @@ class Sampler(threading.Thread):
 
     def summary(self) -> dict:
         out = {}
-        order = ['camera', 'roi_dff', 'task', 'tone', 'reward', 'recorder', 'clopy-run', 'bench']
+        order = ['camera', 'roi_dff', 'pose', 'speed', 'task', 'tone', 'reward', 'recorder', 'clopy-run', 'bench']
         for name in sorted(self.rss, key=lambda n: order.index(n) if n in order else len(order)):
             cpu = self.cpu.get(name, [])
             out[name] = {
@@ -296,12 +308,12 @@ class Run:
 def run_session(fps: float, duration_s: float, out: Path, clopy: list[str]) -> dict:
     trials = max(1000, int(duration_s * 2))
     sets = base_sets(fps)
-    cmd = clopy + ['run', 'clnf_1roi', '--sim', '--trials', str(trials), '--out', str(out)]
+    cmd = clopy + ['run', PARADIGM, '--sim', '--trials', str(trials), '--out', str(out)]
     for s in sets:
         cmd += ['--set', s]
     tag = f'{fps:g}fps'
     print(f'\n=== {tag}: {duration_s:g} s ===\n$ {" ".join(cmd)}', flush=True)
-    info: dict = {'fps': fps, 'duration_s': duration_s, 'command': cmd,
+    info: dict = {'paradigm': PARADIGM, 'fps': fps, 'duration_s': duration_s, 'command': cmd,
                   'started': datetime.now(timezone.utc).astimezone().isoformat(timespec='seconds'),
                   'loadavg_start': loadavg()}
     run = Run(cmd, out / f'clopy_run_{tag}.log')
@@ -522,7 +534,8 @@ def fmt(x, digits=1) -> str:
 
 
 def print_report(r: dict) -> None:
-    print(f"\n--- CLNF 1-ROI, simulated, 256x256, {r['fps']:g} fps, {r['measured_s']:g} s measured")
+    label = 'CLMF, simulated, 640x320, synthetic pose' if r.get('paradigm') == 'clmf' else 'CLNF 1-ROI, simulated, 256x256'
+    print(f"\n--- {label}, {r['fps']:g} fps, {r['measured_s']:g} s measured")
     print(f"session {r['session_dir']}  (clopy run exit {r['exit_code']})")
     print(f"load average {r['loadavg_start']} -> {r['loadavg_end']}; host CPU busy mean "
           f"{fmt(r['host_cpu_busy_mean_pct'])} %, max {fmt(r['host_cpu_busy_max_pct'])} % of all cores; "
@@ -578,6 +591,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--fps', type=float, nargs='+', default=[15.0, 30.0], help='frame rates to run')
+    parser.add_argument('--paradigm', choices=['clnf_1roi', 'clmf'], default='clnf_1roi',
+                        help='clnf_1roi (256x256 cortex) or clmf (640x320 behaviour camera, synthetic pose)')
     parser.add_argument('--duration-s', type=float, default=120.0, help='measured time per frame rate (s)')
     parser.add_argument('--out', type=Path, default=Path('/tmp/clopy-bench'),
                         help='folder for the session folders, clopy run logs and results.json')
@@ -589,6 +604,7 @@ def main() -> int:
                              'results.json (e.g. after changing this script) and rewrite it')
     args = parser.parse_args()
     globals()['QUIET_OTHERS_PCT'] = args.quiet_others_pct
+    globals()['PARADIGM'] = args.paradigm
     if args.reanalyse:
         return reanalyse(args.reanalyse)
     if args.duration_s <= 0 or any(f <= 0 for f in args.fps):
