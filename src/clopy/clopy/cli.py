@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
 import threading
@@ -35,11 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     tables.add_argument('session', type=Path)
     # commands that live in their own modules: each adds its parser with set_defaults(func=...)
     for module in COMMAND_MODULES:
-        try:
-            __import__(f'clopy.{module}', fromlist=['add_command']).add_command(sub)
-        except ImportError as exc:
-            if exc.name != f'clopy.{module}':
-                raise
+        importlib.import_module(f'clopy.{module}').add_command(sub)
     return parser
 
 

@@ -261,10 +261,9 @@ class Session:
         """Stop in the reverse of the start order: the camera first, the recorder last."""
         codes = {}
         for name in reversed(list(self.procs)):
-            if name in self.procs:
-                codes[name] = self.stop(name)
-                if name == 'camera':
-                    time.sleep(drain_s)   # let the last frames through the pipeline
+            codes[name] = self.stop(name)
+            if name == 'camera':
+                time.sleep(drain_s)   # let the last frames through the pipeline
         return codes
 
 
