@@ -11,9 +11,22 @@
 #     only the project's own dependencies, builds against the system ROS.
 # Re-running is quick: installs and builds are skipped when nothing changed.
 #
+# Options: --dlc   also install the DeepLabCut-Live extra (pose.backend: dlclive):
+#                  requirements/dlc.txt, then requirements/dlc-no-deps.txt without
+#                  their dependencies (deeplabcut-live's metadata asks for numpy<2).
+#                  Once installed it stays; later runs without --dlc leave it alone.
 # Environment: PYTHON (interpreter for the PyPI world, default python3),
 #              CLOPY_FORCE_BUILD=1 (rebuild even when nothing changed).
 set -euo pipefail
+
+with_dlc=0
+for arg in "$@"; do
+    case "$arg" in
+        --dlc) with_dlc=1 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) printf '[clopy setup] error: unknown option %s (allowed: --dlc)\n' "$arg" >&2; exit 2 ;;
+    esac
+done
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -91,6 +104,32 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     rm -f "$repo/install/.clopy-build"
 else
     say "Python packages up to date"
+fi
+
+# --- optional extra: DeepLabCut-Live ---------------------------------------------
+dlc_stamp="$venv/.clopy-dlc"
+if [ "$with_dlc" = 1 ]; then
+    dlc_want="$world $pyver $(hash_files requirements/dlc.txt requirements/dlc-no-deps.txt)"
+    if [ "$(cat "$dlc_stamp" 2>/dev/null)" != "$dlc_want" ]; then
+        say "installing the DeepLabCut-Live extra (PyTorch; first run takes a minute or two)"
+        pip=("$vpy" -m pip install --disable-pip-version-check -q)
+        if [ "$world" = "pypi" ]; then
+            "$vpy" - <<'PY' || die "the DeepLabCut-Live extra needs CPython 3.10-3.12 (deeplabcut-live 1.1 supports no newer)"
+import sys
+raise SystemExit(0 if sys.version_info[:2] <= (3, 12) else 1)
+PY
+            constraints=()
+            [ -f "$lock" ] && constraints=(-c "$lock")
+            "${pip[@]}" "${constraints[@]}" -c requirements/build.txt -r requirements/dlc.txt
+            "${pip[@]}" --no-deps -r requirements/dlc-no-deps.txt
+        else
+            # a rig keeps its own torch (Jetson builds) when one is installed
+            "${pip[@]}" -c "$venv/.numpy-constraint.txt" "deeplabcut-live[pytorch]==$(sed -n 's/^deeplabcut-live==//p' requirements/dlc-no-deps.txt)"
+        fi
+        echo "$dlc_want" > "$dlc_stamp"
+    else
+        say "DeepLabCut-Live extra up to date"
+    fi
 fi
 
 # --- the cmake path fix-up (PyPI world only) ---------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from clopy import config as cfg
 
-COMMAND_MODULES = ('threshold_sim', 'plots', 'analysis', 'replay')
+COMMAND_MODULES = ('threshold_sim', 'plots', 'analysis', 'replay', 'pose_model')
 
 DEMO_SETTINGS = [
     # a short, lively session: 6 trials of at most 15 s, rests of 5 s

@@ -24,23 +24,46 @@ from clopy_acquisition.camera_node import synthetic_behaviour_params
 from clopy_signal.speed import BODY_PARTS
 
 BACKENDS = ('dlclive', 'synthetic')
+MODEL_TYPES = ('pytorch', 'base', 'tensorrt', 'lite')   # dlclive: PyTorch, or TensorFlow engines
+DEVICES = ('cpu', 'cuda', 'mps')
 
 
 class DlcLiveBackend:
     """DeepLabCut-Live on each frame: (n_parts, 3) array of x, y, likelihood."""
 
-    def __init__(self, model_path: str, model_type: str, device: str) -> None:
+    def __init__(self, model_path: str, model_type: str, device: str, logger) -> None:
+        from pathlib import Path
+
+        from clopy_signal.dlc_import import import_dlclive
+        if model_type not in MODEL_TYPES:
+            raise StartupError(f'pose.model_type = {model_type!r}: allowed are {list(MODEL_TYPES)} '
+                               '(pytorch: a DeepLabCut 3 .pt export; the others: a TensorFlow export folder)')
+        if model_type == 'pytorch' and device.split(':')[0] not in DEVICES:
+            raise StartupError(f'pose.device = {device!r}: allowed are cpu, cuda, cuda:N, mps')
+        path = Path(model_path).expanduser()
+        if model_type == 'pytorch' and not path.is_file():
+            raise StartupError(f'pose.model_path = {model_path!r}: no such file (a PyTorch export is one .pt file)')
+        if model_type != 'pytorch' and not path.is_dir():
+            raise StartupError(f'pose.model_path = {model_path!r}: no such folder (a TensorFlow export is the '
+                               'exported model folder)')
         try:
-            from dlclive import DLCLive
+            dlclive_class, note = import_dlclive(model_type)
+            if model_type == 'pytorch':
+                from clopy_signal.dlc_models import register_backbones
+                register_backbones()   # `clopy pose-model synthetic` exports use it
         except ImportError as exc:
             raise StartupError(
-                f'pose.backend = dlclive, but deeplabcut-live is not installed ({exc}); install the '
-                'optional extra (docs/clmf.md) or run with --sim (synthetic pose)') from exc
+                f'pose.backend = dlclive, but DeepLabCut-Live does not import ({exc}); install the '
+                'extra with `./clopy setup --dlc` (docs/clmf.md) or run with --sim (synthetic pose)') from exc
+        if note == 'operators declared':
+            logger.warning('torchvision\'s compiled operators do not load next to this torch (a CUDA '
+                           'torchvision with a CPU torch); bottom-up models run, detector-based '
+                           '(top-down) models need a matching torch/torchvision pair')
         kwargs = {'model_type': model_type}
         if model_type == 'pytorch':
             kwargs['device'] = device
         try:
-            self.dlc = DLCLive(model_path, **kwargs)
+            self.dlc = dlclive_class(str(path), **kwargs)
         except Exception as exc:  # noqa: BLE001 - dlclive raises many kinds
             raise StartupError(f'pose.model_path = {model_path!r}: dlclive cannot load it ({exc})') from exc
         self.initialised = False
@@ -88,7 +111,7 @@ class PoseNode(Node):
             if not model:
                 raise StartupError('pose.model_path is empty: give the exported DeepLabCut model')
             self.estimate = DlcLiveBackend(model, self.get_parameter('model_type').value,
-                                           self.get_parameter('device').value)
+                                           self.get_parameter('device').value, self.get_logger())
         else:
             raise StartupError(f'pose.backend = {backend!r}: allowed are {list(BACKENDS)}')
         self.pose_pub = self.create_publisher(Pose, qos.POSE, qos.STREAM_QOS)
