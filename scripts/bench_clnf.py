@@ -104,6 +104,7 @@ EXIT_TIMEOUT_S = 600.0      # clopy run makes the tables from the bag after the 
 
 
 PARADIGM = 'clnf_1roi'      # --paradigm
+POSE_MODEL = None           # --pose-model (CLMF through DeepLabCut-Live)
 
 
 def base_sets(fps: float) -> list[str]:
@@ -111,7 +112,8 @@ def base_sets(fps: float) -> list[str]:
     if PARADIGM == 'clmf':
         # synthetic behaviour camera 640x320 with its ground-truth pose (no model cost:
         # the pose model's own cost is measured apart), random rewards after stillness
-        return [
+        model = [] if POSE_MODEL is None else ['pose.backend=dlclive', f'pose.model_path={POSE_MODEL}']
+        return model + [
             f'camera.frame_rate_hz={fps}', f'task.frame_rate_hz={fps}', f'/**.synthetic_behaviour.fps={fps}',
             'task.v.session_type=random_reward', 'task.v.random_reward_p=0.05',
             'task.v.initial_rest_s=7.0', 'task.v.success_rest_s=1.0', 'task.v.fail_rest_s=1.0',
@@ -313,7 +315,8 @@ def run_session(fps: float, duration_s: float, out: Path, clopy: list[str]) -> d
         cmd += ['--set', s]
     tag = f'{fps:g}fps'
     print(f'\n=== {tag}: {duration_s:g} s ===\n$ {" ".join(cmd)}', flush=True)
-    info: dict = {'paradigm': PARADIGM, 'fps': fps, 'duration_s': duration_s, 'command': cmd,
+    info: dict = {'paradigm': PARADIGM, 'pose_model': str(POSE_MODEL or ''), 'fps': fps,
+                  'duration_s': duration_s, 'command': cmd,
                   'started': datetime.now(timezone.utc).astimezone().isoformat(timespec='seconds'),
                   'loadavg_start': loadavg()}
     run = Run(cmd, out / f'clopy_run_{tag}.log')
@@ -401,12 +404,13 @@ def analyse(session_dir: Path, stop_wall_s: float, timeline: list[tuple[float, f
 
     bag = session_dir / 'bag'
     stop_ns = int(stop_wall_s * 1e9)
-    tone, valve, control = [], [], []       # (frame stamp ns, latency ms)
+    tone, valve, control, pose = [], [], [], []   # (frame stamp ns, latency ms)
+    inference_ms, pose_indices = [], set()
     tone_all, valve_all = [], []            # (frame stamp ns, output time ns)
     frame_stamps, frame_indices = [], []
     control_indices: set[int] = set()
     dropped_total = 0
-    topics = ['tone_event', 'reward_event', 'control_signal', 'frame_info']
+    topics = ['tone_event', 'reward_event', 'control_signal', 'frame_info', 'pose']
     for m in read_bag(bag, typestore_with_clopy(), topics=topics):
         msg = m.msg
         stamp = ns(msg.header.stamp)
@@ -418,6 +422,10 @@ def analyse(session_dir: Path, stop_wall_s: float, timeline: list[tuple[float, f
         elif m.topic == 'control_signal':
             control.append((stamp, (m.timestamp_ns - stamp) / 1e6))
             control_indices.add(int(msg.frame_index))
+        elif m.topic == 'pose':
+            pose.append((stamp, (m.timestamp_ns - stamp) / 1e6))
+            inference_ms.append(msg.inference_s * 1e3)
+            pose_indices.add(int(msg.frame_index))
         elif m.topic == 'frame_info':
             frame_stamps.append(stamp)
             frame_indices.append(int(msg.frame_index))
@@ -482,6 +490,8 @@ def analyse(session_dir: Path, stop_wall_s: float, timeline: list[tuple[float, f
             'frame_to_tone': {**split(tone), 'excluded_at_shutdown': [round(x, 1) for _, x in tone_late]},
             'frame_to_valve': {**split(valve), 'excluded_at_shutdown': [round(x, 1) for _, x in valve_late]},
             'frame_to_control_signal_at_recorder': split(control),
+            'frame_to_pose_at_recorder': split(pose),
+            'pose_inference': pct(inference_ms),
             'camera_stamp_lateness': pct(late),
         },
         'frames': {
@@ -495,6 +505,7 @@ def analyse(session_dir: Path, stop_wall_s: float, timeline: list[tuple[float, f
             'duplicate_frame_indices': duplicates,
             'frames_without_control_signal': len(unprocessed),
             'frames_without_control_signal_first': unprocessed[:20],
+            'frames_without_pose': len(set(frame_indices) - pose_indices) if pose else None,
             'first_index': int(idx[0]) if idx.size else None,
             'last_index': int(idx[-1]) if idx.size else None,
             'interval_p50_ms': iv['p50_ms'], 'interval_p99_ms': iv['p99_ms'],
@@ -534,7 +545,10 @@ def fmt(x, digits=1) -> str:
 
 
 def print_report(r: dict) -> None:
-    label = 'CLMF, simulated, 640x320, synthetic pose' if r.get('paradigm') == 'clmf' else 'CLNF 1-ROI, simulated, 256x256'
+    if r.get('paradigm') == 'clmf':
+        label = f"CLMF, simulated, 640x320, {r.get('pose_model') or 'synthetic pose'}"
+    else:
+        label = 'CLNF 1-ROI, simulated, 256x256'
     print(f"\n--- {label}, {r['fps']:g} fps, {r['measured_s']:g} s measured")
     print(f"session {r['session_dir']}  (clopy run exit {r['exit_code']})")
     print(f"load average {r['loadavg_start']} -> {r['loadavg_end']}; host CPU busy mean "
@@ -544,15 +558,22 @@ def print_report(r: dict) -> None:
     print(f"{'latency (frame stamp ->)':<30}{'n':>6}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}"
           f"  | {q:<26}{'n':>6}{'p50':>7}{'p99':>7}{'max':>7}")
     names = {'frame_to_tone': 'tone written (WAV sink)', 'frame_to_valve': 'valve pin high (mock)',
-             'frame_to_control_signal_at_recorder': 'control_signal at recorder'}
+             'frame_to_control_signal_at_recorder': 'control_signal at recorder',
+             'frame_to_pose_at_recorder': 'pose at recorder'}
     for key, label in names.items():
-        s = r['latency'][key]
+        s = r['latency'].get(key)
+        if s is None or (key == 'frame_to_pose_at_recorder' and not s['n']):
+            continue
         qs = s['quiet']
         print(f"{label:<30}{s['n']:>6}{fmt(s['p50_ms'], 2):>8}{fmt(s['p99_ms'], 2):>8}{fmt(s['max_ms'], 2):>8}"
               f"  | {'':<26}{qs['n']:>6}{fmt(qs['p50_ms'], 2):>7}{fmt(qs['p99_ms'], 2):>7}{fmt(qs['max_ms'], 2):>7}")
         late = s.get('excluded_at_shutdown')
         if late:
             print(f"{'':<4}(left out: {len(late)} emitted by the shutdown, {late} ms)")
+    inf = r['latency'].get('pose_inference')
+    if inf and inf['n']:
+        print(f"pose model per frame (Pose.inference_s): p50 {fmt(inf['p50_ms'], 2)}, p99 {fmt(inf['p99_ms'], 2)}, "
+              f"max {fmt(inf['max_ms'], 2)} ms; frames with no pose: {r['frames'].get('frames_without_pose')}")
     c = r['latency']['camera_stamp_lateness']
     print(f"camera stamp lateness vs slot grid (not in the figures above): p50 {fmt(c['p50_ms'], 2)}, "
           f"p99 {fmt(c['p99_ms'], 2)}, max {fmt(c['max_ms'], 2)} ms")
@@ -593,6 +614,9 @@ def main() -> int:
     parser.add_argument('--fps', type=float, nargs='+', default=[15.0, 30.0], help='frame rates to run')
     parser.add_argument('--paradigm', choices=['clnf_1roi', 'clmf'], default='clnf_1roi',
                         help='clnf_1roi (256x256 cortex) or clmf (640x320 behaviour camera, synthetic pose)')
+    parser.add_argument('--pose-model', type=Path, metavar='MODEL_PT',
+                        help='clmf: run the pose node through DeepLabCut-Live with this export (see '
+                             '`clopy pose-model`) instead of the synthetic ground truth')
     parser.add_argument('--duration-s', type=float, default=120.0, help='measured time per frame rate (s)')
     parser.add_argument('--out', type=Path, default=Path('/tmp/clopy-bench'),
                         help='folder for the session folders, clopy run logs and results.json')
@@ -605,6 +629,10 @@ def main() -> int:
     args = parser.parse_args()
     globals()['QUIET_OTHERS_PCT'] = args.quiet_others_pct
     globals()['PARADIGM'] = args.paradigm
+    if args.pose_model is not None:
+        if args.paradigm != 'clmf' or not args.pose_model.is_file():
+            parser.error('--pose-model needs --paradigm clmf and an existing .pt file')
+        globals()['POSE_MODEL'] = args.pose_model.resolve()
     if args.reanalyse:
         return reanalyse(args.reanalyse)
     if args.duration_s <= 0 or any(f <= 0 for f in args.fps):

@@ -11,6 +11,7 @@ Backends (chosen explicitly):
 """
 from __future__ import annotations
 
+import threading
 import time
 
 from clopy_common import qos
@@ -90,9 +91,49 @@ class SyntheticBackend:
         return [(*truth[part], 1.0) for part in BODY_PARTS]
 
 
+class NewestFrame:
+    """One-slot hand-over from the ROS callbacks to the inference thread. A frame
+    that is still waiting when a newer one arrives is replaced (and counted): a
+    model slower than the camera then works on the newest frame, never on a
+    queue of old ones, so its poses are at most one inference old."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item = None
+        self._closed = False
+        self.skipped = 0
+
+    def put(self, item) -> bool:
+        """Offer a frame; False when it replaced one that was never processed."""
+        with self._cond:
+            replaced = self._item is not None
+            self.skipped += replaced
+            self._item = item
+            self._cond.notify()
+            return not replaced
+
+    def take(self, timeout_s: float):
+        """The newest frame, or None after timeout_s or once closed."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._item is not None or self._closed, timeout_s)
+            item, self._item = self._item, None
+            return None if self._closed else item
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
 class PoseNode(Node):
     def __init__(self) -> None:
         super().__init__('pose')
+        self.finished = False
+        self.exit_status = 0
         p = self.declare_parameter
         p('backend', 'dlclive', describe(f'pose backend: {", ".join(BACKENDS)}'))
         p('model_path', '', describe('exported DeepLabCut model (dlclive backend)'))
@@ -115,10 +156,32 @@ class PoseNode(Node):
         else:
             raise StartupError(f'pose.backend = {backend!r}: allowed are {list(BACKENDS)}')
         self.pose_pub = self.create_publisher(Pose, qos.POSE, qos.STREAM_QOS)
-        pairer = FramePairer(self.process, self.get_logger())
+        self.published = 0
+        self._newest = NewestFrame()
+        pairer = FramePairer(self._on_frame, self.get_logger())
         self.create_subscription(FrameInfo, qos.FRAME_INFO, pairer.on_info, qos.STREAM_QOS)
         self.create_subscription(Image, qos.IMAGE, pairer.on_image, qos.IMAGE_QOS)
+        self._worker = threading.Thread(target=self._inference_loop, name='pose-inference', daemon=True)
+        self._worker.start()
         self.get_logger().info(f'{backend} pose, {len(self.body_parts)} body parts')
+
+    def _on_frame(self, image: Image, frame_index: int) -> None:
+        if not self._newest.put((image, frame_index)) and self._newest.skipped == 1:
+            self.get_logger().warn(
+                f'frame {frame_index} arrived before the model finished the previous one: the model is '
+                'slower than the camera, so poses are made for the newest frame and older waiting frames '
+                'are skipped (counted at the end; Pose.inference_s has the model time per frame)')
+
+    def _inference_loop(self) -> None:
+        while not self.finished and not self._newest.closed:
+            item = self._newest.take(0.2)
+            if item is None:
+                continue
+            try:
+                self.process(*item)
+            except Exception as exc:  # noqa: BLE001 - a model failure stops the node, loudly
+                self.get_logger().error(f'pose estimation failed on frame {item[1]}: {exc!r}; stopping')
+                self.exit_status, self.finished = 1, True
 
     def process(self, image: Image, frame_index: int) -> None:
         start = time.perf_counter()
@@ -138,6 +201,14 @@ class PoseNode(Node):
         msg.likelihood = [float(row[2]) for row in pose]
         msg.inference_s = elapsed
         self.pose_pub.publish(msg)
+        self.published += 1
+
+    def close(self) -> None:
+        """Let the pose being made finish and be published, then report."""
+        self._newest.close()
+        self._worker.join(timeout=10.0)
+        self.get_logger().info(f'{self.published} poses published, {self._newest.skipped} frames skipped '
+                               '(arrived while the model was busy with an earlier frame)')
 
 
 def main(args=None) -> int:
