@@ -105,6 +105,7 @@ EXIT_TIMEOUT_S = 600.0      # clopy run makes the tables from the bag after the 
 
 PARADIGM = 'clnf_1roi'      # --paradigm
 POSE_MODEL = None           # --pose-model (CLMF through DeepLabCut-Live)
+EXTRA_SETS: list[str] = []  # --set
 
 
 def base_sets(fps: float) -> list[str]:
@@ -309,7 +310,7 @@ class Run:
 
 def run_session(fps: float, duration_s: float, out: Path, clopy: list[str]) -> dict:
     trials = max(1000, int(duration_s * 2))
-    sets = base_sets(fps)
+    sets = base_sets(fps) + EXTRA_SETS
     cmd = clopy + ['run', PARADIGM, '--sim', '--trials', str(trials), '--out', str(out)]
     for s in sets:
         cmd += ['--set', s]
@@ -617,6 +618,8 @@ def main() -> int:
     parser.add_argument('--pose-model', type=Path, metavar='MODEL_PT',
                         help='clmf: run the pose node through DeepLabCut-Live with this export (see '
                              '`clopy pose-model`) instead of the synthetic ground truth')
+    parser.add_argument('--set', dest='sets', action='append', default=[], metavar='NODE.PARAM=VALUE',
+                        help='one more `clopy run --set` for the sessions, e.g. pose.resize=0.5 (repeatable)')
     parser.add_argument('--duration-s', type=float, default=120.0, help='measured time per frame rate (s)')
     parser.add_argument('--out', type=Path, default=Path('/tmp/clopy-bench'),
                         help='folder for the session folders, clopy run logs and results.json')
@@ -629,6 +632,7 @@ def main() -> int:
     args = parser.parse_args()
     globals()['QUIET_OTHERS_PCT'] = args.quiet_others_pct
     globals()['PARADIGM'] = args.paradigm
+    globals()['EXTRA_SETS'] = list(args.sets)
     if args.pose_model is not None:
         if args.paradigm != 'clmf' or not args.pose_model.is_file():
             parser.error('--pose-model needs --paradigm clmf and an existing .pt file')

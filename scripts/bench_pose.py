@@ -5,7 +5,8 @@ it is not a test.
 
     source scripts/env.sh            # after ./clopy setup --dlc
     scripts/bench_pose.py [--models synthetic resnet10t resnet50] [--frames 100]
-                          [--device cpu] [--size 640x320] [--out results.json]
+                          [--device cpu] [--size 640x320] [--resize 1.0]
+                          [--out results.json]
 
 Each model is written with clopy_signal.dlc_models (as `clopy pose-model` does):
 `synthetic` is the synthetic-marker tracker; any other name is DeepLabCut's
@@ -39,7 +40,7 @@ def percentiles(values_ms):
             'p99_ms': float(np.percentile(a, 99)), 'max_ms': float(a.max())}
 
 
-def measure(name: str, folder: Path, frames, device: str) -> dict:
+def measure(name: str, folder: Path, frames, device: str, resize: float) -> dict:
     from clopy_acquisition.synthetic_behaviour import BODY_PARTS
     from clopy_signal import dlc_models
     from clopy_signal.dlc_import import import_dlclive
@@ -51,7 +52,7 @@ def measure(name: str, folder: Path, frames, device: str) -> dict:
     else:
         dlc_models.build_resnet_model(path, list(BODY_PARTS), name)
     t0 = time.perf_counter()
-    live = dlclive_class(str(path), model_type='pytorch', device=device)
+    live = dlclive_class(str(path), model_type='pytorch', device=device, resize=resize)
     load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     live.init_inference(frames[0])
@@ -62,7 +63,7 @@ def measure(name: str, folder: Path, frames, device: str) -> dict:
         pose = live.get_pose(frame)
         times_ms.append((time.perf_counter() - t0) * 1e3)
     stats = percentiles(times_ms)
-    return {'model': name, 'file_mb': round(path.stat().st_size / 2**20, 1), 'load_s': round(load_s, 3),
+    return {'model': name, 'resize': resize, 'file_mb': round(path.stat().st_size / 2**20, 1), 'load_s': round(load_s, 3),
             'first_frame_s': round(first_s, 3), 'get_pose': stats,
             'max_fps_at_p50': round(1000.0 / stats['p50_ms'], 1), 'pose_shape': list(pose.shape),
             'peak_rss_mb': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)}
@@ -74,12 +75,16 @@ def main() -> int:
     parser.add_argument('--frames', type=int, default=100, help='timed frames per model (after the first)')
     parser.add_argument('--device', default='cpu', help='torch device: cpu | cuda')
     parser.add_argument('--size', default='640x320', help='frame size WxH (the original CLMF crop: 640x320)')
+    parser.add_argument('--resize', type=float, default=1.0,
+                        help="dlclive's resize factor (pose.resize), (0, 1]")
     parser.add_argument('--out', type=Path, help='also write the figures to this JSON file')
     args = parser.parse_args()
     try:
         width, height = (int(v) for v in args.size.lower().split('x'))
     except ValueError:
         parser.error(f'--size {args.size!r}: allowed is WIDTHxHEIGHT, e.g. 640x320')
+    if not 0 < args.resize <= 1:
+        parser.error('--resize must be in (0, 1]')
     if args.frames < 10:
         parser.error('--frames must be >= 10')
     import torch
@@ -94,13 +99,13 @@ def main() -> int:
                            'python': platform.python_version()},
                'frame_size_px': [width, height], 'runs': []}
     print(f"{results['date']}  {cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), device {args.device}, frames {width}x{height}")
+          f"({torch.get_num_threads()} threads), device {args.device}, frames {width}x{height}, resize {args.resize:g}")
     print(f"{'model':<12}{'file MB':>8}{'load s':>8}{'1st s':>7}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
           f"{'max ms':>8}{'fps@p50':>8}{'RSS MB':>8}")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             try:
-                r = measure(name, Path(tmp), frames, args.device)
+                r = measure(name, Path(tmp), frames, args.device, args.resize)
             except (ValueError, RuntimeError) as exc:
                 print(f'{name:<12}failed: {exc}', file=sys.stderr)
                 continue

@@ -32,7 +32,7 @@ DEVICES = ('cpu', 'cuda', 'mps')
 class DlcLiveBackend:
     """DeepLabCut-Live on each frame: (n_parts, 3) array of x, y, likelihood."""
 
-    def __init__(self, model_path: str, model_type: str, device: str, logger) -> None:
+    def __init__(self, model_path: str, model_type: str, device: str, resize: float, logger) -> None:
         from pathlib import Path
 
         from clopy_signal.dlc_import import import_dlclive
@@ -60,7 +60,12 @@ class DlcLiveBackend:
             logger.warning('torchvision\'s compiled operators do not load next to this torch (a CUDA '
                            'torchvision with a CPU torch); bottom-up models run, detector-based '
                            '(top-down) models need a matching torch/torchvision pair')
+        if not 0 < resize <= 1:
+            raise StartupError(f'pose.resize = {resize!r}: allowed is a factor in (0, 1] (0.5 halves width and '
+                               'height before the model; poses come back in the frame\'s pixels)')
         kwargs = {'model_type': model_type}
+        if resize != 1:
+            kwargs['resize'] = resize
         if model_type == 'pytorch':
             kwargs['device'] = device
         try:
@@ -139,6 +144,8 @@ class PoseNode(Node):
         p('model_path', '', describe('exported DeepLabCut model (dlclive backend)'))
         p('model_type', 'pytorch', describe('pytorch | base (TensorFlow)'))
         p('device', 'cpu', describe('pytorch device: cpu | cuda'))
+        p('resize', 1.0, describe('dlclive: scale frames by this factor (0, 1] before the model; poses '
+                                  'are given in the frame\'s pixels'))
         p('body_parts', list(BODY_PARTS), describe('body-part names, in the model\'s order'))
         backend = self.get_parameter('backend').value
         self.body_parts = list(self.get_parameter('body_parts').value)
@@ -152,7 +159,8 @@ class PoseNode(Node):
             if not model:
                 raise StartupError('pose.model_path is empty: give the exported DeepLabCut model')
             self.estimate = DlcLiveBackend(model, self.get_parameter('model_type').value,
-                                           self.get_parameter('device').value, self.get_logger())
+                                           self.get_parameter('device').value,
+                                           float(self.get_parameter('resize').value), self.get_logger())
         else:
             raise StartupError(f'pose.backend = {backend!r}: allowed are {list(BACKENDS)}')
         self.pose_pub = self.create_publisher(Pose, qos.POSE, qos.STREAM_QOS)
