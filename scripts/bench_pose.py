@@ -16,8 +16,9 @@ resnet50). Frames come from the synthetic behaviour camera (640x320 BGR, or
 frame (init_inference: builds and warms the network), then --frames calls of
 get_pose timed with perf_counter (dlclive's preprocessing, the network, the
 heatmap predictor), as p50/p95/p99/max ms and the frame rate that p50 allows;
-the process's peak RSS after the model ran. torch's intra-op threads default
-to the cores of the machine (shown); the pose node runs with the same default.
+the peak RSS of the process. Each model runs in a fresh process of this script
+(--one), so its memory figure is its own. torch's intra-op threads default to
+the cores of the machine (shown); the pose node runs with the same default.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import json
 import os
 import platform
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -77,6 +79,7 @@ def main() -> int:
     parser.add_argument('--size', default='640x320', help='frame size WxH (the original CLMF crop: 640x320)')
     parser.add_argument('--resize', type=float, default=1.0,
                         help="dlclive's resize factor (pose.resize), (0, 1]")
+    parser.add_argument('--one', metavar='MODEL', help=argparse.SUPPRESS)   # one model, in this process
     parser.add_argument('--out', type=Path, help='also write the figures to this JSON file')
     args = parser.parse_args()
     try:
@@ -88,9 +91,14 @@ def main() -> int:
     if args.frames < 10:
         parser.error('--frames must be >= 10')
     import torch
-    from clopy_acquisition.synthetic_behaviour import SyntheticBehaviourSource
-    source = SyntheticBehaviourSource(seed=1, width_px=width, height_px=height, bout_rate_hz=0.5)
-    frames = [source.frame_at(i) for i in range(args.frames + 1)]
+    if args.one:
+        from clopy_acquisition.synthetic_behaviour import SyntheticBehaviourSource
+        source = SyntheticBehaviourSource(seed=1, width_px=width, height_px=height, bout_rate_hz=0.5)
+        frames = [source.frame_at(i) for i in range(args.frames + 1)]
+        with tempfile.TemporaryDirectory() as tmp:
+            r = measure(args.one, Path(tmp), frames, args.device, args.resize)
+        args.out.write_text(json.dumps(r) + '\n')
+        return 0
     cpu = next((line.split(':', 1)[1].strip() for line in Path('/proc/cpuinfo').read_text().splitlines()
                 if line.startswith('model name')), platform.processor())
     results = {'date': datetime.now(timezone.utc).astimezone().isoformat(timespec='seconds'),
@@ -104,11 +112,15 @@ def main() -> int:
           f"{'max ms':>8}{'fps@p50':>8}{'RSS MB':>8}")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
-            try:
-                r = measure(name, Path(tmp), frames, args.device, args.resize)
-            except (ValueError, RuntimeError) as exc:
-                print(f'{name:<12}failed: {exc}', file=sys.stderr)
+            one = Path(tmp) / f'{name}.json'
+            cmd = [sys.executable, __file__, '--one', name, '--frames', str(args.frames), '--device', args.device,
+                   '--size', args.size, '--resize', str(args.resize), '--out', str(one)]
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode != 0:
+                print(f'{name:<12}failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}',
+                      file=sys.stderr)
                 continue
+            r = json.loads(one.read_text())
             results['runs'].append(r)
             g = r['get_pose']
             print(f"{name:<12}{r['file_mb']:>8.1f}{r['load_s']:>8.2f}{r['first_frame_s']:>7.2f}{g['p50_ms']:>8.1f}"

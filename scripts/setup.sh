@@ -11,9 +11,12 @@
 #     only the project's own dependencies, builds against the system ROS.
 # Re-running is quick: installs and builds are skipped when nothing changed.
 #
-# Options: --dlc   also install the DeepLabCut-Live extra (pose.backend: dlclive):
-#                  requirements/dlc.txt, then requirements/dlc-no-deps.txt without
-#                  their dependencies (deeplabcut-live's metadata asks for numpy<2).
+# Options: --dlc   also install the DeepLabCut-Live extra (pose.backend: dlclive).
+#                  PyPI world (CPython 3.11 or 3.12): requirements/dlc.txt, then
+#                  requirements/dlc-no-deps.txt without its dependencies
+#                  (deeplabcut-live's metadata asks for numpy<2). System ROS world:
+#                  deeplabcut-live[pytorch], holding the system numpy and an
+#                  installed torch (not pinned further; not tested here).
 #                  Once installed it stays; later runs without --dlc leave it alone.
 # Environment: PYTHON (interpreter for the PyPI world, default python3),
 #              CLOPY_FORCE_BUILD=1 (rebuild even when nothing changed).
@@ -109,22 +112,33 @@ fi
 # --- optional extra: DeepLabCut-Live ---------------------------------------------
 dlc_stamp="$venv/.clopy-dlc"
 if [ "$with_dlc" = 1 ]; then
-    dlc_want="$world $pyver $(hash_files requirements/dlc.txt requirements/dlc-no-deps.txt)"
+    if [ "$world" = "pypi" ]; then
+        dlc_want="$world $pyver $(hash_files requirements/dlc.txt requirements/dlc-no-deps.txt "$lock")"
+    else
+        dlc_want="$world $pyver $ROS_DISTRO $(hash_files requirements/dlc-no-deps.txt "$venv/.numpy-constraint.txt")"
+    fi
     if [ "$(cat "$dlc_stamp" 2>/dev/null)" != "$dlc_want" ]; then
         say "installing the DeepLabCut-Live extra (PyTorch; first run takes a minute or two)"
         pip=("$vpy" -m pip install --disable-pip-version-check -q)
         if [ "$world" = "pypi" ]; then
-            "$vpy" - <<'PY' || die "the DeepLabCut-Live extra needs CPython 3.10-3.12 (deeplabcut-live 1.1 supports no newer)"
+            "$vpy" - <<'PY' || die "the DeepLabCut-Live extra's pins (requirements/dlc.txt) need CPython 3.11 or 3.12 \
+(deeplabcut-live 1.1 supports no newer Python; this .venv has $pyver): set PYTHON=python3.11 and remove .venv"
 import sys
-raise SystemExit(0 if sys.version_info[:2] <= (3, 12) else 1)
+raise SystemExit(0 if (3, 11) <= sys.version_info[:2] <= (3, 12) else 1)
 PY
             constraints=()
             [ -f "$lock" ] && constraints=(-c "$lock")
             "${pip[@]}" "${constraints[@]}" -c requirements/build.txt -r requirements/dlc.txt
             "${pip[@]}" --no-deps -r requirements/dlc-no-deps.txt
         else
-            # a rig keeps its own torch (Jetson builds) when one is installed
-            "${pip[@]}" -c "$venv/.numpy-constraint.txt" "deeplabcut-live[pytorch]==$(sed -n 's/^deeplabcut-live==//p' requirements/dlc-no-deps.txt)"
+            # A torch already installed (NVIDIA's build on a Jetson, with its matching
+            # torchvision) is held: pip then fails loudly rather than replace it.
+            cp "$venv/.numpy-constraint.txt" "$venv/.dlc-constraint.txt"
+            if torchver="$("$vpy" -c 'import torch; print(torch.__version__)' 2>/dev/null)"; then
+                say "keeping the installed torch $torchver"
+                printf 'torch==%s\n' "$torchver" >> "$venv/.dlc-constraint.txt"
+            fi
+            "${pip[@]}" -c "$venv/.dlc-constraint.txt" "deeplabcut-live[pytorch]==$(sed -n 's/^deeplabcut-live==//p' requirements/dlc-no-deps.txt)"
         fi
         echo "$dlc_want" > "$dlc_stamp"
     else

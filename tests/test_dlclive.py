@@ -129,13 +129,15 @@ def test_the_clmf_table_carries_the_dlclive_poses(tracked_session):
         assert row[f'{part}_likelihood'] == pytest.approx(pose.likelihood[k], abs=1e-4)
 
 
-def test_deeplabcut_resnet_export_runs_in_the_node_as_in_dlclive(tmp_path, models):
+@pytest.mark.parametrize('resize', [1.0, 0.5])
+def test_deeplabcut_resnet_export_runs_in_the_node_as_in_dlclive(tmp_path, models, resize):
     from clopy_signal.dlc_import import import_dlclive
-    session = dlclive_session(tmp_path, models['resnet'], ['camera.max_frames=12'], timeout=300)
+    session = dlclive_session(tmp_path, models['resnet'], ['camera.max_frames=12', f'pose.resize={resize}'],
+                              timeout=300)
     poses = bag_messages(session, 'pose')
     assert [p.frame_index for p in poses] == list(range(12))
     dlclive_class, _ = import_dlclive('pytorch')
-    live = dlclive_class(str(models['resnet']), model_type='pytorch', device='cpu')
+    live = dlclive_class(str(models['resnet']), model_type='pytorch', device='cpu', resize=resize)
     from clopy_acquisition.synthetic_behaviour import SyntheticBehaviourSource
     frames = SyntheticBehaviourSource(seed=1)   # config/clmf.yaml's seed
     for p in poses:
@@ -146,14 +148,48 @@ def test_deeplabcut_resnet_export_runs_in_the_node_as_in_dlclive(tmp_path, model
         assert np.allclose(p.likelihood, expected[:, 2], atol=1e-4)
 
 
+def test_a_model_slower_than_the_camera_works_on_the_newest_frame(tmp_path_factory):
+    """resnet50 at 640x320 takes ~0.3 s a frame on a CPU, the camera gives one every
+    33 ms (real time, not lockstep): the node skips the frames that arrive while it
+    is busy, and each pose is at most about two inferences old."""
+    from clopy.rosenv import DomainLease, loopback_env
+    model = pose_model(tmp_path_factory.mktemp('resnet50'), 'resnet', '--backbone', 'resnet50')
+    out = tmp_path_factory.mktemp('slow')
+    with DomainLease() as lease:
+        result = clopy_run(out, 'clmf', '--sim', env=loopback_env(lease.domain_id), timeout=300,
+                           sets=['pose.backend=dlclive', f'pose.model_path={model}', 'camera.max_frames=150'])
+    assert result.returncode == 0, result.stdout + result.stderr
+    session = session_dir(out)
+    from clopy.bag import read_bag, typestore_with_clopy
+    frames = bag_messages(session, 'frame_info')
+    poses = [(m.msg, m.timestamp_ns) for m in read_bag(session / 'bag', typestore_with_clopy(), topics=['pose'])]
+    assert len(frames) == 150 and 2 <= len(poses) < 0.5 * len(frames)
+    slowest_s = max(p.inference_s for p, _ in poses)
+    for p, received_ns in poses:
+        age_s = received_ns * 1e-9 - (p.header.stamp.sec + p.header.stamp.nanosec * 1e-9)
+        # waiting for the frame before it, then its own inference (a queue of old frames
+        # would make the age grow by an inference per pose)
+        assert age_s < slowest_s + p.inference_s + 0.5, (p.frame_index, age_s, p.inference_s)
+    log = (session / 'logs' / 'pose.log').read_text()
+    assert f'{len(poses)} poses published, {len(frames) - len(poses)} frames skipped' in log
+
+
 @pytest.mark.parametrize('setting, message', [
     ('pose.model_path=/nonexistent/model.pt', "pose.model_path = '/nonexistent/model.pt': no such file"),
+    ('pose.model_path=GARBAGE', "dlclive cannot load it"),
     ('pose.model_type=onnx', "pose.model_type = 'onnx': allowed are"),
+    ('pose.device=gpu', "pose.device = 'gpu': allowed are"),
+    ('pose.body_parts=[nose, paw]', "pose.body_parts = ['nose', 'paw'], but the model"),
+    ('pose.resize=2.0', "pose.resize = 2.0: allowed is a factor in (0, 1]"),
 ])
 def test_a_bad_model_setting_stops_the_session_with_the_key_named(tmp_path, models, setting, message):
     from clopy.rosenv import DomainLease, loopback_env
+    if 'GARBAGE' in setting:
+        garbage = tmp_path / 'not_a_model.pt'
+        garbage.write_bytes(b'these bytes are no torch export')
+        setting = setting.replace('GARBAGE', str(garbage))
     with DomainLease() as lease:
         result = clopy_run(tmp_path, 'clmf', '--sim', env=loopback_env(lease.domain_id), timeout=120,
                            sets=['pose.backend=dlclive', f'pose.model_path={models["synthetic"]}', setting])
     assert result.returncode != 0
-    assert message in result.stdout + result.stderr
+    assert message in result.stdout + result.stderr, result.stdout + result.stderr

@@ -33,6 +33,8 @@ def import_torchvision() -> str:
     try:
         import torchvision  # noqa: F401
         return 'native'
+    except OSError as exc:     # a compiled library of a mismatched torch / torchvision pair
+        raise ImportError(f'torchvision does not import: {exc}') from exc
     except RuntimeError as exc:
         if 'torchvision::' not in str(exc) or _TORCHVISION_SCHEMAS is not None:
             raise ImportError(f'torchvision does not import: {exc}') from exc
@@ -43,7 +45,7 @@ def import_torchvision() -> str:
         _TORCHVISION_SCHEMAS.define(schema)
     try:
         import torchvision  # noqa: F401
-    except RuntimeError as exc:
+    except (RuntimeError, OSError) as exc:
         raise ImportError(f'torchvision does not import: {exc}') from exc
     return 'operators declared'
 
@@ -56,5 +58,8 @@ def import_dlclive(model_type: str):
             note = import_torchvision()
         except ModuleNotFoundError as exc:
             raise ImportError(f'{exc.name} is not installed') from exc
-    from dlclive import DLCLive
+    try:
+        from dlclive import DLCLive
+    except OSError as exc:
+        raise ImportError(f'dlclive does not import: {exc}') from exc
     return DLCLive, note

@@ -11,6 +11,7 @@ Backends (chosen explicitly):
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -25,22 +26,31 @@ from clopy_acquisition.camera_node import synthetic_behaviour_params
 from clopy_signal.speed import BODY_PARTS
 
 BACKENDS = ('dlclive', 'synthetic')
-MODEL_TYPES = ('pytorch', 'base', 'tensorrt', 'lite')   # dlclive: PyTorch, or TensorFlow engines
-DEVICES = ('cpu', 'cuda', 'mps')
+MODEL_TYPES = ('pytorch', 'base', 'tensorflow', 'tensorrt', 'lite')   # dlclive: PyTorch, or TensorFlow engines
+CLOSE_TIMEOUT_S = 10.0     # close(): longest wait for the frame in the model
+DEVICE_RE = re.compile(r'cpu|auto|mps|cuda(:\d+)?')    # pose.device (PyTorch)
 
 
 class DlcLiveBackend:
-    """DeepLabCut-Live on each frame: (n_parts, 3) array of x, y, likelihood."""
+    """DeepLabCut-Live on each frame: (n_parts, 3) array of x, y, likelihood.
 
-    def __init__(self, model_path: str, model_type: str, device: str, resize: float, logger) -> None:
+    A PyTorch export is loaded here, at start-up (dlclive would load it on the first
+    frame), so a bad file, device or body-part list stops the node before the session
+    starts, with the setting named."""
+
+    def __init__(self, model_path: str, model_type: str, device: str, resize: float,
+                 body_parts: list[str], logger) -> None:
         from pathlib import Path
 
         from clopy_signal.dlc_import import import_dlclive
         if model_type not in MODEL_TYPES:
             raise StartupError(f'pose.model_type = {model_type!r}: allowed are {list(MODEL_TYPES)} '
                                '(pytorch: a DeepLabCut 3 .pt export; the others: a TensorFlow export folder)')
-        if model_type == 'pytorch' and device.split(':')[0] not in DEVICES:
-            raise StartupError(f'pose.device = {device!r}: allowed are cpu, cuda, cuda:N, mps')
+        if model_type == 'pytorch' and not DEVICE_RE.fullmatch(device):
+            raise StartupError(f'pose.device = {device!r}: allowed are cpu, cuda, cuda:N, mps, auto')
+        if not 0 < resize <= 1:
+            raise StartupError(f'pose.resize = {resize!r}: allowed is a factor in (0, 1] (0.5 halves width and '
+                               'height before the model; poses come back in the frame\'s pixels)')
         path = Path(model_path).expanduser()
         if model_type == 'pytorch' and not path.is_file():
             raise StartupError(f'pose.model_path = {model_path!r}: no such file (a PyTorch export is one .pt file)')
@@ -60,19 +70,28 @@ class DlcLiveBackend:
             logger.warning('torchvision\'s compiled operators do not load next to this torch (a CUDA '
                            'torchvision with a CPU torch); bottom-up models run, detector-based '
                            '(top-down) models need a matching torch/torchvision pair')
-        if not 0 < resize <= 1:
-            raise StartupError(f'pose.resize = {resize!r}: allowed is a factor in (0, 1] (0.5 halves width and '
-                               'height before the model; poses come back in the frame\'s pixels)')
         kwargs = {'model_type': model_type}
         if resize != 1:
             kwargs['resize'] = resize
         if model_type == 'pytorch':
             kwargs['device'] = device
+            import torch
+            if device.startswith('cuda') and not torch.cuda.is_available():
+                raise StartupError(f'pose.device = {device!r}, but this torch ({torch.__version__}) sees no CUDA '
+                                   'GPU; allowed here: cpu')
         try:
             self.dlc = dlclive_class(str(path), **kwargs)
-        except Exception as exc:  # noqa: BLE001 - dlclive raises many kinds
-            raise StartupError(f'pose.model_path = {model_path!r}: dlclive cannot load it ({exc})') from exc
-        self.initialised = False
+            if model_type == 'pytorch':
+                self.dlc.runner.load_model()
+        except Exception as exc:  # noqa: BLE001 - dlclive and torch raise many kinds
+            raise StartupError(f'pose.model_path = {model_path!r}: dlclive cannot load it '
+                               f'({type(exc).__name__}: {exc})') from exc
+        self.initialised = model_type == 'pytorch'   # TensorFlow engines load on the first frame
+        if model_type == 'pytorch':
+            model_parts = list(self.dlc.runner.cfg.get('metadata', {}).get('bodyparts', []))
+            if model_parts and model_parts != list(body_parts):
+                raise StartupError(f'pose.body_parts = {list(body_parts)}, but the model {model_path!r} gives '
+                                   f'{model_parts}: set pose.body_parts to the model\'s parts, in its order')
 
     def __call__(self, frame, frame_index: int):
         if not self.initialised:
@@ -160,12 +179,15 @@ class PoseNode(Node):
                 raise StartupError('pose.model_path is empty: give the exported DeepLabCut model')
             self.estimate = DlcLiveBackend(model, self.get_parameter('model_type').value,
                                            self.get_parameter('device').value,
-                                           float(self.get_parameter('resize').value), self.get_logger())
+                                           float(self.get_parameter('resize').value), self.body_parts,
+                                           self.get_logger())
         else:
             raise StartupError(f'pose.backend = {backend!r}: allowed are {list(BACKENDS)}')
         self.pose_pub = self.create_publisher(Pose, qos.POSE, qos.STREAM_QOS)
         self.published = 0
         self._newest = NewestFrame()
+        self._publish_lock = threading.Lock()
+        self._closing = False
         pairer = FramePairer(self._on_frame, self.get_logger())
         self.create_subscription(FrameInfo, qos.FRAME_INFO, pairer.on_info, qos.STREAM_QOS)
         self.create_subscription(Image, qos.IMAGE, pairer.on_image, qos.IMAGE_QOS)
@@ -208,13 +230,21 @@ class PoseNode(Node):
         msg.y_px = [float(row[1]) for row in pose]
         msg.likelihood = [float(row[2]) for row in pose]
         msg.inference_s = elapsed
-        self.pose_pub.publish(msg)
-        self.published += 1
+        with self._publish_lock:
+            if self._closing:       # close() gave up waiting: the node is going away
+                return
+            self.pose_pub.publish(msg)
+            self.published += 1
 
     def close(self) -> None:
         """Let the pose being made finish and be published, then report."""
         self._newest.close()
-        self._worker.join(timeout=10.0)
+        self._worker.join(timeout=CLOSE_TIMEOUT_S)
+        with self._publish_lock:
+            self._closing = True
+        if self._worker.is_alive():
+            self.get_logger().warn(f'the model was still working on a frame after {CLOSE_TIMEOUT_S:g} s; '
+                                   'its pose is not published')
         self.get_logger().info(f'{self.published} poses published, {self._newest.skipped} frames skipped '
                                '(arrived while the model was busy with an earlier frame)')
 
