@@ -416,6 +416,8 @@ def analyse(session_dir: Path, stop_wall_s: float, timeline: list[tuple[float, f
         msg = m.msg
         stamp = ns(msg.header.stamp)
         if m.topic == 'tone_event':
+            if msg.header.frame_id == 'session_end':    # the stop's tone-off: no frame caused it
+                continue
             tone_all.append((stamp, ns(msg.output_time)))
         elif m.topic == 'reward_event':
             if msg.output == 0 and msg.delivered:

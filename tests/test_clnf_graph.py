@@ -171,7 +171,44 @@ def test_stopping_mid_session_leaves_a_closed_bag_and_event_log(tmp_path, ros_en
     # every valve opening was closed again
     for e in (m for m in bag_messages(d, 'reward_event') if m.output == 0 and m.delivered):
         assert stamp_s(e.off_time) > stamp_s(e.on_time)
+    # the stop's tone-off is marked as caused by no frame; every other command names the camera
+    tones = bag_messages(d, 'tone')
+    marked = [i for i, m in enumerate(tones) if m.header.frame_id == 'session_end']
+    assert all(m.header.frame_id == 'camera' for i, m in enumerate(tones) if i not in marked)
+    assert tones[-1].frequency_hz == 0.0, 'silent after the stop'
+    # a tone still playing at the stop is turned off by a marked command, the last one
+    playing = tones[-1].frequency_hz if not marked else tones[-2].frequency_hz
+    assert marked == ([len(tones) - 1] if playing > 0 else []), [(m.header.frame_id, m.frequency_hz)
+                                                                 for m in tones[-3:]]
+    last_frame = max(bag_messages(d, 'frame_info'), key=lambda m: m.frame_index)
+    assert stamp_s(tones[-1].header) <= stamp_s(last_frame.header)
     assert not no_process_left(d)
+
+
+def test_stopping_publishes_no_frame_before_its_slot(tmp_path, ros_env):
+    """At 2 fps a stop lands inside the camera's wait for the next slot: the camera
+    ends there, with no extra frame published early (every interval is ~0.5 s). The
+    stop comes during a trial (flat activity: no success), so the tone is playing and
+    the task's stop turns it off with a command marked as caused by no frame."""
+    fps = 2.0
+    proc = clopy_run(tmp_path, 'clnf_1roi', '--sim', env=ros_env, wait=False,
+                     sets=[f'camera.frame_rate_hz={fps}', f'roi_dff.frame_rate_hz={fps}',
+                           f'task.frame_rate_hz={fps}', 'task.v.initial_rest_s=1.0',
+                           'camera.synthetic.activity=flat'])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(tmp_path.glob('*/*/events.tsv')):
+        time.sleep(0.2)
+    time.sleep(8.3)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    stamps = sorted(stamp_s(m.header) for m in bag_messages(session_dir(tmp_path), 'frame_info'))
+    assert len(stamps) >= 4, out
+    intervals = [b - a for a, b in zip(stamps, stamps[1:])]
+    assert min(intervals) > 0.8 / fps, intervals
+    tones = bag_messages(session_dir(tmp_path), 'tone')
+    assert [m.header.frame_id for m in tones[-2:]] == ['camera', 'session_end'], out
+    assert tones[-2].frequency_hz > 0 and tones[-1].frequency_hz == 0.0
+    assert stamp_s(tones[-1].header) == pytest.approx(stamps[-1], abs=1e-6), 'the last frame\'s stamp'
 
 
 def test_a_node_crash_ends_the_session_cleanly(tmp_path, ros_env):

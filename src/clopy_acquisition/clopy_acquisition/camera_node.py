@@ -230,8 +230,8 @@ class CameraNode(Node):
             dropped = 0
             if not self.source.live and self.pace == 'realtime':
                 wait = start + slot * interval_s - time.monotonic()
-                if wait > 0:
-                    self._stop.wait(wait)
+                if wait > 0 and self._stop.wait(wait):
+                    return      # stopped while waiting for the slot: no early extra frame
                 # behind by a whole interval or more: those frames are lost
                 behind = int((time.monotonic() - (start + slot * interval_s)) / interval_s)
                 for _ in range(max(0, behind)):

@@ -21,6 +21,7 @@ from clopy_interfaces.msg import (ControlSignal, FrameInfo, RewardCommand, Sessi
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from std_msgs.msg import Header
 
 from clopy_feedback.engine import TaskEngine, TaskError, TaskRecord
 
@@ -226,6 +227,10 @@ class TaskNode(Node):
 
     def close(self) -> None:
         if self.engine.state is not None and not self.engine.stopped:
+            if self._current_header is not None:
+                # what the stop sends (the final tone-off) was caused by no frame: it keeps
+                # the last frame's stamp (the WAV time line) but says so in frame_id
+                self._current_header = Header(stamp=self._current_header.stamp, frame_id=qos.SESSION_END_FRAME_ID)
             self.engine.stop(self._stamps_s[-1] if self._stamps_s else self.engine.time_s)
         if self.engine.state is not None:
             self.publish_status()

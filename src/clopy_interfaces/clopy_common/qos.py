@@ -32,6 +32,10 @@ TASK_EVENT = 'task_event'
 SESSION_STATUS = 'session_status'
 MANUAL_REWARD = 'manual_reward'
 
+# header.frame_id of what the task sends when it stops (its final tone-off): caused by
+# no frame, it keeps the last frame's stamp
+SESSION_END_FRAME_ID = 'session_end'
+
 IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
                        reliability=ReliabilityPolicy.BEST_EFFORT,
                        durability=DurabilityPolicy.VOLATILE)
