@@ -127,7 +127,55 @@ def _iso(when: datetime, what: str) -> str:
     return when.isoformat(timespec='microseconds')
 
 
-class EventLogWriter:
+class LineFile:
+    """A text file written one flushed line at a time, thread-safe, created only
+    when it does not exist yet (a second session never clobbers one). A crashed
+    or killed process leaves every line it wrote readable. ``what`` names the
+    file in errors ('event log', 'frame table')."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path = Path(path)
+        self._what = what
+        self._lock = threading.Lock()
+        try:
+            self._file: io.TextIOWrapper | None = self.path.open(
+                'x', encoding='utf-8', newline='\n', buffering=1
+            )
+        except FileExistsError:
+            raise FileExistsError(f'{self.path}: {what} exists already, not overwriting') from None
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._file is None
+
+    def close(self) -> None:
+        """Close the file; idempotent."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    def __enter__(self):  # noqa: ANN204 - returns the subclass instance
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _put(self, line: str) -> None:
+        with self._lock:
+            if self._file is None:
+                raise ValueError(f'{self.path}: {self._what} is closed')
+            self._file.write(line + '\n')
+            self._file.flush()  # line buffering already does; explicit for clarity
+
+
+class EventLogWriter(LineFile):
     """Writer of the session's pyControl-style event log (``time type subtype content``).
 
     Every row is flushed to the OS as soon as it is written, so a crashed or
@@ -136,22 +184,9 @@ class EventLogWriter:
     """
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
+        super().__init__(path, 'event log')
         self._last_time_s = 0.0
-        try:
-            # Line-buffered text file; 'x' so a second session never clobbers a log.
-            self._file: io.TextIOWrapper | None = self.path.open(
-                'x', encoding='utf-8', newline='\n', buffering=1
-            )
-        except FileExistsError:
-            raise FileExistsError(f'{self.path}: event log exists already, not overwriting') from None
         self._put('\t'.join(EVENT_LOG_COLUMNS))
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` has run."""
-        return self._file is None
 
     def info(self, name: str, value: Any) -> None:
         """Metadata row ``<time> info <name> <value>``; datetimes as ISO 8601 with offset.
@@ -218,28 +253,7 @@ class EventLogWriter:
             return
         if end_time is not None:
             self.info('end_time', end_time)
-        with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
-
-    def __enter__(self) -> EventLogWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _put(self, line: str) -> None:
-        with self._lock:
-            if self._file is None:
-                raise ValueError(f'{self.path}: event log is closed')
-            self._file.write(line + '\n')
-            self._file.flush()  # line buffering already does; explicit for clarity
+        super().close()
 
 
 def read_event_log(path: Path) -> pd.DataFrame:

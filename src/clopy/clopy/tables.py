@@ -15,14 +15,13 @@ Every row is flushed as written, so a crash keeps all rows but possibly the last
 
 from __future__ import annotations
 
-import io
 import math
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 
 import pandas as pd
+
+from clopy.session import LineFile
 
 #: Column suffix of dF/F columns, as in the original (``BC_Ldff``).
 DFF_SUFFIX = 'dff'
@@ -68,52 +67,19 @@ def _hz(x: float) -> str:
     return str(int(f)) if math.isfinite(f) and f.is_integer() else repr(f)
 
 
-class _TsvTable:
+class _TsvTable(LineFile):
     """Tab-separated, line-flushed, thread-safe table that never overwrites a file."""
 
     def __init__(self, path: Path, columns: list[str]) -> None:
-        self.path = Path(path)
         if len(set(columns)) != len(columns):
             dup = sorted({c for c in columns if columns.count(c) > 1})
-            raise ValueError(f'{self.path}: duplicate column names {dup}')
+            raise ValueError(f'{path}: duplicate column names {dup}')
+        super().__init__(path, 'frame table')
         self.columns = columns
-        self._lock = threading.Lock()
-        try:
-            self._file: io.TextIOWrapper | None = self.path.open(
-                'x', encoding='utf-8', newline='\n', buffering=1
-            )
-        except FileExistsError:
-            raise FileExistsError(f'{self.path}: frame table exists already, not overwriting') from None
         self._put(columns)
 
-    @property
-    def closed(self) -> bool:
-        return self._file is None
-
-    def close(self) -> None:
-        """Close the file; idempotent."""
-        with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
-
-    def __enter__(self):  # noqa: ANN204 - returns the subclass instance
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def _put(self, cells: list[str]) -> None:
-        with self._lock:
-            if self._file is None:
-                raise ValueError(f'{self.path}: frame table is closed')
-            self._file.write('\t'.join(cells) + '\n')
-            self._file.flush()
+        super()._put('\t'.join(cells))
 
     def _common(self, frame: int, time_s: float, reward: int) -> tuple[str, str]:
         if isinstance(frame, bool) or int(frame) != frame or frame < 0:
