@@ -1,0 +1,149 @@
+"""The session folder: every file name of a session is defined here, once.
+
+A session folder ``<out>/<paradigm>/<mouse>_<YYYYmmdd-HHMMSS>/`` holds::
+
+    bag/                  rosbag2 (MCAP) of every topic; bag/metadata.yaml once closed
+    events.tsv            pyControl-style event log (tab separated)
+    parameters.yaml       the parameters that ran (ROS parameter-file layout)
+    VideoTimestamp.txt    the per-frame table in the original CLoPy's columns
+    summary.png           the session's summary figure
+    tones.wav             what the speaker would have played (WAV sink)
+    logs/                 one log file per node
+    threshold_sim/        output of the offline threshold simulation
+    <task file>.py        the task file that ran (archived copy)
+
+and ``<out>/sessions_summary.csv`` collects one row per session.
+
+Nothing here imports rclpy or generated message modules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BAG = 'bag'
+BAG_METADATA = 'metadata.yaml'
+EVENTS = 'events.tsv'
+PARAMETERS = 'parameters.yaml'
+FRAME_TABLE = 'VideoTimestamp.txt'
+SUMMARY_FIGURE = 'summary.png'
+TONES_WAV = 'tones.wav'
+LOGS = 'logs'
+THRESHOLD_SIM = 'threshold_sim'
+SESSIONS_SUMMARY = 'sessions_summary.csv'
+
+
+class SessionFolderError(Exception):
+    """The path is not a usable session folder (names the path and what is missing)."""
+
+
+class SessionFolder:
+    """One session's folder. Paths are properties; nothing is created or read on construction."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f'SessionFolder({str(self.path)!r})'
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def bag(self) -> Path:
+        return self.path / BAG
+
+    @property
+    def bag_metadata(self) -> Path:
+        return self.bag / BAG_METADATA
+
+    @property
+    def bag_closed(self) -> bool:
+        """The recorder closed the bag (metadata written); otherwise it needs salvage."""
+        return self.bag_metadata.is_file()
+
+    @property
+    def events(self) -> Path:
+        return self.path / EVENTS
+
+    @property
+    def parameters(self) -> Path:
+        return self.path / PARAMETERS
+
+    @property
+    def frame_table(self) -> Path:
+        return self.path / FRAME_TABLE
+
+    @property
+    def summary_figure(self) -> Path:
+        return self.path / SUMMARY_FIGURE
+
+    @property
+    def tones_wav(self) -> Path:
+        return self.path / TONES_WAV
+
+    @property
+    def logs(self) -> Path:
+        return self.path / LOGS
+
+    def log(self, node: str) -> Path:
+        """The log file of one node (``logs/<node>.log``)."""
+        return self.logs / f'{node}.log'
+
+    @property
+    def threshold_sim(self) -> Path:
+        return self.path / THRESHOLD_SIM
+
+    @staticmethod
+    def sessions_summary(out_root: str | Path) -> Path:
+        """The sessions table of an output root (one row per session)."""
+        return Path(out_root) / SESSIONS_SUMMARY
+
+    def is_session(self) -> bool:
+        """A folder with a bag or a frame table and its parameters."""
+        return self.path.is_dir() and self.parameters.is_file() and (
+            self.bag.is_dir() or self.frame_table.is_file())
+
+    def read_parameters(self, required: bool = True) -> dict[str, Any]:
+        """parameters.yaml as a dict (the one reader of that file).
+
+        ``required=False`` returns {} when the file is missing.
+        """
+        return read_parameters(self.parameters, required=required)
+
+    def node_parameters(self, node: str, required: bool = False) -> dict[str, Any]:
+        """``<node>: ros__parameters:`` of parameters.yaml ({} when absent)."""
+        return node_parameters(self.read_parameters(required=required), node)
+
+
+def read_parameters(path: str | Path, required: bool = True) -> dict[str, Any]:
+    """Read a ROS parameter file (``node: {ros__parameters: {...}}``) into a dict."""
+    path = Path(path)
+    if not path.is_file():
+        if required:
+            raise SessionFolderError(f'{path}: missing; is {path.parent} a session folder?')
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding='utf-8'))
+    except yaml.YAMLError as exc:
+        raise SessionFolderError(f'{path}: not valid YAML ({exc})') from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SessionFolderError(f'{path}: top level is {type(data).__name__}; allowed: a mapping of node names')
+    return data
+
+
+def node_parameters(params: dict[str, Any], node: str) -> dict[str, Any]:
+    """The ``ros__parameters`` mapping of one node in a parameter dict ({} when absent)."""
+    block = params.get(node) or {}
+    if not isinstance(block, dict):
+        return {}
+    return dict(block.get('ros__parameters') or {})

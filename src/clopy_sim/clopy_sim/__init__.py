@@ -1,0 +1,1 @@
+"""CLoPy-ROS simulation backends: synthetic cortex, synthetic behaviour, learning mouse."""

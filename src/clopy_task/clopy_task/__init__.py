@@ -1,0 +1,1 @@
+"""CLoPy-ROS task engine, task library and packaged task files (pure Python)."""
