@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from clopy import config as cfg
-from clopy.rosenv import DomainLease, apply_loopback, loopback_env
+from clopy.rosenv import DomainBusy, DomainLease, apply_loopback, loopback_env
 
 # (package, executable, node name), in start order; the camera last
 _FEEDBACK = [
@@ -309,15 +309,47 @@ def progress_line(status: dict) -> str:
             f"dropped {status['dropped_frames']}  t {status['elapsed_s']:.0f} s")
 
 
+def lease_domain(opts: RunOptions) -> tuple[DomainLease, DomainLease]:
+    """The domain of this run (a free one, or --domain-id) and the right to run the one
+    graph on it; refused (RunError naming the domain and its holder) before anything starts."""
+    label = f'clopy run {opts.paradigm}'
+    skipped: list[DomainLease] = []  # free IDs whose graph lock is held (a launched graph)
+    try:
+        while True:
+            lease = DomainLease(opts.domain_id, label=label)
+            try:
+                domain_id = lease.acquire()
+            except DomainBusy as exc:
+                raise RunError(str(exc)) from None
+            graph = DomainLease(domain_id, label=label, kind='graph')
+            try:
+                graph.acquire()
+                return lease, graph
+            except DomainBusy as exc:
+                if opts.domain_id is not None:
+                    lease.release()
+                    raise RunError(str(exc)) from None
+                skipped.append(lease)
+    finally:
+        for lease in skipped:
+            lease.release()
+
+
 def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResult:
     """Run one session to its end (task done, end of the recording, Ctrl-C)."""
     import rclpy
     from rclpy.signals import SignalHandlerOptions
-    session_dir, params, params_path = prepare(opts)
+    lease, graph = lease_domain(opts)
+    domain_id = lease.domain_id
+    try:
+        session_dir, params, params_path = prepare(opts)
+    except BaseException:
+        graph.release()
+        lease.release()
+        raise
+    graph.relabel(f'the session {session_dir}')
     say = (lambda *a, **k: None) if opts.quiet else (lambda *a, **k: print(*a, **k, flush=True))
     stop_event = stop_event or threading.Event()
-    lease = DomainLease()
-    domain_id = opts.domain_id if opts.domain_id is not None else lease.acquire()
     env = loopback_env(domain_id)
     saved_env = dict(os.environ)
     apply_loopback(domain_id)
@@ -386,6 +418,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
         status = dict(monitor.status)
         monitor.close()
         rclpy.shutdown()
+        graph.release()
         lease.release()
         os.environ.clear()
         os.environ.update(saved_env)
