@@ -50,7 +50,7 @@ colcon test-result --test-result-base "$repo/build" --verbose
 unit_rc=$?
 
 # --- whole-graph tests ----------------------------------------------------------
-python -m pytest "$repo/tests" -p no:cacheprovider -q --junitxml="$results/graph.xml" "$@"
+python -m pytest "$repo/tests" -p no:cacheprovider -q -rs --junitxml="$results/graph.xml" "$@"
 graph_rc=$?
 [ "$graph_rc" = 5 ] && { echo "[clopy test] no whole-graph test ran" >&2; graph_rc=1; }
 
