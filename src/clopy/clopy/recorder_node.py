@@ -19,30 +19,19 @@ from pathlib import Path
 
 from clopy_common import qos
 from clopy_common.node_main import StartupError, check_overrides, describe, run_node
-from clopy_interfaces.msg import (ControlSignal, FrameInfo, Pose, RewardCommand, RewardEvent, RoiSignal,
-                                  SessionStatus, TaskEvent, ToneCommand, ToneEvent)
+from clopy_data.bag import McapBagWriter, typestore_with_clopy
+from clopy_data.folder import PARAMETERS, SessionFolder
+from clopy_data.session import EventLogWriter, archive_file, create_session_dir
+from clopy_data.topics import RECORDER_QOS
+from clopy_data.topics import TOPICS as TOPIC_TYPES
+from clopy_interfaces.msg import TaskEvent
 from rclpy.node import Node
-from sensor_msgs.msg import Image
 
-from clopy.bag import McapBagWriter, typestore_with_clopy
-from clopy.session import EventLogWriter, archive_file, create_session_dir
+from clopy.replay import message_class
 
 # topic -> (message class, rosbags type name, subscription QoS)
-TOPICS = {
-    qos.IMAGE: (Image, 'sensor_msgs/msg/Image', qos.RECORDER_IMAGE_QOS),
-    qos.FRAME_INFO: (FrameInfo, 'clopy_interfaces/msg/FrameInfo', qos.EVENT_QOS),
-    qos.ROI_SIGNAL: (RoiSignal, 'clopy_interfaces/msg/RoiSignal', qos.EVENT_QOS),
-    qos.CONTROL_SIGNAL: (ControlSignal, 'clopy_interfaces/msg/ControlSignal', qos.EVENT_QOS),
-    qos.POSE: (Pose, 'clopy_interfaces/msg/Pose', qos.EVENT_QOS),
-    qos.TONE: (ToneCommand, 'clopy_interfaces/msg/ToneCommand', qos.EVENT_QOS),
-    qos.TONE_EVENT: (ToneEvent, 'clopy_interfaces/msg/ToneEvent', qos.EVENT_QOS),
-    qos.REWARD: (RewardCommand, 'clopy_interfaces/msg/RewardCommand', qos.EVENT_QOS),
-    qos.REWARD_EVENT: (RewardEvent, 'clopy_interfaces/msg/RewardEvent', qos.EVENT_QOS),
-    qos.TASK_EVENT: (TaskEvent, 'clopy_interfaces/msg/TaskEvent', qos.EVENT_QOS),
-    qos.SESSION_STATUS: (SessionStatus, 'clopy_interfaces/msg/SessionStatus', qos.STATUS_QOS),
-}
-BAG_NAME = 'bag'
-EVENTS_NAME = 'events.tsv'
+TOPICS = {topic: (message_class(type_name), type_name, getattr(qos, RECORDER_QOS[topic]))
+          for topic, type_name in TOPIC_TYPES.items()}
 
 
 def _versions() -> dict[str, str]:
@@ -87,16 +76,17 @@ class RecorderNode(Node):
                 src = Path(get('param_file'))
                 if not src.is_file():
                     raise StartupError(f'recorder.param_file = {str(src)!r}: no such file')
-                dest = self.session_dir / 'parameters.yaml'   # the name every tool reads
+                dest = self.session_dir / PARAMETERS   # the name every tool reads
                 if src.resolve() != dest.resolve():
                     shutil.copyfile(src, dest)
             if get('task_file'):
                 from clopy_feedback.task_node import resolve_task_file
                 src = resolve_task_file(get('task_file'))   # a path, or a name such as 'clnf'
                 _, task_hash = archive_file(src, self.session_dir)
-            self.bag = McapBagWriter(self.session_dir / BAG_NAME, typestore_with_clopy(),
+            folder = SessionFolder(self.session_dir)
+            self.bag = McapBagWriter(folder.bag, typestore_with_clopy(),
                                      max_chunk_age_s=get('flush_period_s'))
-            self.events = EventLogWriter(self.session_dir / EVENTS_NAME)
+            self.events = EventLogWriter(folder.events)
         except (OSError, ValueError, RuntimeError) as exc:
             raise StartupError(f'recorder: cannot create the session in {get("session_dir") or get("out_dir")!r}: {exc}') from exc
         self.events.write_start_info(
@@ -164,7 +154,7 @@ class RecorderNode(Node):
                 if events is not None:
                     events.close(datetime.now(timezone.utc).astimezone())
         summary = ', '.join(f'{t} {n}' for t, n in sorted(self.counts.items()))
-        self.get_logger().info(f'bag closed: {summary or "no messages"}; {self.tsv_rows} task events in {EVENTS_NAME}')
+        self.get_logger().info(f'bag closed: {summary or "no messages"}; {self.tsv_rows} task events in {SessionFolder(self.session_dir).events.name}')
 
 
 def main(args=None) -> int:

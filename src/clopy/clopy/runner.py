@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from clopy_data.folder import BAG_METADATA, PARAMETERS, TONES_WAV, SessionFolder
+from clopy_data.session import create_session_dir
+
 from clopy import config as cfg
 from clopy.rosenv import DomainBusy, DomainLease, apply_loopback, loopback_env
 
@@ -101,11 +104,10 @@ def executable(package: str, name: str) -> Path:
 def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
     """Check the configuration and create the session folder.
     Returns (session_dir, params, params_path)."""
-    from clopy.session import create_session_dir
     source = None
     if opts.from_recording is not None:
         source = recording_source(Path(opts.from_recording))
-        inherited = Path(opts.from_recording) / 'parameters.yaml'
+        inherited = SessionFolder(opts.from_recording).parameters
         if opts.params_file is None and source[0] == 'bag' and inherited.is_file():
             _, old = cfg.load_params(opts.paradigm, inherited)
             if old.get('recorder', {}).get('paradigm') == opts.paradigm:
@@ -142,13 +144,13 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
         raise cfg.ConfigError(f'--mouse {mouse!r} / --out {opts.out_dir}: {exc}') from exc
     tone = params.get('tone', {})
     if tone.get('backend') == 'wav' and not Path(str(tone.get('wav_path', ''))).is_absolute():
-        tone['wav_path'] = str(session_dir / (tone.get('wav_path') or 'tones.wav'))
+        tone['wav_path'] = str(session_dir / (tone.get('wav_path') or TONES_WAV))
     rec = params.setdefault('recorder', {})
     # the first frame goes out once roi_dff (and the recorder, when it keeps images) are connected
     params.setdefault('camera', {})['wait_for_subscribers'] = required_subscribers(opts.paradigm, params)['image_raw']
     rec.update(session_dir=str(session_dir), mouse=mouse, paradigm=opts.paradigm,
                task_file=str(task_file), session_type=str(cfg.get(params, 'task', 'v.session_type', '')))
-    params_path = session_dir / 'parameters.yaml'
+    params_path = session_dir / PARAMETERS
     rec['param_file'] = str(params_path)
     cfg.write_params(params, params_path)
     return session_dir, params, params_path
@@ -160,8 +162,8 @@ VIDEO_SUFFIXES = ('.mp4', '.avi', '.mkv', '.mov', '.mj2')
 def recording_source(path: Path) -> tuple[str, Path]:
     """(camera source kind, path) for a recording given to --from."""
     if path.is_dir():
-        if (path / 'bag' / 'metadata.yaml').is_file() or (path / 'metadata.yaml').is_file():
-            return 'bag', path
+        if SessionFolder(path).bag_closed or (path / BAG_METADATA).is_file():
+            return 'bag', path   # the camera's source kind
         raise cfg.ConfigError(f'--from {path}: a folder, but neither a session folder (bag/) nor a bag')
     suffix = path.suffix.lower()
     if not path.is_file():
@@ -186,7 +188,7 @@ def inherit_for_rerun(params: dict, source: Path) -> None:
         rec.pop(key, None)
         if archived_task and (source / archived_task).is_file():
             params.setdefault('task', {})['task_file'] = str(source / archived_task)
-    params.setdefault('tone', {})['wav_path'] = 'tones.wav'
+    params.setdefault('tone', {})['wav_path'] = TONES_WAV
 
 
 try:
@@ -214,10 +216,10 @@ class Session:
         self.quiet = quiet
         self.procs: dict[str, subprocess.Popen] = {}
         self.logs: dict[str, object] = {}
-        (session_dir / 'logs').mkdir(exist_ok=True)
+        SessionFolder(session_dir).logs.mkdir(exist_ok=True)
 
     def start(self, package: str, exe: str, name: str) -> None:
-        log = open(self.session_dir / 'logs' / f'{name}.log', 'w')
+        log = open(SessionFolder(self.session_dir).log(name), 'w')
         self.logs[name] = log
         self.procs[name] = subprocess.Popen(
             [str(executable(package, exe)), '--ros-args', '-r', f'__node:={name}',
@@ -230,7 +232,7 @@ class Session:
 
     def log_tail(self, name: str, lines: int = 12) -> str:
         try:
-            text = (self.session_dir / 'logs' / f'{name}.log').read_text(errors='replace')
+            text = SessionFolder(self.session_dir).log(name).read_text(errors='replace')
         except OSError:
             return ''
         return '\n'.join(text.strip().splitlines()[-lines:])
