@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every CLoPy-ROS test: `colcon test` for all packages (unit tests), gated on
 # `colcon test-result`, then the whole-graph tests in tests/.
-# Usually called as `./clopy test`, which runs scripts/setup.sh first.
+# Usually called as `./clopy.sh test`, which runs scripts/setup.sh first.
 # Extra arguments go to the whole-graph pytest run (e.g. -k smoke).
 #
 # While the tests run, and where tcpdump is available (as root), every

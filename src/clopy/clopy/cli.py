@@ -15,7 +15,7 @@ from pathlib import Path
 
 from clopy_data.commands import add_commands as add_data_commands
 from clopy_data.folder import SessionFolder
-from clopy_data.postprocess import finish_session, print_summary
+from clopy_data.postprocess import finish_session, print_summary, read_summary_row
 
 from clopy import config as cfg
 
@@ -94,19 +94,27 @@ def main(argv: list[str] | None = None) -> int:
     except (cfg.ConfigError, RunError) as exc:
         print(f'clopy: {exc}', file=sys.stderr)
         return 2
-    try:
-        summary = finish_session(result.session_dir, SessionFolder.sessions_summary(opts.out_dir),
-                                 rerun_of=str(opts.from_recording or ''))
-    except Exception as exc:  # noqa: BLE001 - the recording is safe; say what failed
-        print(f'clopy: the recording is in {result.session_dir}, but its tables could not be made: {exc}',
-              file=sys.stderr)
-        return 1
+    # the recorder finished the folder (table, summary row, figure) when it closed;
+    # when it could not (killed), it is done here
+    csv_path = SessionFolder.sessions_summary(opts.out_dir)
+    summary = read_summary_row(csv_path, result.session_dir)
+    folder = SessionFolder(result.session_dir)
+    if summary is None:
+        try:
+            summary = finish_session(result.session_dir, csv_path, rerun_of=str(opts.from_recording or ''))
+        except Exception as exc:  # noqa: BLE001 - the recording is safe; say what failed
+            print(f'clopy: the recording is in {result.session_dir}, but its tables could not be made: {exc}',
+                  file=sys.stderr)
+            return 1
     print_summary(summary)
-    try:
-        from clopy_data.plots import session_figure
-        print(f'figure: {session_figure(result.session_dir)}')
-    except Exception as exc:  # noqa: BLE001 - a figure is never worth failing a session for
-        print(f'clopy: no summary figure ({exc}); try `clopy plot {result.session_dir}`', file=sys.stderr)
+    if not folder.summary_figure.is_file():
+        try:
+            from clopy_data.plots import session_figure
+            session_figure(result.session_dir)
+        except Exception as exc:  # noqa: BLE001 - a figure is never worth failing a session for
+            print(f'clopy: no summary figure ({exc}); try `clopy plot {result.session_dir}`', file=sys.stderr)
+    if folder.summary_figure.is_file():
+        print(f'figure: {folder.summary_figure}')
     print(f'session folder: {result.session_dir}')
     return 0 if result.ok else 1
 

@@ -61,6 +61,10 @@ class RecorderNode(Node):
         p('record_images', True, describe('record image_raw (the raw frames) in the bag'))
         p('flush_period_s', 1.0, describe('cut the bag into a chunk at least this often (s)'))
         p('rerun_of', '', describe('the recording this session re-runs (empty for a live session)'))
+        p('finish', True, describe('after the bag is closed, make the per-frame table, the summary row and '
+                                   'the summary figure (the session folder is then complete)'))
+        p('summary_csv', '', describe('sessions table the summary row goes to (empty: '
+                                      '<out>/sessions_summary.csv beside the paradigm folder)'))
         check_overrides(self)
         get = lambda name: self.get_parameter(name).value  # noqa: E731
 
@@ -107,6 +111,9 @@ class RecorderNode(Node):
         self.create_subscription(TaskEvent, qos.TASK_EVENT, self.on_task_event, qos.EVENT_QOS)
         self.create_timer(get('flush_period_s'), self.bag.flush)
         self.linger_s = 0.0
+        # stopped together with everything (ros2 launch): record until every other node has gone
+        self.upstream_topics = tuple(TOPICS)
+        self.upstream_wait_s = 20.0
         self.get_logger().info(f'recording to {self.session_dir}')
         print(f'CLOPY_SESSION_DIR={self.session_dir}', flush=True)
 
@@ -155,6 +162,28 @@ class RecorderNode(Node):
                     events.close(datetime.now(timezone.utc).astimezone())
         summary = ', '.join(f'{t} {n}' for t, n in sorted(self.counts.items()))
         self.get_logger().info(f'bag closed: {summary or "no messages"}; {self.tsv_rows} task events in {SessionFolder(self.session_dir).events.name}')
+        if getattr(self, 'bag', None) is not None and self.get_parameter('finish').value:
+            self._finish()
+
+    def _finish(self) -> None:
+        """The rest of the session folder, whoever started the graph: the per-frame
+        table, the summary row and the figure (made from the closed bag)."""
+        from clopy_data.plots import session_figure
+        from clopy_data.postprocess import finish_session
+        folder = SessionFolder(self.session_dir)
+        csv = self.get_parameter('summary_csv').value
+        csv_path = Path(csv) if csv else SessionFolder.sessions_summary(folder.path.parents[1])
+        try:
+            finish_session(folder.path, csv_path, rerun_of=self.get_parameter('rerun_of').value)
+            self.get_logger().info(f'{folder.frame_table.name} written; summary row in {csv_path}')
+        except Exception as exc:  # noqa: BLE001 - the bag is safe; say how to finish later
+            self.get_logger().error(f'tables could not be made ({exc}); the bag is closed: '
+                                    f'`clopy tables {folder.path}` makes them')
+            return
+        try:
+            self.get_logger().info(f'figure: {session_figure(folder.path)}')
+        except Exception as exc:  # noqa: BLE001 - a figure is never worth failing a session for
+            self.get_logger().warning(f'no summary figure ({exc}); `clopy plot {folder.path}` draws it')
 
 
 def main(args=None) -> int:

@@ -58,6 +58,7 @@ def required_subscribers(paradigm: str, params: dict) -> dict[str, int]:
         required['image_raw'] -= 1
     return required
 STOP_TIMEOUT_S = 10.0
+RECORDER_STOP_TIMEOUT_S = 60.0  # closes the bag, then makes the table, summary row and figure
 
 
 class RunError(RuntimeError):
@@ -97,7 +98,7 @@ def executable(package: str, name: str) -> Path:
     from ament_index_python.packages import get_package_prefix
     path = Path(get_package_prefix(package)) / 'lib' / package / name
     if not path.exists():
-        raise RunError(f'{package} {name} is not installed at {path}: run ./clopy setup')
+        raise RunError(f'{package} {name} is not installed at {path}: run ./clopy.sh setup')
     return path
 
 
@@ -238,6 +239,8 @@ class Session:
         return '\n'.join(text.strip().splitlines()[-lines:])
 
     def stop(self, name: str, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
+        if name == 'recorder':
+            timeout_s = RECORDER_STOP_TIMEOUT_S
         proc = self.procs.get(name)
         if proc is None:
             return None

@@ -162,6 +162,28 @@ def finish_session(session_dir: Path, summary_csv: Path | None, rerun_of: str = 
     return summary
 
 
+def read_summary_row(summary_csv: Path, session_dir: Path) -> dict | None:
+    """The summary row of one session in a sessions table (the last one written for
+    it), numbers as numbers; None when the table has no row for it."""
+    import csv
+    try:
+        with open(summary_csv, newline='', encoding='utf-8') as f:
+            rows = [r for r in csv.DictReader(f) if r.get('data_path') == str(session_dir)]
+    except FileNotFoundError:
+        return None
+    if not rows:
+        return None
+
+    def number(text: str):
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        return text
+    return {k: number(v) for k, v in rows[-1].items()}
+
+
 def print_summary(s: dict) -> None:
     """One line: what the session did (trials, rewards, threshold, frames)."""
     print(f"{s['paradigm']} {s['session_type']}: {s['trials']} trials, {s['successes']} rewarded, "
