@@ -1,7 +1,6 @@
 """Frame sources with real small files, fake cameras and error cases."""
 import sys
 import types
-from pathlib import Path
 
 import cv2
 import h5py
@@ -9,16 +8,9 @@ import numpy as np
 import pytest
 import tifffile
 
-try:
-    import clopy_signal  # noqa: F401  (installed alongside in a workspace)
-except ImportError:       # plain pytest from the source tree
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'clopy_signal'))
-
-from clopy_acquisition.sources import (SOURCE_KINDS, Frame, FrameSource,
-                                       Hdf5Source, OpenCvDeviceSource,
-                                       PiCameraSource, SourceError, TiffSource,
-                                       VideoFileSource, count_dropped,
-                                       open_source)
+from clopy_acquisition.sources import (BUILTIN_KINDS, Frame, FrameSource, Hdf5Source, OpenCvDeviceSource,
+                                       PiCameraSource, SourceError, TiffSource, VideoFileSource, count_dropped,
+                                       open_source, source_class, source_kinds)
 
 N, H, W = 6, 12, 16
 
@@ -482,43 +474,18 @@ def test_picamera_bad_exposure():
 
 # ------------------------------------------------------------------ factory
 
-def test_open_source_kinds(hdf5_path, tmp_path, avi_path):
-    tif = tmp_path / 'x.tif'
-    tifffile.imwrite(tif, np.zeros((2, 4, 4), np.uint8))
-    made = {
-        'hdf5': open_source('hdf5', path=hdf5_path),
-        'tiff': open_source('tiff', path=tif),
-        'video': open_source('video', path=avi_path),
-        'opencv': open_source('opencv', device=0),
-        'picamera': open_source('picamera', fps=15),
-        'synthetic': open_source('synthetic', seed=1, activity='flat'),
-        'synthetic_behaviour': open_source('synthetic_behaviour', seed=1),
-        'bag': open_source('bag', path=tmp_path),
-    }
-    assert set(made) == set(SOURCE_KINDS)
-    assert isinstance(made['hdf5'], Hdf5Source)
-    assert isinstance(made['picamera'], PiCameraSource)
-    assert type(made['synthetic']).__name__ == 'SyntheticCortexSource'
-    with pytest.raises(SourceError, match='no rosbag2 bag'):
-        made['bag'].open()
-    for source in made.values():
-        assert isinstance(source, FrameSource)
-        assert not source.is_open            # constructed, not opened
-    with made['synthetic'] as source:
-        assert source.read().image.shape == (256, 256, 3)
-
-
-def test_open_source_unknown_kind():
-    with pytest.raises(SourceError) as err:
-        open_source('webcam')
-    message = str(err.value)
-    assert "'webcam'" in message
-    for kind in ('synthetic', 'hdf5', 'tiff', 'video', 'opencv', 'picamera'):
-        assert kind in message
-
-
 def test_open_source_bad_parameters():
     with pytest.raises(SourceError, match=r"\['filename'\].*accepted.*'path'"):
         open_source('hdf5', filename='x.hdf5')
     with pytest.raises(SourceError, match="kind 'tiff'.*path"):
         open_source('tiff')
+
+
+def test_an_unknown_kind_is_named_with_the_key_and_the_built_in_kinds():
+    with pytest.raises(SourceError) as err:
+        source_class('webcam', 'camera.source')
+    message = str(err.value)
+    assert "camera.source = 'webcam'" in message and 'clopy.frame_sources' in message
+    for kind in BUILTIN_KINDS:
+        assert kind in message
+    assert set(BUILTIN_KINDS) <= set(source_kinds())

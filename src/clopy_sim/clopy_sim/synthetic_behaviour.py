@@ -47,13 +47,9 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
+from clopy_acquisition.frame_source import Frame, FrameSource
+from clopy_signal.speed import BODY_PARTS   # the 11 parts of the original CLMF model
 
-from .sources import Frame, FrameSource
-
-#: The 11 body parts of the original CLMF DeepLabCut model.
-BODY_PARTS: tuple[str, ...] = (
-    'snout_front', 'fl_l_front', 'fl_r_front', 'snout_top', 'snout_bottom',
-    'fl_l', 'fl_r', 'hl_l', 'hl_r', 'tailbase_bottom', 'tailbase_top')
 
 #: Limbs that make bouts, and the body parts each one carries.
 LIMBS: tuple[str, ...] = ('fl_l', 'fl_r', 'hl_l', 'hl_r')
