@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from clopy_acquisition.sources import (BUILTIN_KINDS, Frame, FrameSource, Hdf5Source, OpenCvDeviceSource,
+from clopy_acquisition.sources import (BUILTIN_KINDS, Frame, Hdf5Source, OpenCvDeviceSource,
                                        PiCameraSource, SourceError, TiffSource, VideoFileSource, count_dropped,
                                        open_source, source_class, source_kinds)
 

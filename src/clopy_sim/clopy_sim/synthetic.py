@@ -55,16 +55,16 @@ from collections import OrderedDict
 from typing import Iterable
 
 import numpy as np
-from clopy_acquisition.frame_source import Frame, FrameSource
 from clopy_signal.atlas import seed_centre_px
 
 from .cortex_events import (_ACTIVE_AREAS, _BLOB_SIGMA_MM, _NOISE_BANK_ROWS, _RAMP_CORE_MM, _RAMP_EDGE_MM,
                             _STREAM_NOISE, _STREAM_STATIC, ACTIVITIES, CortexEvents, _Block, expected_ramp_dff)
+from .rendered import RenderedSource
 
 __all__ = ['ACTIVITIES', 'SyntheticCortexSource', 'expected_ramp_dff']
 
 
-class SyntheticCortexSource(CortexEvents, FrameSource):
+class SyntheticCortexSource(CortexEvents, RenderedSource):
     """Seedable synthetic GCaMP + reflectance cortex (BGR uint8 frames).
 
     Args:
@@ -91,7 +91,6 @@ class SyntheticCortexSource(CortexEvents, FrameSource):
         bregma_row_px, bregma_col_px, px_per_mm: atlas geometry.
     """
 
-    live = False
 
     def __init__(self, seed: int | None = None, width_px: int = 256,
                  height_px: int = 256, fps: float = 15.0,
@@ -170,7 +169,6 @@ class SyntheticCortexSource(CortexEvents, FrameSource):
         self.bregma_col_px = float(bregma_col_px)
         self.px_per_mm = float(px_per_mm)
 
-        self._next_index = 0
         self._drive_start_index: list[int] = [0]
         self._drive_level: list[float] = [1.0]
         self._blocks: OrderedDict[int, _Block] = OrderedDict()
@@ -280,11 +278,6 @@ class SyntheticCortexSource(CortexEvents, FrameSource):
         return self._mask
 
     @property
-    def frame_index(self) -> int:
-        """Index of the frame the next ``read()`` returns."""
-        return self._next_index
-
-    @property
     def drive(self) -> float:
         """Current drive level (scales the target transient rate)."""
         return self._drive_level[-1]
@@ -380,14 +373,4 @@ class SyntheticCortexSource(CortexEvents, FrameSource):
         if self._next_index != 0:
             self._drive_start_index = [0]
             self._drive_level = [self.drive]
-        self._next_index = 0
-
-    def _read(self) -> Frame | None:
-        if self.frame_count is not None and self._next_index >= self.frame_count:
-            return None
-        image = self.frame_at(self._next_index)
-        self._next_index += 1
-        return Frame(image, None, 0)
-
-    def _close(self) -> None:
-        pass
+        super()._open()
