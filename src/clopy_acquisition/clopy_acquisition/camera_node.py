@@ -138,6 +138,9 @@ class CameraNode(Node):
         parameters, another package's through its SourceBackend."""
         try:
             backend = source_backend(kind, 'camera.source')
+        except SourceError as exc:   # the message names camera.source, the kind and who provides it
+            raise StartupError(str(exc)) from exc
+        try:
             if isinstance(backend, SourceBackend):
                 def declare(name, default, text=''):
                     return self.declare_parameter(name, default, describe(text)).value

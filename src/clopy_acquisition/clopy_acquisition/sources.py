@@ -81,7 +81,7 @@ def source_backend(kind: str, key: str = 'source') -> type[FrameSource] | Source
     try:
         cls = load_plugin(FRAME_SOURCES, kind, key, BUILTIN_KINDS)
     except PluginError as exc:
-        raise SourceError(f'unknown source kind {kind!r}: {exc}') from exc
+        raise SourceError(str(exc)) from exc
     source = cls.source_class if isinstance(cls, SourceBackend) else cls
     if not (isinstance(source, type) and issubclass(source, FrameSource)):
         raise SourceError(f'{key} = {kind!r}: the entry point of group {FRAME_SOURCES!r} gives {cls!r}, '
