@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import tifffile
-from conftest import LEVELS, H, N, W, bgr_stack, read_all
+from acquisition_files import LEVELS, H, N, W, bgr_stack, read_all
 
 from clopy_acquisition.sources import SourceError, TiffSource, VideoFileSource
 

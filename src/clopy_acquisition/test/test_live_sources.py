@@ -6,7 +6,7 @@ import types
 import cv2
 import numpy as np
 import pytest
-from conftest import LEVELS, H, W, read_all
+from acquisition_files import LEVELS, H, W, read_all
 
 from clopy_acquisition.sources import OpenCvDeviceSource, PiCameraSource, SourceError
 

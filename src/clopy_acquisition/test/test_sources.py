@@ -3,7 +3,7 @@ files; tiff/video in test_file_sources.py, cameras in test_live_sources.py)."""
 import h5py
 import numpy as np
 import pytest
-from conftest import H, N, W, bgr_stack, read_all
+from acquisition_files import H, N, W, bgr_stack, read_all
 
 from clopy_acquisition.sources import (BUILTIN_KINDS, Frame, Hdf5Source, SourceError, count_dropped, open_source,
                                        source_class, source_kinds)
