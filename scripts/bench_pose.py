@@ -8,7 +8,8 @@ it is not a test.
                           [--device cpu] [--size 640x320] [--resize 1.0]
                           [--out results.json]
 
-Each model is written with clopy_signal.dlc_models (as `clopy pose-model` does):
+Each model is written with clopy_sim.marker_model / clopy_signal.dlc_models (as `clopy pose-model`
+does) and loaded through clopy_signal.dlc_backend:
 `synthetic` is the synthetic-marker tracker; any other name is DeepLabCut's
 bottom-up ResNet with that timm backbone, untrained (DeepLabCut's default is
 resnet50). Frames come from the synthetic behaviour camera (640x320 BGR, or
@@ -43,14 +44,14 @@ def percentiles(values_ms):
 
 
 def measure(name: str, folder: Path, frames, device: str, resize: float) -> dict:
-    from clopy_acquisition.synthetic_behaviour import BODY_PARTS
     from clopy_signal import dlc_models
-    from clopy_signal.dlc_import import import_dlclive
-    dlclive_class, _ = import_dlclive('pytorch')
-    dlc_models.register_backbones()
+    from clopy_signal.dlc_backend import load_dlclive
+    from clopy_signal.speed import BODY_PARTS
+    from clopy_sim.marker_model import build_synthetic_marker_model
+    dlclive_class, _ = load_dlclive('pytorch')
     path = folder / f'{name}.pt'
     if name == 'synthetic':
-        dlc_models.build_synthetic_marker_model(path)
+        build_synthetic_marker_model(path)
     else:
         dlc_models.build_resnet_model(path, list(BODY_PARTS), name)
     t0 = time.perf_counter()
@@ -92,7 +93,7 @@ def main() -> int:
         parser.error('--frames must be >= 10')
     import torch
     if args.one:
-        from clopy_acquisition.synthetic_behaviour import SyntheticBehaviourSource
+        from clopy_sim.synthetic_behaviour import SyntheticBehaviourSource
         source = SyntheticBehaviourSource(seed=1, width_px=width, height_px=height, bout_rate_hz=0.5)
         frames = [source.frame_at(i) for i in range(args.frames + 1)]
         with tempfile.TemporaryDirectory() as tmp:

@@ -29,7 +29,7 @@ def clmf_session(tmp_path_factory):
 
 
 def test_measured_speed_matches_the_synthetic_ground_truth(clmf_session):
-    from clopy_acquisition.synthetic_behaviour import SyntheticBehaviourSource
+    from clopy_sim.synthetic_behaviour import SyntheticBehaviourSource
     truth = SyntheticBehaviourSource(seed=4, bout_rate_hz=0.25)
     signals = [m for m in bag_messages(clmf_session, 'control_signal') if m.valid]
     assert len(signals) > FPS * 10

@@ -65,7 +65,7 @@ def tracked_session(tmp_path_factory, models):
 
 
 def truth_source():
-    from clopy_acquisition.synthetic_behaviour import SyntheticBehaviourSource
+    from clopy_sim.synthetic_behaviour import SyntheticBehaviourSource
     return SyntheticBehaviourSource(seed=SEED, bout_rate_hz=BOUT_RATE_HZ)
 
 
@@ -131,14 +131,14 @@ def test_the_clmf_table_carries_the_dlclive_poses(tracked_session):
 
 @pytest.mark.parametrize('resize', [1.0, 0.5])
 def test_deeplabcut_resnet_export_runs_in_the_node_as_in_dlclive(tmp_path, models, resize):
-    from clopy_signal.dlc_import import import_dlclive
+    from clopy_signal.dlc_backend import load_dlclive
     session = dlclive_session(tmp_path, models['resnet'], ['camera.max_frames=12', f'pose.resize={resize}'],
                               timeout=300)
     poses = bag_messages(session, 'pose')
     assert [p.frame_index for p in poses] == list(range(12))
-    dlclive_class, _ = import_dlclive('pytorch')
+    dlclive_class, _ = load_dlclive('pytorch')
     live = dlclive_class(str(models['resnet']), model_type='pytorch', device='cpu', resize=resize)
-    from clopy_acquisition.synthetic_behaviour import SyntheticBehaviourSource
+    from clopy_sim.synthetic_behaviour import SyntheticBehaviourSource
     frames = SyntheticBehaviourSource(seed=1)   # config/clmf.yaml's seed
     for p in poses:
         frame = frames.frame_at(p.frame_index)

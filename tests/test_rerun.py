@@ -67,7 +67,7 @@ def test_rerun_with_another_threshold_changes_the_outcome(recorded, tmp_path, ro
 
 
 def test_rerun_from_an_original_clopy_hdf5(tmp_path, ros_env):
-    from clopy_acquisition.synthetic import SyntheticCortexSource
+    from clopy_sim.synthetic import SyntheticCortexSource
     frames = 150
     source = SyntheticCortexSource(seed=3, activity='ramp', target_regions=['M1_L'])
     path = tmp_path / 'image_stream.hdf5'

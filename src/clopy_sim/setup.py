@@ -17,4 +17,15 @@ setup(
     maintainer_email='clopy-ros@example.org',
     description=open('package.xml').read().split('<description>')[1].split('</description>')[0],
     license='MIT',
+    # how the camera and pose nodes find the simulation backends without importing
+    # this package (clopy_common.plugins)
+    entry_points={
+        'clopy.frame_sources': [
+            'synthetic = clopy_sim.camera_backends:SYNTHETIC_CORTEX',
+            'synthetic_behaviour = clopy_sim.camera_backends:SYNTHETIC_BEHAVIOUR',
+        ],
+        'clopy.pose_backends': [
+            'synthetic = clopy_sim.pose_backend:SyntheticPoseBackend',
+        ],
+    },
 )

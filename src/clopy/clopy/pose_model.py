@@ -14,20 +14,20 @@ from pathlib import Path
 
 
 def _command(args) -> int:
-    from clopy_signal.dlc_import import import_dlclive
+    from clopy_signal.dlc_backend import PoseBackendError, load_dlclive
     try:
-        import_dlclive('pytorch')
-    except ImportError as exc:
-        print(f'clopy pose-model: DeepLabCut-Live does not import ({exc}); install the extra with '
-              '`./clopy setup --dlc`', file=sys.stderr)
+        load_dlclive('pytorch')
+    except PoseBackendError as exc:
+        print(f'clopy pose-model: {exc}', file=sys.stderr)
         return 2
     from clopy_signal import dlc_models
     try:
         if args.kind == 'synthetic':
-            path = dlc_models.build_synthetic_marker_model(args.out)
+            from clopy_sim.marker_model import build_synthetic_marker_model
+            path = build_synthetic_marker_model(args.out)
             what = 'synthetic-marker model (tracks the synthetic behaviour camera)'
         else:
-            from clopy_acquisition.synthetic_behaviour import BODY_PARTS
+            from clopy_signal.speed import BODY_PARTS
             parts = args.body_parts or list(BODY_PARTS)
             path = dlc_models.build_resnet_model(args.out, parts, args.backbone, seed=args.seed)
             what = f'untrained {args.backbone} model, {len(parts)} body parts (for cost figures only)'

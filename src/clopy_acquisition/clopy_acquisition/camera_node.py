@@ -6,6 +6,11 @@ Live sources (Pi camera, OpenCV device) pace themselves and report frames the
 driver lost. Replay and synthetic sources are paced here at `frame_rate_hz`;
 when this node falls behind by a whole frame interval it skips frames, as a
 camera would, and counts them as dropped instead of hiding them.
+
+Kinds of other packages (clopy_sim's `synthetic` cortex with its learning mouse and
+`synthetic_behaviour`, or a lab's camera) are found through the entry-point group
+`clopy.frame_sources` (clopy_acquisition.sources); their parameters live under
+`<kind>.` and are declared only when that kind is chosen.
 """
 from __future__ import annotations
 
@@ -20,45 +25,16 @@ from clopy_interfaces.msg import ControlSignal, FrameInfo, RewardEvent
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from clopy_acquisition.sources import SOURCE_KINDS, SourceError, open_source
-
-
-def synthetic_behaviour_params(node: Node) -> dict:
-    """Parameters of the synthetic behaviour camera. Declared by the camera and by
-    the pose node's synthetic backend, which must render the same mouse: put them
-    in the parameter file's `/**` section so both read the same values."""
-    p = node.declare_parameter
-    return {
-        'seed': p('synthetic_behaviour.seed', 1).value,
-        'fps': p('synthetic_behaviour.fps', 30.0).value,
-        'width_px': p('synthetic_behaviour.width_px', 640).value,
-        'height_px': p('synthetic_behaviour.height_px', 320).value,
-        'bout_rate_hz': p('synthetic_behaviour.bout_rate_hz', 0.1).value,
-        'other_bout_rate_hz': p('synthetic_behaviour.other_bout_rate_hz', 0.1).value,
-        'bout_speed_px_per_frame': p('synthetic_behaviour.bout_speed_px_per_frame', 40.0).value,
-        'rest_jitter_px': p('synthetic_behaviour.rest_jitter_px', 0.5).value,
-        'control_part': p('synthetic_behaviour.control_part', 'fl_l').value,
-    }
+from clopy_acquisition.sources import SourceBackend, SourceError, open_source, source_backend, source_kinds
 
 
 def source_kwargs(kind: str, get) -> dict:
-    """Constructor arguments of a source kind, from node parameters (`get(name)`)."""
+    """Constructor arguments of a built-in source kind, from node parameters (`get(name)`)."""
     width, height, fps = get('width_px'), get('height_px'), get('frame_rate_hz')
-    if kind == 'synthetic':
-        return dict(seed=get('synthetic.seed'), width_px=width, height_px=height, fps=fps,
-                    activity=get('synthetic.activity'),
-                    target_regions=list(get('synthetic.target_regions')),
-                    target_rate_hz=get('synthetic.target_rate_hz'),
-                    ramp_rate_per_s=get('synthetic.ramp_rate_per_s'),
-                    bregma_row_px=get('synthetic.bregma_row_px'),
-                    bregma_col_px=get('synthetic.bregma_col_px'),
-                    px_per_mm=get('synthetic.px_per_mm'))
     if kind == 'hdf5':
         return dict(path=get('path'), dataset=get('hdf5_dataset'))
     if kind == 'tiff':
         return dict(path=get('path'), fps=fps)
-    if kind == 'synthetic_behaviour':
-        return dict(get('synthetic_behaviour'))
     if kind in ('video', 'bag'):
         return dict(path=get('path'))
     if kind == 'opencv':
@@ -67,14 +43,16 @@ def source_kwargs(kind: str, get) -> dict:
                     width_px=width, height_px=height, fps=fps)
     if kind == 'picamera':
         return dict(width_px=width, height_px=height, fps=fps, exposure_us=get('exposure_us'))
-    raise StartupError(f'camera.source = {kind!r}: allowed sources are {list(SOURCE_KINDS)}')
+    raise StartupError(f'camera.source = {kind!r}: no parameters known for it; allowed sources are '
+                       f'{list(source_kinds())}')
 
 
 class CameraNode(Node):
     def __init__(self) -> None:
         super().__init__('camera')
         p = self.declare_parameter
-        p('source', 'synthetic', describe(f'frame source: {", ".join(SOURCE_KINDS)}'))
+        kinds = source_kinds()
+        p('source', 'synthetic', describe(f'frame source: {", ".join(kinds)}'))
         p('path', '', describe('file for hdf5 / tiff / video sources'))
         p('hdf5_dataset', '/raw_images', describe('dataset of an original CLoPy image_stream.hdf5'))
         p('device', '0', describe('OpenCV device index or path'))
@@ -93,24 +71,9 @@ class CameraNode(Node):
                                        'processes them, each frame after the previous one\'s control '
                                        'signal (offline re-runs: nothing dropped, deterministic)'))
         p('lockstep_timeout_s', 5.0, describe('lockstep: longest wait for a frame\'s control signal (s)'))
-        p('synthetic.seed', 1, describe('seed of the synthetic cortex'))
-        p('synthetic.activity', 'spontaneous', describe('spontaneous | flat | ramp'))
-        p('synthetic.target_regions', ['M1_L'], describe('regions that get extra activity'))
-        p('synthetic.target_rate_hz', 0.1, describe('extra transients per target region (Hz)'))
-        p('synthetic.ramp_rate_per_s', 0.05, describe('growth rate of the ramp activity (1/s)'))
-        p('synthetic.bregma_row_px', 135.0, describe('synthetic atlas bregma row (px)'))
-        p('synthetic.bregma_col_px', 128.0, describe('synthetic atlas bregma column (px)'))
-        p('synthetic.px_per_mm', 25.6, describe('synthetic atlas scale (px/mm)'))
-        p('synthetic.initial_drive', 1.0, describe('simulated mouse: target-region activity level at the start '
-                                                   '(1 = target_rate_hz)'))
-        p('synthetic.learning_per_reward', 0.0, describe('simulated mouse: activity level gained per water reward '
-                                                         '(0 = a mouse that does not learn)'))
-
-        behaviour = synthetic_behaviour_params(self)
-        check_overrides(self)
 
         def get(name):
-            return behaviour if name == 'synthetic_behaviour' else self.get_parameter(name).value
+            return self.get_parameter(name).value
 
         self.fps = float(get('frame_rate_hz'))
         if not self.fps > 0:
@@ -121,21 +84,14 @@ class CameraNode(Node):
             raise StartupError(f"camera.pace = {self.pace!r}: allowed are 'realtime' and 'lockstep'")
         self.frame_id = get('frame_id')
         kind = get('source')
+        self.source = self._make_source(kind, get)
+        # the parameters of the kinds not chosen (`synthetic.*` in a rig's file) are not this run's
+        check_overrides(self, ('synthetic_behaviour.',) + tuple(f'{k}.' for k in kinds if k != kind))
         try:
-            self.source = open_source(kind, **source_kwargs(kind, get))
             self.source.open()
         except (SourceError, ValueError) as exc:
             raise StartupError(f'camera.source = {kind!r}: {exc}') from exc
         self.crop = self._crop(list(get('crop_px')))
-        # the simulated learning mouse: rewards raise its target-region activity
-        self.drive = float(get('synthetic.initial_drive'))
-        self.learning_per_reward = float(get('synthetic.learning_per_reward'))
-        self._pending_drive: float | None = None
-        if kind == 'synthetic':
-            try:
-                self.source.set_drive(self.drive)
-            except ValueError as exc:
-                raise StartupError(f'camera.synthetic.initial_drive = {self.drive}: {exc}') from exc
         if self.source.nominal_fps and abs(self.source.nominal_fps - self.fps) > 1e-6 and not self.source.live:
             self.get_logger().info(f'file says {self.source.nominal_fps} fps; pacing at frame_rate_hz = {self.fps}')
 
@@ -149,7 +105,7 @@ class CameraNode(Node):
         self._acked_index = -1
         if self.pace == 'lockstep':
             self.create_subscription(ControlSignal, qos.CONTROL_SIGNAL, self._on_control, qos.STREAM_QOS)
-        if kind == 'synthetic' and self.learning_per_reward > 0:
+        if getattr(self.source, 'wants_rewards', False):   # e.g. clopy_sim's learning mouse
             self.create_subscription(RewardEvent, qos.REWARD_EVENT, self._on_reward, qos.EVENT_QOS)
         self._thread = threading.Thread(target=self._loop, name='capture', daemon=True)
         self.get_logger().info(
@@ -177,12 +133,30 @@ class CameraNode(Node):
         x, y, w, h = crop
         return slice(y, y + h), slice(x, x + w)
 
+    def _make_source(self, kind: str, get):
+        """The source of `kind` (not opened): a built-in kind from the camera's own
+        parameters, another package's through its SourceBackend."""
+        try:
+            backend = source_backend(kind, 'camera.source')
+        except SourceError as exc:   # the message names camera.source, the kind and who provides it
+            raise StartupError(str(exc)) from exc
+        try:
+            if isinstance(backend, SourceBackend):
+                def declare(name, default, text=''):
+                    return self.declare_parameter(name, default, describe(text)).value
+
+                common = {n: get(n) for n in ('width_px', 'height_px', 'frame_rate_hz')}
+                return backend.from_camera(declare, common)
+            return open_source(kind, **source_kwargs(kind, get))
+        except (SourceError, ValueError) as exc:
+            raise StartupError(f'camera.source = {kind!r}: {exc}') from exc
+
     def _on_reward(self, event: RewardEvent) -> None:
-        if event.name != 'valve' or not event.delivered:
+        if event.name != 'valve':
             return
-        self.drive = min(self.source.max_drive, self.drive + self.learning_per_reward)
-        self._pending_drive = self.drive   # applied by the capture thread before its next frame
-        self.get_logger().info(f'simulated mouse: reward {event.rewards_delivered}, activity level {self.drive:.3f}')
+        line = self.source.on_reward(event.delivered, event.rewards_delivered)
+        if line:
+            self.get_logger().info(line)
 
     def _on_control(self, msg: ControlSignal) -> None:
         with self._acked:
@@ -239,9 +213,6 @@ class CameraNode(Node):
                         return
                     dropped += 1
                 slot += 1 + max(0, behind)
-            pending, self._pending_drive = self._pending_drive, None
-            if pending is not None:
-                self.source.set_drive(pending)
             frame = self.source.read()
             if frame is None:
                 if self.source.live:   # a camera does not end: it was unplugged or failed
@@ -304,8 +275,9 @@ class CameraNode(Node):
             self.get_logger().warn('capture thread did not stop; leaving the source to the process exit')
         else:
             self.source.close()
-        self.get_logger().info(f'{self.frames_published} frames published, '
-                               f'{self.dropped_total} dropped; final activity level {self.drive:.3f}')
+        summary = getattr(self.source, 'summary', None)
+        self.get_logger().info(f'{self.frames_published} frames published, {self.dropped_total} dropped'
+                               + (f'; {summary()}' if summary else ''))
 
 
 def main(args=None) -> int:

@@ -8,7 +8,7 @@ in recordings made with the original program.
 """
 from __future__ import annotations
 
-from .roi import ConfigError
+from .errors import ConfigError
 
 #: Seed name -> (ML_mm, AP_mm) from bregma, exactly as in the original CLoPy.
 SEEDS_MM: dict[str, tuple[float, float]] = {

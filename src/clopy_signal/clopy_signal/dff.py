@@ -23,7 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .roi import ConfigError, Roi
+from .errors import ConfigError
+from .roi import Roi
 
 #: correction -> BGR channel indices used (green first), None for 2-D frames.
 _CHANNELS: dict[str, list[int] | None] = {

@@ -6,14 +6,15 @@ backbone and heads, data.inference) and ``pose`` (the weights). dlclive loads it
 with ``DLCLive(path, model_type='pytorch')`` and runs its own preprocessing,
 network and heatmap predictor on every frame.
 
-Two kinds are built here (``clopy pose-model``):
+Two kinds are built (``clopy pose-model``):
 
-* ``synthetic``: finds the synthetic behaviour camera's body-part markers. The
+* ``synthetic`` (built by clopy_sim.marker_model; its backbone is registered here so
+  the pose node can load it): finds the synthetic behaviour camera's body-part markers. The
   backbone is set by hand (a colour match of each part's marker colour within its
   view, side or mirror-bottom, smoothed over the marker's size); the head and the
   predictor are DeepLabCut's own. It tracks the synthetic mouse to within a pixel,
   so the whole dlclive path can be run and checked against the ground truth.
-* ``resnet``: DeepLabCut's own bottom-up architecture (a timm ResNet backbone with
+* ``resnet`` (here): DeepLabCut's own bottom-up architecture (a timm ResNet backbone with
   a heatmap and location-refinement head) with random weights. Its poses mean
   nothing; it measures what a real network of that size costs per frame.
 """
@@ -23,7 +24,7 @@ import copy
 from pathlib import Path
 
 SYNTHETIC_BACKBONE = 'ClopySyntheticMarkers'
-_LOCREF_STD = 7.2801          # DeepLabCut's default location-refinement scale
+LOCREF_STD = 7.2801          # DeepLabCut's default location-refinement scale
 _MARKER_WINDOW_PX = 9         # smoothing window: about a marker's diameter
 _COLOUR_WIDTH = 0.1           # colour-match width (RGB in [0, 1])
 
@@ -65,7 +66,7 @@ def register_backbones() -> None:
     _registered = True
 
 
-def _export(path: Path, config: dict, weights: dict) -> Path:
+def export_model(path: Path, config: dict, weights: dict) -> Path:
     import torch
     path = Path(path)
     if path.suffix != '.pt':
@@ -75,14 +76,14 @@ def _export(path: Path, config: dict, weights: dict) -> Path:
     return path
 
 
-def _heatmap_head(in_channels: int, n_parts: int, kernel_size: list, strides: list,
+def heatmap_head(in_channels: int, n_parts: int, kernel_size: list, strides: list,
                   locref_final_conv: bool) -> dict:
     hidden = [in_channels] + [n_parts] * len(kernel_size)
     locref = [in_channels] + [2 * n_parts] * len(kernel_size)
     head = {
         'type': 'HeatmapHead',
         'predictor': {'type': 'HeatmapPredictor', 'apply_sigmoid': False, 'clip_scores': True,
-                      'location_refinement': True, 'locref_std': _LOCREF_STD},
+                      'location_refinement': True, 'locref_std': LOCREF_STD},
         'heatmap_config': {'channels': hidden, 'kernel_size': kernel_size, 'strides': strides},
         'locref_config': {'channels': locref, 'kernel_size': kernel_size, 'strides': strides},
     }
@@ -91,7 +92,7 @@ def _heatmap_head(in_channels: int, n_parts: int, kernel_size: list, strides: li
     return head
 
 
-def _config(body_parts: list[str], backbone: dict, head: dict, normalize: bool) -> dict:
+def model_config(body_parts: list[str], backbone: dict, head: dict, normalize: bool) -> dict:
     return {
         'method': 'bu',
         'metadata': {'bodyparts': list(body_parts), 'unique_bodyparts': [],
@@ -99,32 +100,6 @@ def _config(body_parts: list[str], backbone: dict, head: dict, normalize: bool) 
         'data': {'inference': {'normalize_images': normalize}, 'colormode': 'RGB'},
         'model': {'backbone': backbone, 'heads': {'bodypart': head}},
     }
-
-
-def build_synthetic_marker_model(path: str | Path) -> Path:
-    """Write the synthetic-marker export for the synthetic behaviour camera's
-    default layout (640 x 320 or larger, side view above mirror-bottom view)."""
-    import torch
-    from clopy_acquisition.synthetic_behaviour import _COLOURS, _SIDE_VIEW, BODY_PARTS
-    from dlclive.pose_estimation_pytorch.models import PoseModel
-
-    register_backbones()
-    n = len(BODY_PARTS)
-    # the head's locref is a 1x1 convolution with zero weights: its bias moves every
-    # peak by -0.5 px, undoing the predictor's +0.5 cell-centre offset at stride 1, so
-    # positions come out in the camera's pixel-centre convention
-    head = _heatmap_head(n, n, [], [], locref_final_conv=True)
-    config = _config(list(BODY_PARTS), {'type': SYNTHETIC_BACKBONE, 'n_parts': n}, head, normalize=False)
-    model = PoseModel.build(copy.deepcopy(config['model']))
-    weights = model.state_dict()
-    # the camera draws BGR; dlclive hands the network RGB in [0, 1]
-    weights['backbone.colours'] = torch.tensor(
-        [[c[2] / 255, c[1] / 255, c[0] / 255] for c in (_COLOURS[p] for p in BODY_PARTS)])
-    weights['backbone.top_view'] = torch.tensor([1.0 if p in _SIDE_VIEW else 0.0 for p in BODY_PARTS])
-    conv = 'heads.bodypart.locref_head.final_conv'
-    weights[f'{conv}.weight'] = torch.zeros_like(weights[f'{conv}.weight'])
-    weights[f'{conv}.bias'] = torch.full_like(weights[f'{conv}.bias'], -0.5 / _LOCREF_STD)
-    return _export(path, config, weights)
 
 
 def build_resnet_model(path: str | Path, body_parts: list[str], model_name: str = 'resnet50',
@@ -144,8 +119,8 @@ def build_resnet_model(path: str | Path, body_parts: list[str], model_name: str 
     n = len(body_parts)
     backbone = {'type': 'ResNet', 'model_name': model_name, 'output_stride': 16,
                 'freeze_bn_stats': True, 'freeze_bn_weights': False}
-    head = _heatmap_head(channels, n, [3], [2], locref_final_conv=False)
-    config = _config(body_parts, backbone, head, normalize=True)
+    head = heatmap_head(channels, n, [3], [2], locref_final_conv=False)
+    config = model_config(body_parts, backbone, head, normalize=True)
     torch.manual_seed(seed)
     model = PoseModel.build(copy.deepcopy(config['model']))
-    return _export(path, config, model.state_dict())
+    return export_model(path, config, model.state_dict())

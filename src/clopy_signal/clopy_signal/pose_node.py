@@ -1,17 +1,18 @@
 """Pose node: behaviour-camera frames in, every body part's position and
 likelihood out on `pose` (Pose), stamped with the frame's stamp and index.
 
-Backends (chosen explicitly):
+Backends (chosen explicitly, `pose.backend`; clopy_signal.pose_backends):
 - `dlclive`: DeepLabCut-Live (`pip install deeplabcut-live`, an optional extra:
   see docs/clmf.md) running an exported model (`model_path`, PyTorch or
-  TensorFlow);
-- `synthetic`: the ground truth of the synthetic behaviour camera (same seed
-  and parameters, from the shared `synthetic_behaviour.*` parameters), so the
-  graph can be tested and demonstrated without a model.
+  TensorFlow), clopy_signal.dlc_backend;
+- `synthetic` (package clopy_sim, found through its entry point): the ground truth
+  of the synthetic behaviour camera (same seed and parameters, from the shared
+  `synthetic_behaviour.*` parameters), so the graph can be tested and demonstrated
+  without a model;
+- any backend a lab's package registers under `clopy.pose_backends`.
 """
 from __future__ import annotations
 
-import re
 import threading
 import time
 
@@ -22,97 +23,13 @@ from clopy_interfaces.msg import FrameInfo, Pose
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from clopy_acquisition.camera_node import synthetic_behaviour_params
+from clopy_signal.dlc_backend import DlcLiveBackend
+from clopy_signal.pose_backends import PoseBackendError, make_pose_backend, pose_backend_names
 from clopy_signal.speed import BODY_PARTS
 
-BACKENDS = ('dlclive', 'synthetic')
-MODEL_TYPES = ('pytorch', 'base', 'tensorflow', 'tensorrt', 'lite')   # dlclive: PyTorch, or TensorFlow engines
+BUILTIN_BACKENDS = {'dlclive': DlcLiveBackend}
+
 CLOSE_TIMEOUT_S = 10.0     # close(): longest wait for the frame in the model
-DEVICE_RE = re.compile(r'cpu|auto|mps|cuda(:\d+)?')    # pose.device (PyTorch)
-
-
-class DlcLiveBackend:
-    """DeepLabCut-Live on each frame: (n_parts, 3) array of x, y, likelihood.
-
-    A PyTorch export is loaded here, at start-up (dlclive would load it on the first
-    frame), so a bad file, device or body-part list stops the node before the session
-    starts, with the setting named."""
-
-    def __init__(self, model_path: str, model_type: str, device: str, resize: float,
-                 body_parts: list[str], logger) -> None:
-        from pathlib import Path
-
-        from clopy_signal.dlc_import import import_dlclive
-        if model_type not in MODEL_TYPES:
-            raise StartupError(f'pose.model_type = {model_type!r}: allowed are {list(MODEL_TYPES)} '
-                               '(pytorch: a DeepLabCut 3 .pt export; the others: a TensorFlow export folder)')
-        if model_type == 'pytorch' and not DEVICE_RE.fullmatch(device):
-            raise StartupError(f'pose.device = {device!r}: allowed are cpu, cuda, cuda:N, mps, auto')
-        if not 0 < resize <= 1:
-            raise StartupError(f'pose.resize = {resize!r}: allowed is a factor in (0, 1] (0.5 halves width and '
-                               'height before the model; poses come back in the frame\'s pixels)')
-        path = Path(model_path).expanduser()
-        if model_type == 'pytorch' and not path.is_file():
-            raise StartupError(f'pose.model_path = {model_path!r}: no such file (a PyTorch export is one .pt file)')
-        if model_type != 'pytorch' and not path.is_dir():
-            raise StartupError(f'pose.model_path = {model_path!r}: no such folder (a TensorFlow export is the '
-                               'exported model folder)')
-        try:
-            dlclive_class, note = import_dlclive(model_type)
-            if model_type == 'pytorch':
-                from clopy_signal.dlc_models import register_backbones
-                register_backbones()   # `clopy pose-model synthetic` exports use it
-        except ImportError as exc:
-            raise StartupError(
-                f'pose.backend = dlclive, but DeepLabCut-Live does not import ({exc}); install the '
-                'extra with `./clopy setup --dlc` (docs/clmf.md) or run with --sim (synthetic pose)') from exc
-        if note == 'operators declared':
-            logger.warning('torchvision\'s compiled operators do not load next to this torch (a CUDA '
-                           'torchvision with a CPU torch); bottom-up models run, detector-based '
-                           '(top-down) models need a matching torch/torchvision pair')
-        kwargs = {'model_type': model_type}
-        if resize != 1:
-            kwargs['resize'] = resize
-        if model_type == 'pytorch':
-            kwargs['device'] = device
-            import torch
-            if device.startswith('cuda') and not torch.cuda.is_available():
-                raise StartupError(f'pose.device = {device!r}, but this torch ({torch.__version__}) sees no CUDA '
-                                   'GPU; allowed here: cpu')
-        try:
-            self.dlc = dlclive_class(str(path), **kwargs)
-            if model_type == 'pytorch':
-                self.dlc.runner.load_model()
-        except Exception as exc:  # noqa: BLE001 - dlclive and torch raise many kinds
-            raise StartupError(f'pose.model_path = {model_path!r}: dlclive cannot load it '
-                               f'({type(exc).__name__}: {exc})') from exc
-        self.initialised = model_type == 'pytorch'   # TensorFlow engines load on the first frame
-        if model_type == 'pytorch':
-            model_parts = list(self.dlc.runner.cfg.get('metadata', {}).get('bodyparts', []))
-            if model_parts and model_parts != list(body_parts):
-                raise StartupError(f'pose.body_parts = {list(body_parts)}, but the model {model_path!r} gives '
-                                   f'{model_parts}: set pose.body_parts to the model\'s parts, in its order')
-
-    def __call__(self, frame, frame_index: int):
-        if not self.initialised:
-            self.initialised = True
-            return self.dlc.init_inference(frame)
-        return self.dlc.get_pose(frame)
-
-
-class SyntheticBackend:
-    """Ground truth of the synthetic behaviour camera for the frame's index."""
-
-    def __init__(self, params: dict) -> None:
-        from clopy_acquisition.synthetic_behaviour import SyntheticBehaviourSource
-        try:
-            self.source = SyntheticBehaviourSource(**params)
-        except (ValueError, TypeError) as exc:
-            raise StartupError(f'synthetic_behaviour: {exc}') from exc
-
-    def __call__(self, frame, frame_index: int):
-        truth = self.source.ground_truth(frame_index)
-        return [(*truth[part], 1.0) for part in BODY_PARTS]
 
 
 class NewestFrame:
@@ -159,7 +76,7 @@ class PoseNode(Node):
         self.finished = False
         self.exit_status = 0
         p = self.declare_parameter
-        p('backend', 'dlclive', describe(f'pose backend: {", ".join(BACKENDS)}'))
+        p('backend', 'dlclive', describe(f'pose backend: {", ".join(pose_backend_names(BUILTIN_BACKENDS))}'))
         p('model_path', '', describe('exported DeepLabCut model (dlclive backend)'))
         p('model_type', 'pytorch', describe('pytorch | base (TensorFlow)'))
         p('device', 'cpu', describe('pytorch device: cpu | cuda'))
@@ -167,22 +84,19 @@ class PoseNode(Node):
                                   'are given in the frame\'s pixels'))
         p('body_parts', list(BODY_PARTS), describe('body-part names, in the model\'s order'))
         backend = self.get_parameter('backend').value
-        self.body_parts = list(self.get_parameter('body_parts').value)
-        synthetic = synthetic_behaviour_params(self)
+        get = lambda name: self.get_parameter(name).value  # noqa: E731
+        settings = {name: get(name) for name in ('model_path', 'model_type', 'device', 'resize')}
+        settings.update(body_parts=list(get('body_parts')), logger=self.get_logger())
+
+        def declare(name, default, text=''):
+            return p(name, default, describe(text)).value
+
+        try:
+            self.estimate = make_pose_backend(backend, BUILTIN_BACKENDS, declare, settings)
+        except PoseBackendError as exc:
+            raise StartupError(str(exc)) from exc
         check_overrides(self)
-        if backend == 'synthetic':
-            self.estimate = SyntheticBackend(synthetic)
-            self.body_parts = list(BODY_PARTS)
-        elif backend == 'dlclive':
-            model = self.get_parameter('model_path').value
-            if not model:
-                raise StartupError('pose.model_path is empty: give the exported DeepLabCut model')
-            self.estimate = DlcLiveBackend(model, self.get_parameter('model_type').value,
-                                           self.get_parameter('device').value,
-                                           float(self.get_parameter('resize').value), self.body_parts,
-                                           self.get_logger())
-        else:
-            raise StartupError(f'pose.backend = {backend!r}: allowed are {list(BACKENDS)}')
+        self.body_parts = list(self.estimate.body_parts)
         self.pose_pub = self.create_publisher(Pose, qos.POSE, qos.STREAM_QOS)
         self.published = 0
         self._newest = NewestFrame()

@@ -18,12 +18,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .atlas import seed_centre_px
+from .errors import ConfigError
 
-class ConfigError(ValueError):
-    """A signal-processing configuration value is invalid.
-
-    The message names the offending key/value and says what is allowed.
-    """
+__all__ = ['ConfigError', 'Roi', 'roi_size_px', 'rois_from_config']
 
 
 _NAME_RE = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\Z')
@@ -136,7 +134,6 @@ def rois_from_config(specs: list[str], frame_height_px: int,
             duplicate name, box not fully inside the frame, or empty list.
     """
     # Imported here: atlas.py imports ConfigError from this module.
-    from .atlas import seed_centre_px
 
     if isinstance(specs, str):
         # A bare string would otherwise be iterated character by character.

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Union
 
-from .roi import ConfigError
+from .errors import ConfigError
 
 _ALLOWED = ('allowed: ROI names, numbers, + - * / and parentheses')
 _MAX_LENGTH = 1000

@@ -1,60 +1,67 @@
-"""Speed node: poses in, the control point's speed out as the paradigm-independent
-`control_signal` (px/frame as the original, or mm/s with px_per_mm)."""
+"""Speed node: poses in, one control value per pose out as the paradigm-independent
+`control_signal`. What the value is comes from the processor `speed.processor`
+names (clopy_signal.control): `speed` (default: the control part's speed, px/frame
+as the original, or mm/s with px_per_mm), `paw_distance` (the control part's
+distance from `target_px`), or a lab's own `package.module:ClassName`."""
 from __future__ import annotations
 
 from clopy_common import qos
 from clopy_common.node_main import StartupError, check_overrides, describe, run_node
+from clopy_common.stamps import to_s
 from clopy_interfaces.msg import ControlSignal, Pose
 from rclpy.node import Node
 
-from clopy_common.stamps import to_s
-from clopy_signal.speed import SpeedEstimator
+from clopy_signal.control import BUILTIN_PROCESSORS, PoseSample, ProcessorError, make_processor
 
-UNITS = ('px_per_frame', 'mm_per_s')
+SETTINGS = ('control_part', 'px_per_mm', 'likelihood_min', 'smoothing_frames', 'units', 'target_px')
 
 
 class SpeedNode(Node):
     def __init__(self) -> None:
         super().__init__('speed')
         p = self.declare_parameter
+        p('processor', 'speed', describe(f'pose -> control value: {", ".join(BUILTIN_PROCESSORS)} | '
+                                         'package.module:ClassName (docs/clmf.md)'))
         p('control_part', 'fl_l', describe('body part whose speed is the control signal'))
         p('px_per_mm', 3.5, describe('image scale (px/mm), for mm/s'))
         p('likelihood_min', 0.0, describe('poses with a lower control-point likelihood are skipped'))
         p('smoothing_frames', 1, describe('moving average over this many speeds (1 = none)'))
-        p('units', 'px_per_frame', describe('control signal units: px_per_frame | mm_per_s'))
+        p('units', 'px_per_frame', describe('speed processor units: px_per_frame | mm_per_s'))
+        p('target_px', [0.0, 0.0], describe('paw_distance processor: the target point [x, y] (px)'))
         check_overrides(self)
-        get = lambda name: self.get_parameter(name).value  # noqa: E731
-        self.units = get('units')
-        if self.units not in UNITS:
-            raise StartupError(f'speed.units = {self.units!r}: allowed are {list(UNITS)}')
+        name = self.get_parameter('processor').value
+        settings = {key: self.get_parameter(key).value for key in SETTINGS}
         try:
-            self.estimator = SpeedEstimator(get('control_part'), get('px_per_mm'), get('likelihood_min'),
-                                            get('smoothing_frames'))
-        except ValueError as exc:
+            self.processor = make_processor(name, settings)
+        except ProcessorError as exc:
             raise StartupError(str(exc)) from exc
+        self.control_part = getattr(self.processor, 'control_part', None)
         self.control_pub = self.create_publisher(ControlSignal, qos.CONTROL_SIGNAL, qos.STREAM_QOS)
         self.create_subscription(Pose, qos.POSE, self.on_pose, qos.STREAM_QOS)
 
     def on_pose(self, pose: Pose) -> None:
         parts = {name: (x, y, p) for name, x, y, p in zip(pose.body_parts, pose.x_px, pose.y_px, pose.likelihood)}
-        if self.estimator.control_part not in parts:
-            self.get_logger().error(f'speed.control_part = {self.estimator.control_part!r} is not among '
+        if self.control_part is not None and self.control_part not in parts:
+            self.get_logger().error(f'speed.control_part = {self.control_part!r} is not among '
                                     f'the pose body parts {list(pose.body_parts)}: stopping')
             self.exit_status, self.finished = 2, True
             return
+        sample = PoseSample(to_s(pose.header.stamp), pose.frame_index, parts)
         try:
-            result = self.estimator.update(to_s(pose.header.stamp), pose.frame_index, parts)
+            result = self.processor.process(sample)
         except ValueError as exc:   # e.g. a stamp out of order: this pose is not used
             self.get_logger().warn(f'pose of frame {pose.frame_index} skipped: {exc}')
-            self.estimator.reset()
-            result = self.estimator.update(to_s(pose.header.stamp), pose.frame_index, parts)
+            reset = getattr(self.processor, 'reset', None)
+            if reset is None:
+                return
+            reset()
+            result = self.processor.process(sample)
         msg = ControlSignal()
         msg.header = pose.header
         msg.frame_index = pose.frame_index
-        value = result.px_per_frame if self.units == 'px_per_frame' else result.mm_per_s
-        msg.value = value if result.valid else 0.0
-        msg.units = self.units
-        msg.valid = result.valid
+        msg.value = float(result.value) if result.valid else 0.0
+        msg.units = result.units
+        msg.valid = bool(result.valid)
         self.control_pub.publish(msg)
 
 

@@ -47,13 +47,10 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
+from clopy_signal.speed import BODY_PARTS   # the 11 parts of the original CLMF model
 
-from .sources import Frame, FrameSource
+from .rendered import RenderedSource
 
-#: The 11 body parts of the original CLMF DeepLabCut model.
-BODY_PARTS: tuple[str, ...] = (
-    'snout_front', 'fl_l_front', 'fl_r_front', 'snout_top', 'snout_bottom',
-    'fl_l', 'fl_r', 'hl_l', 'hl_r', 'tailbase_bottom', 'tailbase_top')
 
 #: Limbs that make bouts, and the body parts each one carries.
 LIMBS: tuple[str, ...] = ('fl_l', 'fl_r', 'hl_l', 'hl_r')
@@ -130,7 +127,7 @@ def _stroke(bout: Bout, t_s: np.ndarray, amplitude_px: float) -> tuple[np.ndarra
     return along * bout.direction[0], along * bout.direction[1], lift
 
 
-class SyntheticBehaviourSource(FrameSource):
+class SyntheticBehaviourSource(RenderedSource):
     """Seedable synthetic head-fixed mouse (side + mirror-bottom view), BGR uint8 frames.
 
     Args:
@@ -150,7 +147,6 @@ class SyntheticBehaviourSource(FrameSource):
         schedule_horizon_s: how far ``bout_schedule`` reaches for an endless source, s.
     """
 
-    live = False
 
     def __init__(self, seed: int | None = None, width_px: int = DEFAULT_WIDTH_PX,
                  height_px: int = DEFAULT_HEIGHT_PX, fps: float = 30.0,
@@ -210,7 +206,6 @@ class SyntheticBehaviourSource(FrameSource):
         self.control_limb = _LIMB_OF[control_part]
         self.schedule_horizon_s = float(schedule_horizon_s)
 
-        self._next_index = 0
         self._rest = {p: (fx * self.width_px, fy * self.height_px)
                       for p, (fx, fy) in _REST_FRAC.items()}
         self._bouts: dict[str, list[Bout]] = {limb: [] for limb in LIMBS}
@@ -385,26 +380,8 @@ class SyntheticBehaviourSource(FrameSource):
 
     # ----------------------------------------------------- FrameSource API
 
-    @property
-    def frame_index(self) -> int:
-        """Index of the frame the next ``read()`` returns."""
-        return self._next_index
-
     def describe(self) -> str:
         return f'synthetic behaviour (seed {self.seed}, control part {self.control_part})'
-
-    def _open(self) -> None:
-        self._next_index = 0  # (re)opening restarts at frame 0
-
-    def _read(self) -> Frame | None:
-        if self.frame_count is not None and self._next_index >= self.frame_count:
-            return None
-        image = self.frame_at(self._next_index)
-        self._next_index += 1
-        return Frame(image, None, 0)
-
-    def _close(self) -> None:
-        pass
 
 
 def _real(x: object) -> bool:

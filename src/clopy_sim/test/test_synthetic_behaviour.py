@@ -1,19 +1,11 @@
 """Synthetic behaviour camera: format, determinism, bouts, speeds and the drawn parts."""
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-try:
-    import clopy_signal  # noqa: F401  (installed alongside in a workspace)
-except ImportError:       # plain pytest from the source tree
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'clopy_signal'))
-
 from clopy_acquisition.sources import SOURCE_KINDS, FrameSource, open_source
-from clopy_acquisition.synthetic_behaviour import (BODY_PARTS, LIMBS,
-                                                   SyntheticBehaviourSource)
+from clopy_sim.synthetic_behaviour import BODY_PARTS, LIMBS, SyntheticBehaviourSource
 
 FPS = 30.0
 SIDE_VIEW = {'snout_front', 'snout_top', 'fl_l_front', 'fl_r_front', 'tailbase_top'}

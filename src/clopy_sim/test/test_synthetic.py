@@ -1,22 +1,14 @@
 """Synthetic cortex: determinism, activity modes and dF/F behaviour."""
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-try:
-    import clopy_signal  # noqa: F401  (installed alongside in a workspace)
-except ImportError:       # plain pytest from the source tree
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'clopy_signal'))
 
 from clopy_signal.dff import DffEstimator, history_frames_for
 from clopy_signal.roi import ConfigError, rois_from_config
 
 from clopy_acquisition.sources import FrameSource
-from clopy_acquisition.synthetic import (ACTIVITIES, SyntheticCortexSource,
-                                         expected_ramp_dff)
+from clopy_sim.synthetic import ACTIVITIES, SyntheticCortexSource, expected_ramp_dff
 
 HISTORY = history_frames_for(6.0, 15.0)   # 90 frames
 

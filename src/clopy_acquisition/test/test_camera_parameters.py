@@ -1,0 +1,48 @@
+"""Camera node parameters with real rclpy: another source kind's parameters in the
+file (a rig's `synthetic.*`) are not this run's, a misspelt one of its own stops it."""
+import h5py
+import numpy as np
+import pytest
+import rclpy
+
+from clopy_acquisition.camera_node import CameraNode
+from clopy_common.node_main import StartupError
+
+
+@pytest.fixture
+def hdf5_path(tmp_path):
+    path = tmp_path / 'image_stream.hdf5'
+    with h5py.File(path, 'w') as f:
+        f.create_dataset('raw_images', data=np.zeros((3, 16, 16, 3), np.uint8))
+    return path
+
+
+def camera(*params):
+    args = ['--ros-args'] + [a for p in params for a in ('-p', p)]
+    rclpy.init(args=args)
+    try:
+        node = CameraNode()
+    except BaseException:
+        rclpy.shutdown()
+        raise
+    return node
+
+
+def close(node):
+    node.close()
+    node.destroy_node()
+    rclpy.shutdown()
+
+
+def test_parameters_of_a_kind_not_chosen_are_left_alone(hdf5_path):
+    node = camera('source:=hdf5', f'path:={hdf5_path}', 'synthetic.activity:=ramp', 'max_frames:=1')
+    try:
+        assert node.source.describe() == f'HDF5 {str(hdf5_path)!r}'
+        assert not node.has_parameter('synthetic.activity')
+    finally:
+        close(node)
+
+
+def test_a_misspelt_parameter_of_the_chosen_kind_stops_the_camera(hdf5_path):
+    with pytest.raises(StartupError, match=r"unknown parameter\(s\) \['hdf5.dataset'\]"):
+        camera('source:=hdf5', f'path:={hdf5_path}', 'hdf5.dataset:=/x')
