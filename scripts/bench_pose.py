@@ -3,7 +3,7 @@
 what the pose node spends on each frame before it publishes. It prints figures;
 it is not a test.
 
-    source scripts/env.sh            # after ./clopy setup --dlc
+    source scripts/env.sh            # after ./clopy.sh setup --dlc
     scripts/bench_pose.py [--models synthetic resnet10t resnet50] [--frames 100]
                           [--device cpu] [--size 640x320] [--resize 1.0]
                           [--out results.json]

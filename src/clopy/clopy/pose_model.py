@@ -5,7 +5,7 @@
                                         DeepLabCut's ResNet, untrained: cost figures only
 
 Then: clopy run clmf --sim --set pose.backend=dlclive --set pose.model_path=OUT.pt
-(needs the DeepLabCut-Live extra: ./clopy setup --dlc).
+(needs the DeepLabCut-Live extra: ./clopy.sh setup --dlc).
 """
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ def load_dlclive(model_type: str = 'pytorch'):
     except ImportError as exc:
         raise PoseBackendError(
             f'pose.backend = dlclive, but DeepLabCut-Live does not import ({exc}); install the '
-            'extra with `./clopy setup --dlc` (docs/clmf.md) or run with --sim (synthetic pose)') from exc
+            'extra with `./clopy.sh setup --dlc` (docs/clmf.md) or run with --sim (synthetic pose)') from exc
     return dlclive_class, note
 
 
