@@ -23,17 +23,24 @@ Control groups (`session_type`):
 the parameter file (2-ROI: threshold 0.1, success_rest_s 5, fail_rest_s 10, and the
 adaptive threshold off). Times are in s, the threshold in the control signal's units.
 
-Runs in the clopy_feedback task engine: the task API (v, signal, goto_state, tone_for,
-reward, ...) is provided by the engine.
+Runs in the clopy_task engine; the trial, outcome, feedback and adaptive-threshold
+logic it shares with CLMF is clopy_task.library. The threshold test is a signal watch
+and the tone a declared per-frame feedback, so the offline threshold simulation skips
+the frames where nothing can happen.
 """
 
-from clopy_feedback.threshold import ThresholdAdapter
+from clopy_task import library
+from clopy_task.api import *  # noqa: F401,F403 - the task API (pyControl style)
 
 states = ['initial_rest', 'trial', 'success_rest', 'fail_rest', 'done']
-events = ['adapt_threshold']
+events = library.EVENTS
 initial_state = 'initial_rest'
+frame_events = 'requested'  # only random_reward trials take 'frame' events
+status_variables = library.STATUS_VARIABLES
+tone_variables = library.TONE_VARIABLES
+pulse_variables = library.PULSE_VARIABLES
 
-SESSION_TYPES = ('graded', 'fixed_tone', 'no_audio', 'random_reward', 'no_reward')
+SESSION_TYPES = library.SESSION_TYPES
 
 # Session structure (original CLNF 1-ROI defaults)
 v.initial_rest_s = 30.0
@@ -74,25 +81,11 @@ v.successes_in_window___ = 0  # successes since the last threshold adaptation
 
 
 def run_start():
-    if v.session_type not in SESSION_TYPES:
-        raise TaskError(f"session_type={v.session_type!r}; allowed: {', '.join(SESSION_TYPES)}")
-    tone_for(0.0)  # checks threshold and tone settings now, not at the first trial
-    if v.adaptive_threshold:
-        if not v.threshold_floor > 0:
-            raise TaskError(f'threshold_floor={v.threshold_floor!r}; allowed: > 0 '
-                            '(the tone mapping needs a positive threshold)')
-        ThresholdAdapter(step=v.threshold_step, floor=v.threshold_floor)  # checks the step
-        set_timer('adapt_threshold', v.adapt_window_s)
+    library.check_and_start()
 
 
 def all_states(event):
-    # The adaptation window runs on session time, across trials and rests.
-    if event == 'adapt_threshold':
-        adapter = ThresholdAdapter(step=v.threshold_step, floor=v.threshold_floor)
-        v.threshold = adapter.next_threshold(v.threshold, v.successes_in_window___)
-        v.successes_in_window___ = 0
-        set_timer('adapt_threshold', v.adapt_window_s)
-        return True
+    return library.adapt_threshold(event)
 
 
 def initial_rest(event):
@@ -103,65 +96,18 @@ def initial_rest(event):
 
 def trial(event):
     if event == 'entry':
-        v.trial_n += 1
-        timed_goto_state('fail_rest', v.max_trial_s)  # timeout
-    elif event == 'frame':
-        if trial_succeeded():
-            succeed()
-        else:
-            play_feedback()
+        library.start_trial()
+    else:
+        library.trial_event(event)
 
 
 def success_rest(event):
-    if event == 'entry':
-        tone_off()
-        timed_goto_state(after_rest(), v.success_rest_s)
+    library.success_rest_state(event)
 
 
 def fail_rest(event):
-    if event == 'entry':
-        tone_off()
-        v.failures += 1
-        fail_signal(v.fail_pulse_s, reason='timeout')
-        timed_goto_state(after_rest(), v.fail_rest_s)
+    library.fail_rest_state(event)
 
 
 def done(event):
-    if event == 'entry':
-        tone_off()
-        print(f'session complete: {v.successes} successes in {v.trial_n} trials')
-        stop_framework()
-
-
-# --- helpers ---------------------------------------------------------------------
-
-def trial_succeeded():
-    """This frame ends the trial with a success (random draw or delayed crossing)."""
-    if v.session_type == 'random_reward':
-        return random() < v.random_reward_p
-    return signal.delayed(v.reward_delay_s) > v.threshold
-
-
-def succeed():
-    v.successes += 1
-    v.successes_in_window___ += 1
-    if v.session_type == 'no_reward':
-        print('threshold crossing: no reward (no_reward session)')
-    else:
-        is_random = v.session_type == 'random_reward'
-        reward(v.valve_pulse_s, reason='random' if is_random else 'success')
-    goto_state('success_rest')
-
-
-def play_feedback():
-    """Tone for the current frame: graded on the current (not delayed) signal."""
-    if v.session_type == 'no_audio':
-        tone_off()
-    elif v.session_type == 'fixed_tone':
-        tone(v.fixed_tone_hz)
-    else:
-        tone(tone_for(signal.value))
-
-
-def after_rest():
-    return 'trial' if v.trial_n < v.total_trials else 'done'
+    library.done_state(event)
