@@ -10,20 +10,15 @@ own task variables (``parameters.yaml``: rests, trial limit, reward delay,
 ``total_trials``, adaptive rule, ``session_type``). Frame stamps come from the
 recording; the run starts at the first frame's stamp, as the task node does.
 
-Two ways to run the task logic, giving the same trials:
-
-* **engine** (exact): :class:`clopy_feedback.engine.TaskEngine` with the session's
-  task file, every frame, once per threshold (in worker processes when there are
-  several CPU cores). Used for any task file that is not the packaged CLNF one,
-  for ``random_reward`` sessions and with ``--exact``.
-* **fast**: an event-driven re-implementation of ``tasks/clnf.py`` (trial start,
-  first frame whose delayed signal is above the threshold found with numpy,
-  timeout, rests, adaptive threshold windows, end after ``total_trials`` or at
-  the end of the data). It replays the engine's timer arithmetic (due times in
-  float seconds, ties broken by the order timers were set), so trial outcomes,
-  times and threshold changes are identical to the engine's; the tests check
-  this against the engine on synthetic signals. Used when the session's task
-  file is byte-identical to the packaged ``clnf.py``.
+The task logic is always the session's own task file run by the task engine
+(:class:`clopy_task.engine.TaskEngine`), once per threshold (in worker processes when
+there are several CPU cores), with ``run_signal``: the engine skips the frames where
+nothing can happen (no timer due, no 'frame' event wanted, no armed signal watch true)
+and finds the next watched crossing with numpy. The results are identical to feeding
+every frame (``--exact`` does that; the tests compare both). A task that takes 'frame'
+events in every state (e.g. CLMF's stillness tracking) or in the current one (CLNF's
+random_reward trials) is run frame by frame there. Results come from the task's
+``status_variables`` (trial, successes, failures, threshold).
 
 Per threshold: trials, successes, failures, rewards (valve pulses), success rate
 = successes / (successes + failures) (a trial cut by the end of the data counts
@@ -47,7 +42,6 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -62,16 +56,14 @@ from typing import Any
 import numpy as np
 import yaml
 
-from clopy_feedback.engine import HISTORY_S, TaskEngine, TaskError
-from clopy_feedback.threshold import ThresholdAdapter
+from clopy_task.engine import TaskEngine, TaskError
+from clopy_task.files import packaged_task as _packaged_task
 
 DEFAULT_THRESHOLDS = '0.002:0.2:0.002'  # dF/F: 100 thresholds, the original's baseline range
 DEFAULT_BASELINE_N = 2.0  # supra-threshold frames per minute (the original's rule)
 FRAME_TABLE = 'VideoTimestamp.txt'
 OUT_NAME = 'threshold_sim'
-
-# Session types whose trial outcome depends on the threshold (the fast path's domain).
-FAST_SESSION_TYPES = ('graded', 'fixed_tone', 'no_audio', 'no_reward')
+STATUS_NEEDED = ('trial', 'successes', 'failures', 'threshold')  # task status_variables used
 
 
 class ThresholdSimError(Exception):
@@ -120,29 +112,11 @@ def signal_minutes(stamps_s: np.ndarray) -> float:
 
 
 def packaged_task(name: str = 'clnf') -> Path:
-    """The installed task file ``name`` (share/clopy_feedback/tasks, else the source tree)."""
-    candidates: list[Path] = []
+    """The packaged task file ``name`` (clopy_task/tasks)."""
     try:
-        from ament_index_python.packages import get_package_share_directory
-        candidates.append(Path(get_package_share_directory('clopy_feedback')) / 'tasks')
-    except Exception:  # noqa: BLE001 - not installed: the source tree below
-        pass
-    import clopy_feedback
-    candidates.append(Path(clopy_feedback.__file__).resolve().parents[1] / 'tasks')
-    for folder in candidates:
-        path = folder / f'{name}.py'
-        if path.is_file():
-            return path
-    raise ThresholdSimError(f'task file {name}.py not found in {", ".join(map(str, candidates))}')
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def is_packaged_clnf(task_path: Path) -> bool:
-    """True when the file is byte-identical to the packaged clnf.py (the fast path's model)."""
-    return _sha256(task_path) == _sha256(packaged_task('clnf'))
+        return _packaged_task(name)
+    except FileNotFoundError as exc:
+        raise ThresholdSimError(str(exc)) from None
 
 
 def _load_parameters(session_dir: Path | None) -> dict[str, Any]:
@@ -360,7 +334,7 @@ class SimResult:
         return self.rewards / (self.duration_s / 60.0) if self.duration_s > 0 else float('nan')
 
 
-# ------------------------------------------------------------------ engine path
+# ------------------------------------------------------------------ simulation
 
 
 class _CountingOutputs:
@@ -388,116 +362,92 @@ def _variables_for(rec: Recording, threshold: float, adaptive: bool | None) -> d
     return variables
 
 
-def simulate_engine(rec: Recording, threshold: float, adaptive: bool | None = None) -> SimResult:
-    """Run the task file in the real engine over every frame (the exact mode)."""
+class _Outcomes:
+    """Trials, outcomes and threshold changes from the task's records: the variables its
+    status_variables name for trial, successes, failures and threshold."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names
+        self.outcomes: list[TrialOutcome] = []
+        self.changes: list[tuple[float, float]] = []
+        self.current: tuple[int, float] | None = None  # (trial, start_s) of the open trial
+
+    def __call__(self, record: Any) -> None:
+        if record.type != 'variable' or record.subtype != 'task':
+            return
+        changed = json.loads(record.content)
+        names = self.names
+        for key, outcome in (('successes', 'success'), ('failures', 'timeout')):
+            if names[key] in changed and self.current is not None:
+                trial, start_s = self.current
+                self.outcomes.append(TrialOutcome(trial, start_s, record.time_s, outcome,
+                                                  record.frame_index))
+                self.current = None
+        if names['trial'] in changed:
+            self.current = (int(changed[names['trial']]), record.time_s)
+        if names['threshold'] in changed:
+            self.changes.append((record.time_s, float(changed[names['threshold']])))
+
+
+def _status_names(engine: TaskEngine) -> dict[str, str]:
+    names = engine.task.status_variables
+    missing = [key for key in STATUS_NEEDED if names.get(key) not in engine.variables]
+    if missing:
+        raise ThresholdSimError(f'{engine.task_path}: status_variables gives no task variable for '
+                                f'{missing}; the simulation needs {list(STATUS_NEEDED)} '
+                                "(e.g. status_variables = clopy_task.library.STATUS_VARIABLES)")
+    return names
+
+
+def simulate_engine(rec: Recording, threshold: float, adaptive: bool | None = None,
+                    exact: bool = True) -> SimResult:
+    """Run the task file in the engine over the recording at one starting threshold.
+
+    exact=False: ``run_signal`` skips frames where nothing can happen ('fast');
+    exact=True: every frame goes through ``process_frame`` ('engine'). Same results.
+    """
     outputs = _CountingOutputs()
-    outcomes: list[TrialOutcome] = []
-    changes: list[tuple[float, float]] = []
-    current: list[Any] = []  # [trial, start_s] of the open trial
-
-    def sink(record: Any) -> None:
-        if record.type == 'state':
-            if current:
-                outcome = {'success_rest': 'success', 'fail_rest': 'timeout'}.get(record.content)
-                if outcome is not None:
-                    outcomes.append(TrialOutcome(current[0], current[1], record.time_s, outcome,
-                                                 record.frame_index))
-                    current.clear()
-            if record.content == 'trial':
-                current[:] = [len(outcomes) + 1, record.time_s]
-        elif record.type == 'variable' and record.subtype == 'task' and '"threshold"' in record.content:
-            changes.append((record.time_s, float(json.loads(record.content)['threshold'])))
-
+    sink = _Outcomes({})
     try:
         engine = TaskEngine(rec.task_path, _variables_for(rec, threshold, adaptive),
                             frame_rate_hz=rec.frame_rate_hz, outputs=outputs, sink=sink)
+        sink.names = _status_names(engine)
         engine.start(float(rec.stamps_s[0]))
-        stamps, index, values, valid = (rec.stamps_s.tolist(), rec.frame_index.tolist(),
-                                        rec.values.tolist(), rec.valid.tolist())
-        process = engine.process_frame
-        for k in range(len(stamps)):
-            process(stamps[k], index[k], values[k], valid[k])
-            if engine.stopped:
-                break
+        engine.run_signal(rec.stamps_s, rec.values, rec.valid, rec.frame_index, fast=not exact)
         engine.stop(float(rec.stamps_s[-1]))
     except TaskError as exc:
         raise ThresholdSimError(f'threshold {threshold}: {exc}') from exc
-    v = engine.variables
-    if current:
-        outcomes.append(TrialOutcome(current[0], current[1], engine.time_s, 'incomplete', -1))
-    successes = int(v.get('successes', outputs.rewards))
-    failures = int(v.get('failures', outputs.fails))
-    return SimResult(float(threshold), int(v.get('trial_n', successes + failures)), successes, failures,
-                     outputs.rewards, engine.time_s, float(v.get('threshold', threshold)), 'engine',
-                     outcomes, changes)
+    status = engine.status()
+    if sink.current is not None:
+        sink.outcomes.append(TrialOutcome(sink.current[0], sink.current[1], engine.time_s,
+                                          'incomplete', -1))
+    return SimResult(float(threshold), int(status['trial']), int(status['successes']),
+                     int(status['failures']), outputs.rewards, engine.time_s,
+                     float(status['threshold']), 'engine' if exact else 'fast', sink.outcomes,
+                     sink.changes)
 
 
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(rec: Recording, adaptive: bool | None) -> None:
-    _WORKER['rec'], _WORKER['adaptive'] = rec, adaptive
+def _worker_init(rec: Recording, adaptive: bool | None, exact: bool) -> None:
+    _WORKER.update(rec=rec, adaptive=adaptive, exact=exact)
 
 
 def _worker_run(threshold: float) -> SimResult:
-    return simulate_engine(_WORKER['rec'], threshold, _WORKER['adaptive'])
+    return simulate_engine(_WORKER['rec'], threshold, _WORKER['adaptive'], _WORKER['exact'])
 
 
 def simulate_engine_many(rec: Recording, thresholds: Sequence[float], adaptive: bool | None = None,
-                         jobs: int | None = None) -> list[SimResult]:
+                         jobs: int | None = None, exact: bool = True) -> list[SimResult]:
     """simulate_engine for each threshold, in ``jobs`` worker processes (default: CPU count)."""
     jobs = (os.cpu_count() or 1) if jobs is None else jobs
     if jobs <= 1 or len(thresholds) <= 1:
-        return [simulate_engine(rec, t, adaptive) for t in thresholds]
+        return [simulate_engine(rec, t, adaptive, exact) for t in thresholds]
     # fork: the workers inherit the recording; 'spawn' would re-run the `clopy` script (no main guard)
     with ProcessPoolExecutor(max_workers=min(jobs, len(thresholds)), mp_context=get_context('fork'),
-                             initializer=_worker_init, initargs=(rec, adaptive)) as pool:
-        return list(pool.map(_worker_run, thresholds))
-
-
-# --------------------------------------------------------------------- fast path
-
-
-@dataclasses.dataclass(frozen=True)
-class _Prepared:
-    """Frames as the CLNF task sees them: run time (s, clamped monotonic as the engine
-    does), the delayed signal, frame index; r_end = run time at the end of the data."""
-
-    run_s: np.ndarray
-    delayed: np.ndarray
-    frame_index: np.ndarray
-    r_end: float
-
-
-def _prepare(rec: Recording, delay_s: float) -> _Prepared:
-    t0 = float(rec.stamps_s[0])
-    run = np.maximum.accumulate(np.maximum(rec.stamps_s - t0, 0.0))  # engine: late stamps count as now
-    index = rec.frame_index
-    seen = np.maximum.accumulate(np.concatenate(([-1], index[:-1])))
-    delivered = index > seen  # the engine ignores a frame index not above the previous one
-    values = np.where(rec.valid & np.isfinite(rec.values), rec.values, 0.0)[delivered]
-    d_index = index[delivered]
-    n_back = round(delay_s * rec.frame_rate_hz)  # as Signal.delayed
-    pos = np.searchsorted(d_index, d_index - n_back, side='right') - 1
-    delayed = np.where(pos >= 0, values[np.maximum(pos, 0)], 0.0)
-    return _Prepared(run[delivered], delayed, d_index, float(run[-1]))
-
-
-@dataclasses.dataclass(frozen=True)
-class ClnfSettings:
-    """The clnf.py variables the trial outcomes depend on (s, signal units)."""
-
-    initial_rest_s: float
-    max_trial_s: float
-    success_rest_s: float
-    fail_rest_s: float
-    total_trials: int
-    reward_delay_s: float
-    adaptive: bool
-    step: float
-    floor: float
-    window_s: float
-    session_type: str
+                             initializer=_worker_init, initargs=(rec, adaptive, exact)) as pool:
+        return list(pool.map(_worker_run, thresholds, chunksize=max(1, len(thresholds) // (4 * jobs))))
 
 
 def _probe(rec: Recording, threshold: float, adaptive: bool | None) -> dict[str, Any]:
@@ -511,118 +461,19 @@ def _probe(rec: Recording, threshold: float, adaptive: bool | None) -> dict[str,
     return engine.variables
 
 
-def clnf_settings(variables: dict[str, Any]) -> ClnfSettings:
-    v = variables
-    return ClnfSettings(float(v['initial_rest_s']), float(v['max_trial_s']), float(v['success_rest_s']),
-                        float(v['fail_rest_s']), int(v['total_trials']), float(v['reward_delay_s']),
-                        bool(v['adaptive_threshold']), float(v['threshold_step']),
-                        float(v['threshold_floor']), float(v['adapt_window_s']), str(v['session_type']))
-
-
-def simulate_fast(prep: _Prepared, s: ClnfSettings, threshold: float) -> SimResult:
-    """Event-driven CLNF task (tasks/clnf.py) over prepared frames; same trials as the engine.
-
-    Two timers as in the engine: the state's timed transition and the adaptation
-    window, each (due s, order set). A timer fires when the run reaches its due time;
-    frames at or after a due time are processed after it; equal due times fire in
-    the order the timers were set.
-    """
-    run, delayed, findex, r_end = prep.run_s, prep.delayed, prep.frame_index, prep.r_end
-    n = run.size
-    seq = 0
-
-    def order() -> int:
-        nonlocal seq
-        seq += 1
-        return seq
-
-    thr = float(threshold)
-    adapter = ThresholdAdapter(step=s.step, floor=s.floor) if s.adaptive else None
-    adapt = (0.0 + s.window_s, order()) if s.adaptive else None  # run_start
-    goto = ('trial', 0.0 + s.initial_rest_s, order())  # initial_rest entry
-    state = 'initial_rest'
-    trial_n = successes = failures = in_window = 0
-    pos = 0
-    outcomes: list[TrialOutcome] = []
-    changes: list[tuple[float, float]] = []
-    trial_start = 0.0
-    end_s = r_end
-    while True:
-        timer_is_adapt = adapt is not None and (adapt[0], adapt[1]) < (goto[1], goto[2])
-        due = adapt[0] if timer_is_adapt else goto[1]
-        stop = min(int(np.searchsorted(run, due, side='left')), n)  # frames before the timer
-        if state == 'trial' and pos < stop:
-            hits = np.flatnonzero(delayed[pos:stop] > thr)
-            if hits.size:
-                k = pos + int(hits[0])
-                now = float(run[k])
-                successes += 1
-                in_window += 1
-                outcomes.append(TrialOutcome(trial_n, trial_start, now, 'success', int(findex[k])))
-                state = 'success_rest'
-                goto = ('trial' if trial_n < s.total_trials else 'done', now + s.success_rest_s, order())
-                pos = k + 1
-                continue
-        pos = max(pos, stop)
-        if due > r_end:  # the data ends before this timer
-            break
-        now = due
-        if timer_is_adapt:
-            new = adapter.next_threshold(thr, in_window)
-            if new != thr:
-                changes.append((now, new))
-            thr, in_window = new, 0
-            adapt = (now + s.window_s, order())
-            continue
-        target = goto[0]
-        if target == 'trial':
-            trial_n += 1
-            trial_start = now
-            state = 'trial'
-            goto = ('fail_rest', now + s.max_trial_s, order())
-        elif target == 'fail_rest':
-            failures += 1
-            # the engine fires a timer with the first frame stamped at or after it
-            frame = int(findex[pos]) if pos < n else -1
-            outcomes.append(TrialOutcome(trial_n, trial_start, now, 'timeout', frame))
-            state = 'fail_rest'
-            goto = ('trial' if trial_n < s.total_trials else 'done', now + s.fail_rest_s, order())
-        else:  # done: the task stops the run here
-            end_s = now
-            break
-    if state == 'trial':
-        outcomes.append(TrialOutcome(trial_n, trial_start, end_s, 'incomplete', -1))
-    rewards = 0 if s.session_type == 'no_reward' else successes
-    return SimResult(float(threshold), trial_n, successes, failures, rewards, end_s, thr, 'fast',
-                     outcomes, changes)
-
-
-def fast_path_reason(rec: Recording, variables: dict[str, Any]) -> str | None:
-    """Why the fast path cannot stand in for the engine, or None when it can."""
-    if not is_packaged_clnf(rec.task_path):
-        return f'{rec.task_path} is not the packaged clnf.py'
-    session_type = variables.get('session_type')
-    if session_type not in FAST_SESSION_TYPES:
-        return f'session_type={session_type!r} (the fast path models {", ".join(FAST_SESSION_TYPES)})'
-    n_back = round(float(variables['reward_delay_s']) * rec.frame_rate_hz)
-    if n_back + 1 > max(2, math.ceil(HISTORY_S * rec.frame_rate_hz) + 1):
-        return f'reward_delay_s={variables["reward_delay_s"]} is longer than the engine history'
-    return None
-
-
 def simulate(rec: Recording, thresholds: Sequence[float], *, adaptive: bool | None = None,
              exact: bool = False, jobs: int | None = None) -> tuple[list[SimResult], str]:
     """Simulate every threshold; returns the results and the mode used with its reason."""
     thresholds = [float(t) for t in thresholds]
     if not thresholds:
         raise ThresholdSimError('no thresholds to simulate')
-    probes = [_probe(rec, t, adaptive) for t in thresholds]
-    reason = 'asked for (--exact)' if exact else fast_path_reason(rec, probes[0])
-    if reason is not None:
-        return simulate_engine_many(rec, thresholds, adaptive, jobs), f'engine: {reason}'
-    prep = _prepare(rec, float(probes[0]['reward_delay_s']))
-    settings = clnf_settings(probes[0])
-    return [simulate_fast(prep, settings, t) for t in thresholds], 'fast: packaged clnf.py'
+    for t in thresholds:
+        _probe(rec, t, adaptive)
+    results = simulate_engine_many(rec, thresholds, adaptive, jobs, exact)
+    if exact:
+        return results, 'engine: asked for (--exact), every frame through the task engine'
+    return results, (f'fast: {rec.task_path.name} in the task engine, frames where nothing can '
+                     'happen skipped')
 
 
 # --------------------------------------------------------- baseline, recommendation
