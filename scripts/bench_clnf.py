@@ -30,7 +30,7 @@ clopy-run or this script, in % of one core. Each latency is then also given
 for the frames stamped in "quiet" seconds (others < --quiet-others-pct,
 default 35 % of one core) -- a way to see how much of a tail is contention.
 
-Then it reads the session bag (clopy.bag.read_bag) and computes:
+Then it reads the session bag (clopy_data.bag.read_bag) and computes:
 
 - frame stamp -> tone output: ToneEvent.output_time - header.stamp. The header
   is the camera frame's stamp, taken by the camera node with the ROS clock
@@ -398,7 +398,7 @@ def pct(values_ms: list[float]) -> dict:
 
 def analyse(session_dir: Path, stop_wall_s: float, timeline: list[tuple[float, float]], fps: float) -> dict:
     import numpy as np
-    from clopy.bag import read_bag, topic_counts, typestore_with_clopy
+    from clopy_data.bag import read_bag, topic_counts, typestore_with_clopy
 
     def ns(t) -> int:
         return int(t.sec) * 1_000_000_000 + int(t.nanosec)

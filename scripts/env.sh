@@ -14,6 +14,14 @@ fi
 source "$_clopy_repo/.venv/bin/activate"
 # shellcheck disable=SC1091
 source "$_clopy_repo/install/setup.bash"
+# PyPI world: the ROS wheels' packages (std_msgs, rclpy, ...) live under the venv
+# prefix; on AMENT_PREFIX_PATH they are visible to `ros2 interface`, `ros2 pkg` and launch.
+if [ "$(cat "$_clopy_repo/.venv/.clopy-world" 2>/dev/null)" = "pypi" ]; then
+    case ":${AMENT_PREFIX_PATH:-}:" in
+        *":$VIRTUAL_ENV:"*) ;;
+        *) export AMENT_PREFIX_PATH="${AMENT_PREFIX_PATH:+$AMENT_PREFIX_PATH:}$VIRTUAL_ENV" ;;
+    esac
+fi
 if [ "${CLOPY_NETWORK:-loopback}" = "loopback" ]; then
     export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
     # Fast DDS 3 (Kilted, PyPI) reads FASTDDS_*, Fast DDS 2 (Humble, Jazzy) FASTRTPS_*;

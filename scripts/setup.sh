@@ -146,6 +146,28 @@ PY
     fi
 fi
 
+# --- upstream ros2 launch / ros2 CLI (test tooling, PyPI world only) ----------
+# PyPI has no launch, launch_ros or ros2cli. When the project's shared tooling folder
+# (../shared/ros2-cli: the real upstream packages as wheels, plus composition_interfaces
+# source) sits beside the checkout, install them so `ros2 launch clopy ...` and
+# `ros2 topic/param/node/interface` run here exactly as on a rig. A machine with a
+# system ROS keeps its own.
+ros2cli_dir="$(cd "$repo/.." && pwd)/shared/ros2-cli"
+extra_base_paths=()
+if [ "$world" = "pypi" ] && [ -d "$ros2cli_dir/wheels" ]; then
+    cli_stamp="$venv/.clopy-ros2cli"
+    cli_want="$pyver $(hash_files "$ros2cli_dir"/wheels/*.whl requirements/ros2-cli.txt)"
+    if [ "$(cat "$cli_stamp" 2>/dev/null)" != "$cli_want" ]; then
+        say "installing the upstream ros2 launch and ros2 CLI from $ros2cli_dir"
+        # --no-deps: their setup.py files name ROS packages by ROS names that mean
+        # other things on PyPI (PyPI's `launch` is an unrelated project)
+        "$vpy" -m pip install --disable-pip-version-check -q --no-deps --no-index "$ros2cli_dir"/wheels/*.whl
+        "$vpy" -m pip install --disable-pip-version-check -q -r requirements/ros2-cli.txt
+        echo "$cli_want" > "$cli_stamp"
+    fi
+    [ -d "$ros2cli_dir/src/composition_interfaces" ] && extra_base_paths=("$ros2cli_dir/src")
+fi
+
 # --- the cmake path fix-up (PyPI world only) ---------------------------------
 # The wheels' exported cmake files name the include and site-packages paths of
 # the machine that built them (/opt/python/cpXY-cpXY/...); point them at ours.
@@ -167,6 +189,7 @@ build_inputs() {
         -o -name CMakeLists.txt -o -name '*.msg' -o -name '*.srv' \) -print0 | sort -z | xargs -0 cat
     # installed data files: a new task, launch or config file needs a build
     find launch config src/*/tasks src/*/scripts src/*/resource -type f 2>/dev/null | sort
+    [ "${#extra_base_paths[@]}" = 0 ] || find "${extra_base_paths[@]}" -type f | sort
 }
 want_build="$world $pyver $(build_inputs | sha256sum | cut -d' ' -f1)"
 if [ "${CLOPY_FORCE_BUILD:-0}" != "1" ] && [ -f "$repo/install/setup.bash" ] \
@@ -186,7 +209,7 @@ say "colcon build"
     fi
     # colcon through the venv's Python: the node scripts it writes then start with
     # .venv/bin/python (apt's colcon would write /usr/bin/python3, which lacks our packages)
-    "$vpy" -m colcon --log-base "$repo/log" build --base-paths "$repo/src" --build-base "$repo/build" \
+    "$vpy" -m colcon --log-base "$repo/log" build --base-paths "$repo/src" "${extra_base_paths[@]}" --build-base "$repo/build" \
         --install-base "$repo/install" --symlink-install \
         --cmake-args -DPython3_EXECUTABLE="$vpy" -DBUILD_TESTING=OFF \
         --event-handlers console_cohesion- summary+ status-

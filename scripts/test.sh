@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every CLoPy-ROS test: `colcon test` for all packages (unit tests), gated on
 # `colcon test-result`, then the whole-graph tests in tests/.
-# Usually called as `./clopy test`, which runs scripts/setup.sh first.
+# Usually called as `./clopy.sh test`, which runs scripts/setup.sh first.
 # Extra arguments go to the whole-graph pytest run (e.g. -k smoke).
 #
 # While the tests run, and where tcpdump is available (as root), every
@@ -50,7 +50,7 @@ colcon test-result --test-result-base "$repo/build" --verbose
 unit_rc=$?
 
 # --- whole-graph tests ----------------------------------------------------------
-python -m pytest "$repo/tests" -p no:cacheprovider -q --junitxml="$results/graph.xml" "$@"
+python -m pytest "$repo/tests" -p no:cacheprovider -q -rs --junitxml="$results/graph.xml" "$@"
 graph_rc=$?
 [ "$graph_rc" = 5 ] && { echo "[clopy test] no whole-graph test ran" >&2; graph_rc=1; }
 

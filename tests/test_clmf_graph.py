@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from clopy.tables import read_frame_table
+from clopy_data.tables import read_frame_table
 from test_clnf_graph import bag_messages, clopy_run, session_dir, stamp_s
 
 FPS = 30.0

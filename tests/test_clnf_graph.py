@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clopy.bag import read_bag, typestore_with_clopy
-from clopy.session import read_event_log
-from clopy.tables import read_frame_table
+from clopy_data.bag import read_bag, typestore_with_clopy
+from clopy_data.session import read_event_log
+from clopy_data.tables import read_frame_table
 
 FPS = 15.0
 FAST = ['task.v.initial_rest_s=7.0', 'task.v.success_rest_s=2.0', 'task.v.fail_rest_s=2.0',

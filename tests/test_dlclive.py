@@ -20,7 +20,7 @@ import sys
 import numpy as np
 import pytest
 
-from clopy.tables import read_frame_table
+from clopy_data.tables import read_frame_table
 from test_clnf_graph import bag_messages, clopy_run, session_dir
 
 SEED, BOUT_RATE_HZ = 13, 0.2   # the control paw's first bout: 8.55-9.88 s (checked below)
@@ -160,7 +160,7 @@ def test_a_model_slower_than_the_camera_works_on_the_newest_frame(tmp_path_facto
                            sets=['pose.backend=dlclive', f'pose.model_path={model}', 'camera.max_frames=150'])
     assert result.returncode == 0, result.stdout + result.stderr
     session = session_dir(out)
-    from clopy.bag import read_bag, typestore_with_clopy
+    from clopy_data.bag import read_bag, typestore_with_clopy
     frames = bag_messages(session, 'frame_info')
     poses = [(m.msg, m.timestamp_ns) for m in read_bag(session / 'bag', typestore_with_clopy(), topics=['pose'])]
     assert len(frames) == 150 and 2 <= len(poses) < 0.5 * len(frames)

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clopy.bag import McapBagWriter, read_bag, typestore_with_clopy
-from clopy.plots import figure_data, latency_label, make_figure, percentiles, session_figure
+from clopy_data.bag import McapBagWriter, read_bag, typestore_with_clopy
+from clopy_data.plots import figure_data, latency_label, make_figure, percentiles, session_figure
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
@@ -49,7 +49,7 @@ def stamp_ns(t) -> int:
 
 def latencies_from_bag(session: Path) -> tuple[np.ndarray, np.ndarray]:
     """Frame stamp -> tone output and frame stamp -> valve open, in ms, read here
-    independently of clopy.plots."""
+    independently of clopy_data.plots."""
     # frame_info too: a topic list that matches nothing would make read_bag read all topics
     msgs = list(read_bag(session / 'bag', typestore_with_clopy(), topics=['frame_info', 'tone_event', 'reward_event']))
     tone = [(stamp_ns(m.msg.output_time) - stamp_ns(m.msg.header)) / 1e6 for m in msgs if m.topic == 'tone_event']

@@ -10,8 +10,8 @@ import h5py
 import numpy as np
 import pytest
 
-from clopy.session import read_event_log
-from clopy.tables import read_frame_table
+from clopy_data.session import read_event_log
+from clopy_data.tables import read_frame_table
 from test_clnf_graph import bag_messages, clopy_run, session_dir
 
 COLUMNS = ['time', 'M1_Ldff', 'freq', 'rew_threshold', 'reward', 'trial', 'audio']
@@ -148,7 +148,7 @@ def test_a_recorder_killed_with_sigkill_leaves_a_recoverable_bag(tmp_path, ros_e
     import os
     import signal as sig
 
-    from clopy.bag import salvage_bag, topic_counts
+    from clopy_data.bag import salvage_bag, topic_counts
     from test_clnf_graph import no_process_left
     proc = clopy_run(tmp_path, 'clnf_1roi', '--sim', env=ros_env, wait=False, sets=['task.v.initial_rest_s=2.0'])
     deadline = time.monotonic() + 60
@@ -170,6 +170,6 @@ def test_a_recorder_killed_with_sigkill_leaves_a_recoverable_bag(tmp_path, ros_e
     # at least the seconds before the last chunk cut are back (a loaded machine starts late)
     assert counts.get('image_raw', 0) >= 15 * 2 and counts.get('control_signal', 0) >= 15 * 2
     assert topic_counts(tmp_path / 'recovered') == counts
-    recovered = [m.msg for m in __import__('clopy.bag', fromlist=['read_bag']).read_bag(
+    recovered = [m.msg for m in __import__('clopy_data.bag', fromlist=['read_bag']).read_bag(
         tmp_path / 'recovered', topics=['control_signal'])]
     assert [m.frame_index for m in recovered] == sorted(m.frame_index for m in recovered)

@@ -23,7 +23,7 @@ setup(
         ('share/' + package_name + '/msg', glob('../clopy_interfaces/msg/*.msg')),
     ],
     install_requires=requires,
-    extras_require={'test': ['pytest']},
+    extras_require={'test': ['pytest', 'mcap-ros2-support']},
     zip_safe=False,
     maintainer='CLoPy-ROS developers',
     maintainer_email='clopy-ros@example.org',

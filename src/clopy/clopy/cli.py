@@ -13,9 +13,15 @@ import sys
 import threading
 from pathlib import Path
 
+from clopy_data.commands import add_commands as add_data_commands
+from clopy_data.folder import SessionFolder
+from clopy_data.postprocess import finish_session, print_summary, read_summary_row
+
 from clopy import config as cfg
 
-COMMAND_MODULES = ('threshold_sim', 'plots', 'analysis', 'replay', 'pose_model')
+# bringup commands that live in their own modules (each has add_command(sub)); the offline
+# data commands (tables, plot, analyze) come from clopy_data, as `python -m clopy_data` has them
+COMMAND_MODULES = ('clopy.threshold_sim', 'clopy.replay', 'clopy.pose_model')
 
 DEMO_SETTINGS = [
     # a short, lively session: 6 trials of at most 15 s, rests of 5 s
@@ -32,11 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     _session_options(run)
     demo = sub.add_parser('demo', help='a short simulated CLNF 1-ROI session')
     _session_options(demo, demo=True)
-    tables = sub.add_parser('tables', help='per-frame table and summary row from a session bag')
-    tables.add_argument('session', type=Path)
     # commands that live in their own modules: each adds its parser with set_defaults(func=...)
+    add_data_commands(sub)
     for module in COMMAND_MODULES:
-        importlib.import_module(f'clopy.{module}').add_command(sub)
+        importlib.import_module(module).add_command(sub)
     return parser
 
 
@@ -63,11 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, 'func', None) is not None:
         return int(args.func(args) or 0)
-    if args.command == 'tables':
-        from clopy.postprocess import finish_session
-        summary = finish_session(args.session, None)
-        print_summary(summary)
-        return 0
     from clopy.runner import RunError, RunOptions, run
     if args.command == 'demo':
         opts = RunOptions('clnf_1roi', sim=True, mouse=args.mouse, trials=args.trials, out_dir=args.out,
@@ -94,28 +94,29 @@ def main(argv: list[str] | None = None) -> int:
     except (cfg.ConfigError, RunError) as exc:
         print(f'clopy: {exc}', file=sys.stderr)
         return 2
-    from clopy.postprocess import finish_session
-    try:
-        summary = finish_session(result.session_dir, Path(opts.out_dir) / 'sessions_summary.csv',
-                                 rerun_of=str(opts.from_recording or ''))
-    except Exception as exc:  # noqa: BLE001 - the recording is safe; say what failed
-        print(f'clopy: the recording is in {result.session_dir}, but its tables could not be made: {exc}',
-              file=sys.stderr)
-        return 1
+    # the recorder finished the folder (table, summary row, figure) when it closed;
+    # when it could not (killed), it is done here
+    csv_path = SessionFolder.sessions_summary(opts.out_dir)
+    summary = read_summary_row(csv_path, result.session_dir)
+    folder = SessionFolder(result.session_dir)
+    if summary is None:
+        try:
+            summary = finish_session(result.session_dir, csv_path, rerun_of=str(opts.from_recording or ''))
+        except Exception as exc:  # noqa: BLE001 - the recording is safe; say what failed
+            print(f'clopy: the recording is in {result.session_dir}, but its tables could not be made: {exc}',
+                  file=sys.stderr)
+            return 1
     print_summary(summary)
-    try:
-        from clopy.plots import session_figure
-        print(f'figure: {session_figure(result.session_dir)}')
-    except Exception as exc:  # noqa: BLE001 - a figure is never worth failing a session for
-        print(f'clopy: no summary figure ({exc}); try `clopy plot {result.session_dir}`', file=sys.stderr)
+    if not folder.summary_figure.is_file():
+        try:
+            from clopy_data.plots import session_figure
+            session_figure(result.session_dir)
+        except Exception as exc:  # noqa: BLE001 - a figure is never worth failing a session for
+            print(f'clopy: no summary figure ({exc}); try `clopy plot {result.session_dir}`', file=sys.stderr)
+    if folder.summary_figure.is_file():
+        print(f'figure: {folder.summary_figure}')
     print(f'session folder: {result.session_dir}')
     return 0 if result.ok else 1
-
-
-def print_summary(s: dict) -> None:
-    print(f"{s['paradigm']} {s['session_type']}: {s['trials']} trials, {s['successes']} rewarded, "
-          f"{s['failures']} timed out; {s['rewards']} valve pulses; threshold {s['reward_threshold']} -> "
-          f"{s['final_threshold']}; {s['duration']:.1f} s at {s['fps']} fps, {s['dropped_frames']} frames dropped")
 
 
 if __name__ == '__main__':

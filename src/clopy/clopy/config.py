@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from clopy_data.folder import TONES_WAV, SessionFolderError, read_parameters
 
 PARADIGMS = ('clnf_1roi', 'clnf_2roi', 'clmf')
 
@@ -37,14 +38,14 @@ def load_params(paradigm: str, path: Path | None = None) -> tuple[Path, dict]:
         if paradigm not in PARADIGMS:
             raise ConfigError(f'unknown paradigm {paradigm!r}; allowed: {", ".join(PARADIGMS)}')
         path = config_dir() / f'{paradigm}.yaml'
+    if not Path(path).is_file():
+        raise ConfigError(f'{path}: cannot read the parameter file (no such file)')
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        raw = read_parameters(path)
     except OSError as exc:
         raise ConfigError(f'{path}: cannot read the parameter file ({exc.strerror})') from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f'{path}: not valid YAML ({exc})') from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f'{path}: expected "node: {{ros__parameters: ...}}" entries, got {type(raw).__name__}')
+    except SessionFolderError as exc:
+        raise ConfigError(str(exc)) from exc
     params = {}
     for node, body in raw.items():
         if not isinstance(body, dict) or not isinstance(body.get('ros__parameters'), dict):
@@ -81,7 +82,7 @@ def apply_simulation(params: dict) -> None:
     else:
         params.setdefault('camera', {})['source'] = 'synthetic'
     params.setdefault('tone', {})['backend'] = 'wav'
-    params['tone']['wav_path'] = 'tones.wav'
+    params['tone']['wav_path'] = TONES_WAV
     params.setdefault('reward', {})['simulate'] = True
 
 

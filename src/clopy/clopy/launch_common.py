@@ -1,73 +1,94 @@
-"""What every paradigm's launch file starts: the same executables, with the
-same parameter file, that `clopy run` starts (clopy.runner.PARADIGM_NODES)."""
+"""What every paradigm's launch file starts: the same executables, with the same
+effective parameters and the same session folder, that `clopy run` starts.
+
+At launch time (an OpaqueFunction, before any node process exists) the launch file
+runs the same preparation as `clopy run`: it leases the ROS domain (one graph per
+domain), reads the paradigm's parameter file, applies `sim:=true` (exactly
+`clopy run --sim`), `trials:=N` and `set:=` overrides, checks everything, creates the
+session folder and writes `parameters.yaml` there. Every node then reads that one
+file, so the folder records what ran, `tones.wav` and the node logs land in the
+folder, and a bad value stops the launch before anything starts.
+"""
 from __future__ import annotations
 
 import os
+import shlex
+from pathlib import Path
 
-from clopy.runner import PARADIGM_NODES
+# Leases held by the `ros2 launch` process for as long as it runs (the kernel frees
+# them when it exits).
+_HELD: list = []
 
-TASK_FILES = {'clnf_1roi': 'clnf', 'clnf_2roi': 'clnf', 'clmf': 'clmf'}
+# the session ends when one of these exits: no trials left, no frames, no valve, no record
+SESSION_ENDERS = ('task', 'recorder', 'reward', 'camera')
 
 
 def paradigm_launch_description(paradigm: str):
     """LaunchDescription for `ros2 launch clopy <paradigm>.launch.py`.
 
-    Arguments: params_file (default share/clopy/config/<paradigm>.yaml),
-    mouse, out_dir, sim (true: synthetic camera, WAV audio, mock pins).
-    The session ends when the task node finishes (all trials done), or when the
-    camera, the reward node or the recorder stops (no frames, no valve, no record)."""
-    from ament_index_python.packages import get_package_share_directory
+    Arguments: mouse, out_dir, sim (true: synthetic camera, WAV audio, mock pins),
+    trials, params_file (default share/clopy/config/<paradigm>.yaml) and set
+    (space-separated node.param=value overrides, as `clopy run --set`). The session
+    ends when the task node finishes (all trials done), or when the camera, the
+    reward node or the recorder stops (no frames, no valve, no record)."""
     from launch import LaunchDescription
-    from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
-    from launch.conditions import IfCondition
+    from launch.actions import DeclareLaunchArgument, OpaqueFunction
+
+    args = [
+        DeclareLaunchArgument('params_file', default_value='',
+                              description='parameter file (default: the paradigm\'s own)'),
+        DeclareLaunchArgument('mouse', default_value='mouse', description='subject id'),
+        DeclareLaunchArgument('out_dir', default_value=os.path.join(os.path.expanduser('~'), 'clopy_sessions'),
+                              description='folder for session folders'),
+        DeclareLaunchArgument('sim', default_value='false', choices=['true', 'false'],
+                              description='simulation: synthetic camera, WAV-file audio, mock GPIO pins'),
+        DeclareLaunchArgument('trials', default_value='', description='stop after N trials'),
+        DeclareLaunchArgument('set', default_value='',
+                              description='space-separated node.param=value overrides, as clopy run --set'),
+    ]
+    return LaunchDescription(args + [OpaqueFunction(function=_session_actions, args=[paradigm])])
+
+
+def _session_actions(context, paradigm: str):
+    from launch.actions import EmitEvent, RegisterEventHandler, SetEnvironmentVariable
     from launch.event_handlers import OnProcessExit
     from launch.events import Shutdown
-    from launch.substitutions import LaunchConfiguration, PythonExpression
     from launch_ros.actions import Node
-    from launch_ros.parameter_descriptions import ParameterValue
 
-    share = get_package_share_directory('clopy')
-    params_file = LaunchConfiguration('params_file')
-    sim = LaunchConfiguration('sim')
-    args = [
-        DeclareLaunchArgument('params_file', default_value=os.path.join(share, 'config', f'{paradigm}.yaml')),
-        DeclareLaunchArgument('mouse', default_value='mouse'),
-        DeclareLaunchArgument('out_dir', default_value=os.path.join(os.path.expanduser('~'), 'clopy_sessions')),
-        DeclareLaunchArgument('sim', default_value='false', choices=['true', 'false']),
-    ]
-    is_sim = PythonExpression(["'", sim, "' == 'true'"])
-    sim_overrides = {
-        'camera': {'source': 'synthetic_behaviour' if paradigm == 'clmf' else 'synthetic'},
-        'pose': {'backend': 'synthetic'},
-        'tone': {'backend': 'wav'},
-        'reward': {'simulate': True},
-    }
-    nodes = []
-    enders = []   # the session ends when one of these exits: no trials left, no frames, no valve, no record
+    from clopy import config as cfg
+    from clopy.runner import PARADIGM_NODES, RunError, RunOptions, lease_domain, prepare
+
+    def arg(name: str) -> str:
+        return context.launch_configurations.get(name, '')
+
+    trials = arg('trials').strip()
+    try:
+        n_trials = int(trials) if trials else None
+    except ValueError:
+        raise RuntimeError(f'trials:={trials!r}: allowed: a whole number >= 1') from None
+    opts = RunOptions(paradigm, sim=arg('sim') == 'true', mouse=arg('mouse') or None, trials=n_trials,
+                      out_dir=Path(arg('out_dir')), sets=shlex.split(arg('set')),
+                      params_file=Path(arg('params_file')) if arg('params_file') else None,
+                      domain_id=int(os.environ.get('ROS_DOMAIN_ID') or 0))
+    try:
+        lease, graph = lease_domain(opts)
+    except RunError as exc:
+        raise RuntimeError(str(exc)) from None
+    _HELD.extend([lease, graph])
+    try:
+        session_dir, _params, params_path = prepare(opts)
+    except (cfg.ConfigError, RunError) as exc:
+        raise RuntimeError(str(exc)) from None
+    graph.relabel(f'the session {session_dir}')
+    actions = [SetEnvironmentVariable('ROS_LOG_DIR', str(session_dir / 'logs'))]
+    enders = []
     for package, executable, name in PARADIGM_NODES[paradigm]:
-        params = [params_file]
-        extra = {}
-        if name == 'recorder':
-            # as strings: launch reads a bare 1234 as an integer
-            params.append({'mouse': ParameterValue(LaunchConfiguration('mouse'), value_type=str),
-                           'out_dir': ParameterValue(LaunchConfiguration('out_dir'), value_type=str),
-                           'param_file': ParameterValue(params_file, value_type=str),
-                           'task_file': TASK_FILES[paradigm]})
-            extra = {'sigterm_timeout': '15'}   # time to close the bag
-        if name in sim_overrides:
-            # the node twice, one of them started: as configured, or (sim:=true) simulated
-            actions = [
-                Node(package=package, executable=executable, name=name, output='screen', parameters=params,
-                     condition=IfCondition(PythonExpression(['not ', is_sim])), **extra),
-                Node(package=package, executable=executable, name=name, output='screen',
-                     parameters=params + [sim_overrides[name]], condition=IfCondition(is_sim), **extra),
-            ]
-        else:
-            actions = [Node(package=package, executable=executable, name=name, output='screen',
-                            parameters=params, **extra)]
-        nodes.extend(actions)
-        if name in ('task', 'recorder', 'reward', 'camera'):
-            enders.extend(actions)
-    handlers = [RegisterEventHandler(OnProcessExit(target_action=n, on_exit=[
+        extra = {'sigterm_timeout': '30'} if name == 'recorder' else {}  # time to close the bag
+        node = Node(package=package, executable=executable, name=name, output='screen',
+                    parameters=[str(params_path)], **extra)
+        actions.append(node)
+        if name in SESSION_ENDERS:
+            enders.append(node)
+    actions += [RegisterEventHandler(OnProcessExit(target_action=n, on_exit=[
         EmitEvent(event=Shutdown(reason='a session node ended'))])) for n in enders]
-    return LaunchDescription(args + nodes + handlers)
+    return actions

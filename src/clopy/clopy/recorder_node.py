@@ -19,30 +19,19 @@ from pathlib import Path
 
 from clopy_common import qos
 from clopy_common.node_main import StartupError, check_overrides, describe, run_node
-from clopy_interfaces.msg import (ControlSignal, FrameInfo, Pose, RewardCommand, RewardEvent, RoiSignal,
-                                  SessionStatus, TaskEvent, ToneCommand, ToneEvent)
+from clopy_data.bag import McapBagWriter, typestore_with_clopy
+from clopy_data.folder import PARAMETERS, SessionFolder
+from clopy_data.session import EventLogWriter, archive_file, create_session_dir
+from clopy_data.topics import RECORDER_QOS
+from clopy_data.topics import TOPICS as TOPIC_TYPES
+from clopy_interfaces.msg import TaskEvent
 from rclpy.node import Node
-from sensor_msgs.msg import Image
 
-from clopy.bag import McapBagWriter, typestore_with_clopy
-from clopy.session import EventLogWriter, archive_file, create_session_dir
+from clopy.replay import message_class
 
 # topic -> (message class, rosbags type name, subscription QoS)
-TOPICS = {
-    qos.IMAGE: (Image, 'sensor_msgs/msg/Image', qos.RECORDER_IMAGE_QOS),
-    qos.FRAME_INFO: (FrameInfo, 'clopy_interfaces/msg/FrameInfo', qos.EVENT_QOS),
-    qos.ROI_SIGNAL: (RoiSignal, 'clopy_interfaces/msg/RoiSignal', qos.EVENT_QOS),
-    qos.CONTROL_SIGNAL: (ControlSignal, 'clopy_interfaces/msg/ControlSignal', qos.EVENT_QOS),
-    qos.POSE: (Pose, 'clopy_interfaces/msg/Pose', qos.EVENT_QOS),
-    qos.TONE: (ToneCommand, 'clopy_interfaces/msg/ToneCommand', qos.EVENT_QOS),
-    qos.TONE_EVENT: (ToneEvent, 'clopy_interfaces/msg/ToneEvent', qos.EVENT_QOS),
-    qos.REWARD: (RewardCommand, 'clopy_interfaces/msg/RewardCommand', qos.EVENT_QOS),
-    qos.REWARD_EVENT: (RewardEvent, 'clopy_interfaces/msg/RewardEvent', qos.EVENT_QOS),
-    qos.TASK_EVENT: (TaskEvent, 'clopy_interfaces/msg/TaskEvent', qos.EVENT_QOS),
-    qos.SESSION_STATUS: (SessionStatus, 'clopy_interfaces/msg/SessionStatus', qos.STATUS_QOS),
-}
-BAG_NAME = 'bag'
-EVENTS_NAME = 'events.tsv'
+TOPICS = {topic: (message_class(type_name), type_name, getattr(qos, RECORDER_QOS[topic]))
+          for topic, type_name in TOPIC_TYPES.items()}
 
 
 def _versions() -> dict[str, str]:
@@ -72,6 +61,10 @@ class RecorderNode(Node):
         p('record_images', True, describe('record image_raw (the raw frames) in the bag'))
         p('flush_period_s', 1.0, describe('cut the bag into a chunk at least this often (s)'))
         p('rerun_of', '', describe('the recording this session re-runs (empty for a live session)'))
+        p('finish', True, describe('after the bag is closed, make the per-frame table, the summary row and '
+                                   'the summary figure (the session folder is then complete)'))
+        p('summary_csv', '', describe('sessions table the summary row goes to (empty: '
+                                      '<out>/sessions_summary.csv beside the paradigm folder)'))
         check_overrides(self)
         get = lambda name: self.get_parameter(name).value  # noqa: E731
 
@@ -87,16 +80,17 @@ class RecorderNode(Node):
                 src = Path(get('param_file'))
                 if not src.is_file():
                     raise StartupError(f'recorder.param_file = {str(src)!r}: no such file')
-                dest = self.session_dir / 'parameters.yaml'   # the name every tool reads
+                dest = self.session_dir / PARAMETERS   # the name every tool reads
                 if src.resolve() != dest.resolve():
                     shutil.copyfile(src, dest)
             if get('task_file'):
                 from clopy_task.files import resolve_task_file
                 src = resolve_task_file(get('task_file'))   # a path, or a name such as 'clnf'
                 _, task_hash = archive_file(src, self.session_dir)
-            self.bag = McapBagWriter(self.session_dir / BAG_NAME, typestore_with_clopy(),
+            folder = SessionFolder(self.session_dir)
+            self.bag = McapBagWriter(folder.bag, typestore_with_clopy(),
                                      max_chunk_age_s=get('flush_period_s'))
-            self.events = EventLogWriter(self.session_dir / EVENTS_NAME)
+            self.events = EventLogWriter(folder.events)
         except (OSError, ValueError, RuntimeError) as exc:
             raise StartupError(f'recorder: cannot create the session in {get("session_dir") or get("out_dir")!r}: {exc}') from exc
         self.events.write_start_info(
@@ -117,6 +111,9 @@ class RecorderNode(Node):
         self.create_subscription(TaskEvent, qos.TASK_EVENT, self.on_task_event, qos.EVENT_QOS)
         self.create_timer(get('flush_period_s'), self.bag.flush)
         self.linger_s = 0.0
+        # stopped together with everything (ros2 launch): record until every other node has gone
+        self.upstream_topics = tuple(TOPICS)
+        self.upstream_wait_s = 20.0
         self.get_logger().info(f'recording to {self.session_dir}')
         print(f'CLOPY_SESSION_DIR={self.session_dir}', flush=True)
 
@@ -164,7 +161,29 @@ class RecorderNode(Node):
                 if events is not None:
                     events.close(datetime.now(timezone.utc).astimezone())
         summary = ', '.join(f'{t} {n}' for t, n in sorted(self.counts.items()))
-        self.get_logger().info(f'bag closed: {summary or "no messages"}; {self.tsv_rows} task events in {EVENTS_NAME}')
+        self.get_logger().info(f'bag closed: {summary or "no messages"}; {self.tsv_rows} task events in {SessionFolder(self.session_dir).events.name}')
+        if getattr(self, 'bag', None) is not None and self.get_parameter('finish').value:
+            self._finish()
+
+    def _finish(self) -> None:
+        """The rest of the session folder, whoever started the graph: the per-frame
+        table, the summary row and the figure (made from the closed bag)."""
+        from clopy_data.plots import session_figure
+        from clopy_data.postprocess import finish_session
+        folder = SessionFolder(self.session_dir)
+        csv = self.get_parameter('summary_csv').value
+        csv_path = Path(csv) if csv else SessionFolder.sessions_summary(folder.path.parents[1])
+        try:
+            finish_session(folder.path, csv_path, rerun_of=self.get_parameter('rerun_of').value)
+            self.get_logger().info(f'{folder.frame_table.name} written; summary row in {csv_path}')
+        except Exception as exc:  # noqa: BLE001 - the bag is safe; say how to finish later
+            self.get_logger().error(f'tables could not be made ({exc}); the bag is closed: '
+                                    f'`clopy tables {folder.path}` makes them')
+            return
+        try:
+            self.get_logger().info(f'figure: {session_figure(folder.path)}')
+        except Exception as exc:  # noqa: BLE001 - a figure is never worth failing a session for
+            self.get_logger().warning(f'no summary figure ({exc}); `clopy plot {folder.path}` draws it')
 
 
 def main(args=None) -> int:

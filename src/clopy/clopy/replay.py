@@ -6,21 +6,20 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import signal
 import threading
 import time
 from pathlib import Path
 
+from clopy_data.folder import BAG_METADATA, SessionFolder
+from clopy_data.topics import COMMAND_TOPICS, RECORDER_QOS
+
 from clopy import config as cfg
 
 
-COMMAND_TOPICS = ('reward', 'tone')
-
-
 def bag_dir_of(path: Path) -> Path:
-    for candidate in (path / 'bag', path):
-        if (candidate / 'metadata.yaml').is_file():
+    for candidate in (SessionFolder(path).bag, path):
+        if (candidate / BAG_METADATA).is_file():
             return candidate
     raise cfg.ConfigError(f'{path}: not a session folder (bag/) or a rosbag2 bag folder')
 
@@ -42,7 +41,7 @@ def replay(path: Path, rate: float = 1.0, topics: list[str] | None = None,
     import rclpy
     from rosbags.rosbag2 import Reader
 
-    from clopy.recorder_node import TOPICS
+    from clopy_common import qos as qos_profiles
     if not rate > 0:
         raise cfg.ConfigError(f'--rate {rate}: must be > 0')
     stop = stop or threading.Event()
@@ -61,7 +60,7 @@ def replay(path: Path, rate: float = 1.0, topics: list[str] | None = None,
                                           f'{sorted(c.topic for c in reader.connections)}')
             publishers = {}
             for c in conns:
-                qos = TOPICS[c.topic][2] if c.topic in TOPICS else 10
+                qos = getattr(qos_profiles, RECORDER_QOS[c.topic]) if c.topic in RECORDER_QOS else 10
                 publishers[c.id] = node.create_publisher(message_class(c.msgtype), c.topic, qos)
             time.sleep(0.5)  # let subscribers match before the first message
             deadline = time.monotonic() + wait_timeout_s

@@ -10,7 +10,9 @@ ROS_DOMAIN_ID leased for that run (two runs on one machine never cross-talk).
 from __future__ import annotations
 
 import fcntl
+import json
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping
 
@@ -34,32 +36,113 @@ def fastdds_profile() -> Path:
     raise FileNotFoundError('config/fastdds_loopback.xml not found: is the clopy package built?')
 
 
+def lock_path(domain_id: int, kind: str = 'domain') -> Path:
+    """The lock file of a domain ('domain': the ID is taken; 'graph': a session graph runs on it)."""
+    return LOCK_DIR / (f'{domain_id}.lock' if kind == 'domain' else f'graph-{domain_id}.lock')
+
+
+class DomainBusy(RuntimeError):
+    """The ROS domain asked for is held by another session (names the domain and the holder)."""
+
+
+def _ancestors() -> set[int]:
+    """This process and its ancestors (from /proc; just this process where /proc is absent)."""
+    pids, pid = set(), os.getpid()
+    while pid > 1 and pid not in pids:
+        pids.add(pid)
+        try:
+            fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+            pid = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            break
+    return pids
+
+
+def _describe_holder(info: dict) -> str:
+    what = info.get('label') or 'a CLoPy process'
+    pid = info.get('pid')
+    since = info.get('since')
+    return f'{what}' + (f' (pid {pid}' + (f', since {since}' if since else '') + ')' if pid else '')
+
+
 class DomainLease:
     """A ROS_DOMAIN_ID held for as long as this object is open.
 
-    The lease is an exclusive lock on a file per ID, so it is released by the
-    kernel even when the holder is killed.
+    The lease is an exclusive lock on a file per ID (``LOCK_DIR/<id>.lock``), so it is
+    released by the kernel even when the holder is killed. The file names the holder
+    (pid, label, start time) so that a refused run can say who has the domain.
+
+    ``kind``: 'domain' (the ID is taken: nobody else picks it) or 'graph' (one session
+    graph runs on this domain: the runner and, under ``ros2 launch``, the recorder node
+    take it; a second graph on the same domain is refused).
+    ``preferred``: that ID and no other (an explicit ``--domain-id``). When it is held,
+    :class:`DomainBusy` names the holder, unless the holder is this process or one of
+    its ancestors (a test or a shell that leased the domain and starts the graph in
+    it): then the lease is inherited and this object holds nothing of its own.
+    Without ``preferred``: the first free ID, starting from one derived from the pid.
     """
 
-    def __init__(self, preferred: int | None = None) -> None:
+    def __init__(self, preferred: int | None = None, label: str = '', kind: str = 'domain') -> None:
+        if kind not in ('domain', 'graph'):
+            raise ValueError(f'kind={kind!r}; allowed: domain, graph')
+        if kind == 'graph' and preferred is None:
+            raise ValueError('a graph lease is for one named domain: give preferred')
+        self.kind = kind
         self.domain_id: int | None = None
+        self.inherited_from: dict | None = None
         self._fd: int | None = None
         self._preferred = preferred
+        self._label = label
 
     def acquire(self) -> int:
         LOCK_DIR.mkdir(parents=True, exist_ok=True)
-        start = self._preferred if self._preferred is not None else (os.getpid() % len(DOMAIN_IDS))
-        order = [DOMAIN_IDS[(start + i) % len(DOMAIN_IDS)] for i in range(len(DOMAIN_IDS))]
-        for candidate in order:
-            fd = os.open(LOCK_DIR / f'{candidate}.lock', os.O_CREAT | os.O_RDWR, 0o666)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                continue
-            self._fd, self.domain_id = fd, candidate
-            return candidate
+        if self._preferred is not None:
+            if not self._try(self._preferred):
+                holder = self.holder(self._preferred)
+                if holder.get('pid') in _ancestors():
+                    self.inherited_from, self.domain_id = holder, self._preferred
+                    return self._preferred
+                raise DomainBusy(f'ROS_DOMAIN_ID={self._preferred} is in use by {_describe_holder(holder)}; '
+                                 'a second graph on one domain would merge both sessions (each bag with both '
+                                 'cameras, every reward driving both valves): stop that session, or leave out '
+                                 '--domain-id to get a free domain (under ros2 launch: another ROS_DOMAIN_ID)')
+            return self._preferred
+        start = os.getpid() % len(DOMAIN_IDS)
+        for i in range(len(DOMAIN_IDS)):
+            candidate = DOMAIN_IDS[(start + i) % len(DOMAIN_IDS)]
+            if self._try(candidate):
+                return candidate
         raise RuntimeError(f'every ROS domain ID 1-101 is in use (locks in {LOCK_DIR})')
+
+    def _try(self, candidate: int) -> bool:
+        fd = os.open(lock_path(candidate, self.kind), os.O_CREAT | os.O_RDWR, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        info = {'pid': os.getpid(), 'label': self._label,
+                'since': datetime.now(timezone.utc).astimezone().isoformat(timespec='seconds')}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(info) + '\n').encode(), 0)
+        self._fd, self.domain_id = fd, candidate
+        return True
+
+    def relabel(self, label: str) -> None:
+        """Name what holds the domain (e.g. the session folder, once it exists)."""
+        self._label = label
+        if self._fd is not None:
+            info = {'pid': os.getpid(), 'label': label,
+                    'since': datetime.now(timezone.utc).astimezone().isoformat(timespec='seconds')}
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, (json.dumps(info) + '\n').encode(), 0)
+
+    def holder(self, domain_id: int) -> dict:
+        """What the lock file of a domain says about its holder ({} when unknown)."""
+        try:
+            return json.loads(lock_path(domain_id, self.kind).read_text() or '{}')
+        except (OSError, ValueError):
+            return {}
 
     def release(self) -> None:
         if self._fd is not None:

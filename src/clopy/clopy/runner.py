@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from clopy_data.folder import BAG_METADATA, PARAMETERS, TONES_WAV, SessionFolder
+from clopy_data.session import create_session_dir
+
 from clopy import config as cfg
-from clopy.rosenv import DomainLease, apply_loopback, loopback_env
+from clopy.rosenv import DomainBusy, DomainLease, apply_loopback, loopback_env
 
 # (package, executable, node name), in start order; the camera last
 _FEEDBACK = [
@@ -55,6 +58,7 @@ def required_subscribers(paradigm: str, params: dict) -> dict[str, int]:
         required['image_raw'] -= 1
     return required
 STOP_TIMEOUT_S = 10.0
+RECORDER_STOP_TIMEOUT_S = 60.0  # closes the bag, then makes the table, summary row and figure
 
 
 class RunError(RuntimeError):
@@ -94,18 +98,17 @@ def executable(package: str, name: str) -> Path:
     from ament_index_python.packages import get_package_prefix
     path = Path(get_package_prefix(package)) / 'lib' / package / name
     if not path.exists():
-        raise RunError(f'{package} {name} is not installed at {path}: run ./clopy setup')
+        raise RunError(f'{package} {name} is not installed at {path}: run ./clopy.sh setup')
     return path
 
 
 def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
     """Check the configuration and create the session folder.
     Returns (session_dir, params, params_path)."""
-    from clopy.session import create_session_dir
     source = None
     if opts.from_recording is not None:
         source = recording_source(Path(opts.from_recording))
-        inherited = Path(opts.from_recording) / 'parameters.yaml'
+        inherited = SessionFolder(opts.from_recording).parameters
         if opts.params_file is None and source[0] == 'bag' and inherited.is_file():
             _, old = cfg.load_params(opts.paradigm, inherited)
             if old.get('recorder', {}).get('paradigm') == opts.paradigm:
@@ -141,13 +144,13 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
         raise cfg.ConfigError(f'--mouse {mouse!r} / --out {opts.out_dir}: {exc}') from exc
     tone = params.get('tone', {})
     if tone.get('backend') == 'wav' and not Path(str(tone.get('wav_path', ''))).is_absolute():
-        tone['wav_path'] = str(session_dir / (tone.get('wav_path') or 'tones.wav'))
+        tone['wav_path'] = str(session_dir / (tone.get('wav_path') or TONES_WAV))
     rec = params.setdefault('recorder', {})
     # the first frame goes out once roi_dff (and the recorder, when it keeps images) are connected
     params.setdefault('camera', {})['wait_for_subscribers'] = required_subscribers(opts.paradigm, params)['image_raw']
     rec.update(session_dir=str(session_dir), mouse=mouse, paradigm=opts.paradigm,
                task_file=str(task_file), session_type=str(cfg.get(params, 'task', 'v.session_type', '')))
-    params_path = session_dir / 'parameters.yaml'
+    params_path = session_dir / PARAMETERS
     rec['param_file'] = str(params_path)
     cfg.write_params(params, params_path)
     return session_dir, params, params_path
@@ -159,8 +162,8 @@ VIDEO_SUFFIXES = ('.mp4', '.avi', '.mkv', '.mov', '.mj2')
 def recording_source(path: Path) -> tuple[str, Path]:
     """(camera source kind, path) for a recording given to --from."""
     if path.is_dir():
-        if (path / 'bag' / 'metadata.yaml').is_file() or (path / 'metadata.yaml').is_file():
-            return 'bag', path
+        if SessionFolder(path).bag_closed or (path / BAG_METADATA).is_file():
+            return 'bag', path   # the camera's source kind
         raise cfg.ConfigError(f'--from {path}: a folder, but neither a session folder (bag/) nor a bag')
     suffix = path.suffix.lower()
     if not path.is_file():
@@ -185,7 +188,7 @@ def inherit_for_rerun(params: dict, source: Path) -> None:
         rec.pop(key, None)
         if archived_task and (source / archived_task).is_file():
             params.setdefault('task', {})['task_file'] = str(source / archived_task)
-    params.setdefault('tone', {})['wav_path'] = 'tones.wav'
+    params.setdefault('tone', {})['wav_path'] = TONES_WAV
 
 
 try:
@@ -213,10 +216,10 @@ class Session:
         self.quiet = quiet
         self.procs: dict[str, subprocess.Popen] = {}
         self.logs: dict[str, object] = {}
-        (session_dir / 'logs').mkdir(exist_ok=True)
+        SessionFolder(session_dir).logs.mkdir(exist_ok=True)
 
     def start(self, package: str, exe: str, name: str) -> None:
-        log = open(self.session_dir / 'logs' / f'{name}.log', 'w')
+        log = open(SessionFolder(self.session_dir).log(name), 'w')
         self.logs[name] = log
         self.procs[name] = subprocess.Popen(
             [str(executable(package, exe)), '--ros-args', '-r', f'__node:={name}',
@@ -229,12 +232,14 @@ class Session:
 
     def log_tail(self, name: str, lines: int = 12) -> str:
         try:
-            text = (self.session_dir / 'logs' / f'{name}.log').read_text(errors='replace')
+            text = SessionFolder(self.session_dir).log(name).read_text(errors='replace')
         except OSError:
             return ''
         return '\n'.join(text.strip().splitlines()[-lines:])
 
     def stop(self, name: str, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
+        if name == 'recorder':
+            timeout_s = RECORDER_STOP_TIMEOUT_S
         proc = self.procs.get(name)
         if proc is None:
             return None
@@ -308,15 +313,47 @@ def progress_line(status: dict) -> str:
             f"dropped {status['dropped_frames']}  t {status['elapsed_s']:.0f} s")
 
 
+def lease_domain(opts: RunOptions) -> tuple[DomainLease, DomainLease]:
+    """The domain of this run (a free one, or --domain-id) and the right to run the one
+    graph on it; refused (RunError naming the domain and its holder) before anything starts."""
+    label = f'clopy run {opts.paradigm}'
+    skipped: list[DomainLease] = []  # free IDs whose graph lock is held (a launched graph)
+    try:
+        while True:
+            lease = DomainLease(opts.domain_id, label=label)
+            try:
+                domain_id = lease.acquire()
+            except DomainBusy as exc:
+                raise RunError(str(exc)) from None
+            graph = DomainLease(domain_id, label=label, kind='graph')
+            try:
+                graph.acquire()
+                return lease, graph
+            except DomainBusy as exc:
+                if opts.domain_id is not None:
+                    lease.release()
+                    raise RunError(str(exc)) from None
+                skipped.append(lease)
+    finally:
+        for lease in skipped:
+            lease.release()
+
+
 def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResult:
     """Run one session to its end (task done, end of the recording, Ctrl-C)."""
     import rclpy
     from rclpy.signals import SignalHandlerOptions
-    session_dir, params, params_path = prepare(opts)
+    lease, graph = lease_domain(opts)
+    domain_id = lease.domain_id
+    try:
+        session_dir, params, params_path = prepare(opts)
+    except BaseException:
+        graph.release()
+        lease.release()
+        raise
+    graph.relabel(f'the session {session_dir}')
     say = (lambda *a, **k: None) if opts.quiet else (lambda *a, **k: print(*a, **k, flush=True))
     stop_event = stop_event or threading.Event()
-    lease = DomainLease()
-    domain_id = opts.domain_id if opts.domain_id is not None else lease.acquire()
     env = loopback_env(domain_id)
     saved_env = dict(os.environ)
     apply_loopback(domain_id)
@@ -385,6 +422,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
         status = dict(monitor.status)
         monitor.close()
         rclpy.shutdown()
+        graph.release()
         lease.release()
         os.environ.clear()
         os.environ.update(saved_env)

@@ -172,10 +172,10 @@ def _classify(path: Path) -> tuple[str, Path, Path | None]:
 def _signal_from_bag(bag_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Stamps, frame indices, values and validity of the ``control_signal`` topic.
 
-    The same fields ``clopy.postprocess.digest`` takes from the bag, read from that
+    The same fields ``clopy_data.postprocess.digest`` takes from the bag, read from that
     one topic only (a bag with camera images is mostly images).
     """
-    from clopy.bag import read_bag, typestore_with_clopy
+    from clopy_data.bag import read_bag, typestore_with_clopy
     rows: dict[int, tuple[float, float, bool]] = {}
     try:
         for m in read_bag(bag_dir, typestore_with_clopy(), topics=['control_signal']):
@@ -215,7 +215,7 @@ def _pick_column(path: Path, columns: Sequence[str], wanted: str | None, rule: s
 
 def _signal_from_table(path: Path, column: str | None, rule: str | None
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
-    from clopy.tables import read_frame_table
+    from clopy_data.tables import read_frame_table
     try:
         table = read_frame_table(path)
     except ValueError as exc:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from clopy import cli
-from clopy.tables import FrameTableWriter
+from clopy_data.tables import FrameTableWriter
 from clopy.threshold_sim import (
     ThresholdSimError,
     TrialOutcome,
@@ -315,7 +315,7 @@ def test_timers_due_together_fire_in_the_order_they_were_set(exact):
 
 
 def test_session_bag_is_read_from_control_signal(tmp_path):
-    from clopy.bag import McapBagWriter, typestore_with_clopy
+    from clopy_data.bag import McapBagWriter, typestore_with_clopy
     store = typestore_with_clopy()
     t = store.types
     sig = t['clopy_interfaces/msg/ControlSignal']

@@ -44,6 +44,26 @@ def describe(text: str, dynamic_typing: bool = False):
     return ParameterDescriptor(description=text, dynamic_typing=dynamic_typing)
 
 
+UPSTREAM_WAIT_S = 5.0  # the longest a stopping node keeps working for its upstream nodes
+
+
+def wait_for_upstream(node, executor) -> None:
+    """Stop order kept by the graph itself: a node asked to stop keeps processing until
+    the nodes feeding it have gone (no publisher left on its `upstream_topics`), then
+    takes what is still queued. So whatever stops the graph (clopy run in order, or
+    ros2 launch signalling every node at once), the camera's last frame still reaches
+    roi_dff, the task and the recorder. Bounded by the node's `upstream_wait_s`."""
+    topics = tuple(getattr(node, 'upstream_topics', ()))
+    if not topics:
+        return
+    end = time.monotonic() + float(getattr(node, 'upstream_wait_s', UPSTREAM_WAIT_S))
+    while rclpy.ok() and time.monotonic() < end and any(node.count_publishers(t) for t in topics):
+        executor.spin_once(timeout_sec=0.02)
+    quiet_end = min(end, time.monotonic() + 0.2)
+    while rclpy.ok() and time.monotonic() < quiet_end:
+        executor.spin_once(timeout_sec=0.02)
+
+
 def run_node(factory: Callable[[], object], args=None, executor=None) -> int:
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop = threading.Event()
@@ -73,6 +93,11 @@ def run_node(factory: Callable[[], object], args=None, executor=None) -> int:
         traceback.print_exc()
         status = 1
     finally:
+        if node is not None and executor is not None and stop.is_set() and status == 0:
+            try:
+                wait_for_upstream(node, executor)
+            except KeyboardInterrupt:
+                pass
         # nothing interrupts the clean-up (valve shut, bag closed): a second Ctrl-C
         # or the SIGTERM that follows it waits until it is done
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})

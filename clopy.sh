@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # CLoPy-ROS from a checkout, with no prior set-up:
-#   ./clopy setup [--dlc]  install (first run) and build the workspace; --dlc adds DeepLabCut-Live
-#   ./clopy test           set up (with DeepLabCut-Live), then run every test (colcon test + tests/)
-#   ./clopy demo           set up, then run a simulated CLNF session
-#   ./clopy <command> ...  any `clopy` command (run, replay, ...) in the project environment
+#   ./clopy.sh setup [--dlc]  install (first run) and build the workspace; --dlc adds DeepLabCut-Live
+#   ./clopy.sh test           set up (with DeepLabCut-Live), then run every test (colcon test + tests/)
+#   ./clopy.sh demo           set up, then run a simulated CLNF session
+#   ./clopy.sh <command> ...  any `clopy` command (run, replay, ...) in the project environment
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 case "${1:-}" in

@@ -1,4 +1,4 @@
-"""Tests of clopy.analysis: the loaders on a hand-written session, the learning statistics on
+"""Tests of clopy_data.analysis: the loaders on a hand-written session, the learning statistics on
 the original study's CLNF table (read in place from ../shared/data)."""
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from clopy import cli
-from clopy.analysis import (
+from clopy_data import commands as cli
+from clopy_data.analysis import (
     CLNF_DESIGN,
     AnalysisError,
     Experiment,
@@ -27,8 +27,8 @@ from clopy.analysis import (
     read_sessions_table,
     rm_anova_scipy,
 )
-from clopy.session import EventLogWriter
-from clopy.tables import FrameTableWriter
+from clopy_data.session import EventLogWriter
+from clopy_data.tables import FrameTableWriter
 
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / 'shared' / 'data'
 UTC = timezone.utc
@@ -263,7 +263,7 @@ def test_bad_tables_are_named(tmp_path, capsys):
 
 
 def test_statistics_without_pingouin_use_scipy(monkeypatch):
-    from clopy import analysis
+    from clopy_data import analysis_stats as analysis
     monkeypatch.setattr(analysis, '_pingouin', lambda: None)
     stats = clnf_stats()
     row = stats[(stats['test'] == 'rm_anova') & (stats['phase'] == 'days 1-9 (the paper)')].iloc[0]

@@ -3,18 +3,22 @@ summary row, both derived from the bag (so they can be made again from any
 recording with `clopy tables SESSION`)."""
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from clopy_data.bag import BagError, read_bag, typestore_with_clopy
+from clopy_data.folder import SessionFolder, SessionFolderError
+from clopy_data.session import append_summary_row, read_event_log, session_info
+from clopy_data.tables import ClmfFrameTableWriter, FrameTableWriter
+from clopy_data.topics import (CONTROL_SIGNAL, FRAME_INFO, POSE, REWARD, REWARD_EVENT, ROI_SIGNAL, SESSION_STATUS,
+                               TASK_EVENT, TONE)
 
-from clopy.bag import read_bag, typestore_with_clopy
-from clopy.recorder_node import BAG_NAME
-from clopy.session import append_summary_row, read_event_log, session_info
-from clopy.tables import ClmfFrameTableWriter, FrameTableWriter
-
-FRAME_TABLE = 'VideoTimestamp.txt'
+#: Topics a digest reads: not the images (decoding them would be most of the time).
+DIGEST_TOPICS = (CONTROL_SIGNAL, ROI_SIGNAL, POSE, TONE, REWARD, REWARD_EVENT, TASK_EVENT, FRAME_INFO,
+                 SESSION_STATUS)
 
 
 @dataclass
@@ -54,42 +58,40 @@ def digest(session_dir: Path) -> SessionDigest:
     status: dict = {}
     dropped = 0
     body_parts: list[str] = []
-    topics = ['control_signal', 'roi_signal', 'pose', 'tone', 'reward', 'reward_event', 'task_event', 'frame_info',
-              'session_status']  # not the images: decoding them would be most of the time
-    for m in read_bag(session_dir / BAG_NAME, typestore_with_clopy(), topics=topics):
+    for m in read_bag(SessionFolder(session_dir).bag, typestore_with_clopy(), topics=DIGEST_TOPICS):
         msg = m.msg
-        if m.topic == 'control_signal':
+        if m.topic == CONTROL_SIGNAL:
             row = frames.setdefault(msg.frame_index, FrameRow())
             row.time_s = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
             row.value, row.valid = msg.value, msg.valid
-        elif m.topic == 'roi_signal':
+        elif m.topic == ROI_SIGNAL:
             row = frames.setdefault(msg.frame_index, FrameRow())
             roi_names = list(msg.roi_names)
             rule = msg.rule
             row.dff = dict(zip(msg.roi_names, [float(x) for x in msg.dff]))
             row.rule_value = msg.rule_value
-        elif m.topic == 'pose':
+        elif m.topic == POSE:
             row = frames.setdefault(msg.frame_index, FrameRow())
             body_parts = list(msg.body_parts)
             row.pose = {p: (float(x), float(y), float(lk)) for p, x, y, lk in
                         zip(msg.body_parts, msg.x_px, msg.y_px, msg.likelihood)}
-        elif m.topic == 'tone':
+        elif m.topic == TONE:
             tone[msg.frame_index] = msg.frequency_hz
-        elif m.topic == 'reward':
+        elif m.topic == REWARD:
             reward[msg.frame_index] = 1 if msg.output == 0 else -1
-        elif m.topic == 'reward_event' and msg.output == 0:
+        elif m.topic == REWARD_EVENT and msg.output == 0:
             valves.append({'frame_index': msg.frame_index, 'delivered': msg.delivered,
                            'duration_s': msg.duration_s, 'note': msg.note})
-        elif m.topic == 'task_event':
+        elif m.topic == TASK_EVENT:
             if msg.type == 'state':
                 (trials if msg.content == 'trial' else rests).append(msg.frame_index)
             elif msg.type == 'variable' and msg.subtype in ('task', 'api', 'run_start'):
                 values = json.loads(msg.content)
                 if 'threshold' in values:
                     thresholds.append((msg.frame_index, float(values['threshold'])))
-        elif m.topic == 'frame_info':
+        elif m.topic == FRAME_INFO:
             dropped = max(dropped, msg.dropped_total)
-        elif m.topic == 'session_status':
+        elif m.topic == SESSION_STATUS:
             status = {f: getattr(msg, f) for f in ('state', 'trial', 'total_trials', 'successes', 'failures',
                                                    'threshold', 'frame_rate_hz', 'frames', 'dropped_frames',
                                                    'elapsed_s', 'session_type', 'paradigm')}
@@ -134,21 +136,18 @@ def write_frame_table(d: SessionDigest, path: Path, audio_on: bool) -> int:
 
 def finish_session(session_dir: Path, summary_csv: Path | None, rerun_of: str = '') -> dict:
     """Frame table + summary row for a recorded session; returns the summary."""
-    params_path = session_dir / 'parameters.yaml'
-    if not params_path.is_file():
-        raise FileNotFoundError(f'{params_path}: missing; is {session_dir} a session folder?')
-    params = yaml.safe_load(params_path.read_text())
-    task = params.get('task', {}).get('ros__parameters', {})
-    roi = params.get('roi_dff', {}).get('ros__parameters', {})
-    d = digest(session_dir)
+    folder = SessionFolder(session_dir)
+    task = folder.node_parameters('task', required=True)
+    roi = folder.node_parameters('roi_dff')
+    d = digest(folder.path)
     session_type = str(task.get('v.session_type', 'graded'))
-    n = write_frame_table(d, session_dir / FRAME_TABLE, audio_on=session_type != 'no_audio')
-    info = session_info(read_event_log(session_dir / 'events.tsv'))
+    n = write_frame_table(d, folder.frame_table, audio_on=session_type != 'no_audio')
+    info = session_info(read_event_log(folder.events))
     times = [r.time_s for r in d.frames.values()]
     duration_s = (max(times) - min(times)) if times else 0.0
     delivered = sum(1 for v in d.valve_events if v['delivered'])
     summary = {
-        'mouse_id': info.get('subject_id', ''), 'session': session_dir.name, 'data_path': str(session_dir),
+        'mouse_id': info.get('subject_id', ''), 'session': folder.name, 'data_path': str(folder.path),
         'start': info.get('start_time', ''), 'end': info.get('end_time', ''), 'duration': round(duration_s, 3),
         'fps': round(n / duration_s, 3) if duration_s else 0, 'dff_history': roi.get('dff_history_s', ''),
         'n_tones': task.get('v.n_tones', 18), 'reward_threshold': task.get('v.threshold', ''),
@@ -161,3 +160,55 @@ def finish_session(session_dir: Path, summary_csv: Path | None, rerun_of: str = 
     if summary_csv is not None:
         append_summary_row(summary_csv, summary)
     return summary
+
+
+def read_summary_row(summary_csv: Path, session_dir: Path) -> dict | None:
+    """The summary row of one session in a sessions table (the last one written for
+    it), numbers as numbers; None when the table has no row for it."""
+    import csv
+    try:
+        with open(summary_csv, newline='', encoding='utf-8') as f:
+            rows = [r for r in csv.DictReader(f) if r.get('data_path') == str(session_dir)]
+    except FileNotFoundError:
+        return None
+    if not rows:
+        return None
+
+    def number(text: str):
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        return text
+    return {k: number(v) for k, v in rows[-1].items()}
+
+
+def print_summary(s: dict) -> None:
+    """One line: what the session did (trials, rewards, threshold, frames)."""
+    print(f"{s['paradigm']} {s['session_type']}: {s['trials']} trials, {s['successes']} rewarded, "
+          f"{s['failures']} timed out; {s['rewards']} valve pulses; threshold {s['reward_threshold']} -> "
+          f"{s['final_threshold']}; {s['duration']:.1f} s at {s['fps']} fps, {s['dropped_frames']} frames dropped")
+
+
+# -------------------------------------------------------------------------- CLI
+
+
+def add_command(sub) -> None:
+    """The ``tables SESSION`` subcommand (``clopy tables``, ``python -m clopy_data tables``)."""
+    p = sub.add_parser('tables', help='per-frame table and summary row from a session bag',
+                       description='Make the per-frame table (VideoTimestamp.txt) and the summary of a '
+                                   'recorded session again, from its bag.')
+    p.add_argument('session', type=Path, help='session folder (with bag/ and parameters.yaml)')
+    p.set_defaults(func=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    try:
+        summary = finish_session(args.session, None)
+    except (BagError, SessionFolderError, OSError) as exc:
+        print(f'tables: {exc}', file=sys.stderr)
+        return 1
+    print_summary(summary)
+    return 0
+

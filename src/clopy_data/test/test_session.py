@@ -1,4 +1,4 @@
-"""Tests of clopy.session on real files (and real processes for crash and locking)."""
+"""Tests of clopy_data.session on real files (and real processes for crash and locking)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from clopy.session import (
+from clopy_data.session import (
     EVENT_LOG_COLUMNS,
     ORIGINAL_SUMMARY_COLUMNS,
     SUMMARY_COLUMNS,
@@ -161,7 +161,7 @@ def test_event_log_survives_a_killed_process(tmp_path):
         """
         import os, signal, sys
         from datetime import datetime, timezone
-        from clopy.session import EventLogWriter
+        from clopy_data.session import EventLogWriter
         log = EventLogWriter(sys.argv[1])
         log.info('subject_id', 'M1')
         log.info('start_time', datetime(2025, 1, 1, tzinfo=timezone.utc))
@@ -279,7 +279,7 @@ def test_concurrent_appends_from_processes(tmp_path):
     path = tmp_path / 'summary.csv'
     code = """
         import sys, time
-        from clopy.session import append_summary_row
+        from clopy_data.session import append_summary_row
         rig = sys.argv[2]
         time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # all start together
         for i in range(40):

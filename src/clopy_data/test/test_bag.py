@@ -1,4 +1,4 @@
-"""Tests of clopy.bag: real MCAP files, read back with rosbags and with mcap/mcap_ros2."""
+"""Tests of clopy_data.bag: real MCAP files, read back with rosbags and with mcap/mcap_ros2."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from mcap.stream_reader import StreamReader
 from mcap_ros2.decoder import DecoderFactory
 from rosbags.typesys import Stores, get_typestore, get_types_from_msg
 
-from clopy.bag import (
+from clopy_data.bag import (
     LIBRARY_CHUNK_BYTES,
     BagError,
     McapBagWriter,
@@ -428,7 +428,7 @@ def test_chunks_reach_disk_before_close(tmp_path, store):
 KILLED_WRITER = r'''
 import os, signal, sys
 from pathlib import Path
-from clopy.bag import McapBagWriter, typestore_with_clopy
+from clopy_data.bag import McapBagWriter, typestore_with_clopy
 store = typestore_with_clopy()
 sig = store.types['clopy_interfaces/msg/ControlSignal']
 Header = store.types['std_msgs/msg/Header']; Time = store.types['builtin_interfaces/msg/Time']

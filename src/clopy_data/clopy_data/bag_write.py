@@ -1,4 +1,4 @@
-"""rosbag2 (MCAP storage) writing and reading on the pure-Python `rosbags` library.
+"""rosbag2 (MCAP storage) writing on the pure-Python `rosbags` library.
 
 No rclpy here: the recorder node hands this module the exact CDR bytes of a raw
 subscription (``raw=True``), so what lands in the bag is byte-for-byte what went
@@ -24,7 +24,7 @@ What rosbags 0.11.9 offers for MCAP (read from ``rosbags/rosbag2/writer.py`` and
   modes. Off by default here (images barely compress and zstd costs CPU per frame).
 - ``metadata.yaml`` and the MCAP summary/footer are written only by ``close()``.
   A killed recorder leaves an MCAP file of complete chunks and no footer:
-  :func:`salvage_bag` rewrites such a file into a complete bag (on a ROS install
+  :func:`clopy_data.salvage.salvage_bag` rewrites such a file into a complete bag (on a ROS install
   ``ros2 bag reindex`` is the alternative).
 """
 
@@ -34,19 +34,17 @@ import numbers
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any
 
-from rosbags.interfaces import Connection, MessageDefinitionFormat, Qos
-from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.interfaces import Connection, Qos
+from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.rosbag2.metadata import parse_qos
-from rosbags.typesys import Stores, get_typestore, get_types_from_idl, get_types_from_msg
 from rosbags.typesys.store import Typestore
 
-#: Package whose interfaces are registered in the typestore.
-INTERFACES_PACKAGE = 'clopy_interfaces'
+from clopy_data.bag_types import BagError
 
 #: rosbags cuts an MCAP chunk itself once it exceeds this many bytes; a larger
 #: ``chunk_bytes`` could never be honoured.
@@ -54,98 +52,6 @@ LIBRARY_CHUNK_BYTES = 2**20
 
 #: rosbag2 metadata format version written (the one Jazzy and Kilted write).
 BAG_VERSION = 9
-
-
-class BagError(RuntimeError):
-    """A bag could not be written or read as asked."""
-
-
-class BagMessage(NamedTuple):
-    """One message read from a bag; unpacks as ``(topic, msgtype, timestamp_ns, msg)``."""
-
-    topic: str
-    msgtype: str
-    timestamp_ns: int  # receive (log) time in ns since the Unix epoch
-    msg: Any
-
-
-# --------------------------------------------------------------------------- types
-
-
-def _ros2_store() -> Stores:
-    """Kilted if this rosbags knows it (the rigs' distro), else the newest ROS 2 store."""
-    kilted = getattr(Stores, 'ROS2_KILTED', None)
-    if kilted is not None:
-        return kilted
-    ros2 = [s for s in Stores if s.name.startswith('ROS2_')]
-    if not ros2:  # pragma: no cover - every rosbags release has ROS 2 stores
-        raise BagError('rosbags has no ROS 2 typestore')
-    return ros2[-1]  # enum order is release order
-
-
-def find_interface_dir(kind: str = 'msg') -> Path:
-    """Folder with the ``clopy_interfaces`` ``.msg`` files (``kind='srv'``: ``.srv``).
-
-    Order: the installed share directory (ament index), else the source tree next
-    to this package (``src/clopy_interfaces``), so tests run without a build.
-    """
-    try:
-        from ament_index_python.packages import get_package_share_directory
-    except ImportError:
-        pass
-    else:
-        try:
-            share = Path(get_package_share_directory(INTERFACES_PACKAGE)) / kind
-        except (LookupError, OSError, ValueError):
-            # Not installed, or AMENT_PREFIX_PATH unset: fall back to the source tree.
-            pass
-        else:
-            if share.is_dir():
-                return share
-    source = Path(__file__).resolve().parents[2] / INTERFACES_PACKAGE / kind
-    if source.is_dir():
-        return source
-    raise BagError(
-        f'cannot find the {INTERFACES_PACKAGE} {kind} folder: not installed '
-        f'(ament index) and not at {source}'
-    )
-
-
-def typestore_with_clopy(msg_dirs: Sequence[Path] | None = None) -> Typestore:
-    """A ROS 2 typestore with every ``clopy_interfaces`` message registered.
-
-    Types are named like ``clopy_interfaces/msg/RoiSignal``. Service types are not
-    registered: rosbags normalises every type name to ``pkg/msg/Name``, so
-    ``clopy_interfaces/srv/ManualReward_Request`` cannot be named correctly, and
-    the recorder does not record services.
-
-    Args:
-        msg_dirs: folders of ``.msg`` files; default :func:`find_interface_dir`.
-    """
-    store = get_typestore(_ros2_store())
-    dirs = [Path(d) for d in msg_dirs] if msg_dirs else [find_interface_dir('msg')]
-    types: dict[str, Any] = {}
-    sources: dict[str, Path] = {}
-    for folder in dirs:
-        files = sorted(folder.glob('*.msg'))
-        if not files:
-            raise BagError(f'{folder}: no .msg files found')
-        for path in files:
-            name = f'{INTERFACES_PACKAGE}/msg/{path.stem}'
-            try:
-                types.update(get_types_from_msg(path.read_text(encoding='utf-8'), name))
-            except Exception as exc:  # rosbags raises several parser error types
-                raise BagError(f'{path}: cannot parse message {name}: {exc}') from exc
-            sources[name] = path
-    store.register(types)
-    # The parser accepts any word as a type name; resolving every definition now
-    # turns a typo ('flot64') into an error here instead of at the first write.
-    for name, path in sources.items():
-        try:
-            store.get_msgdef(name)
-        except Exception as exc:
-            raise BagError(f'{path}: message {name} refers to an unknown type: {exc}') from exc
-    return store
 
 
 def _qos_list(qos_profiles: str | Sequence[Qos | Mapping[str, Any]] | None) -> list[Qos]:
@@ -161,9 +67,6 @@ def _qos_list(qos_profiles: str | Sequence[Qos | Mapping[str, Any]] | None) -> l
         else:
             out.extend(parse_qos([dict(item)]))  # type: ignore[list-item]
     return out
-
-
-# -------------------------------------------------------------------------- writer
 
 
 class McapBagWriter:
@@ -388,163 +291,3 @@ class McapBagWriter:
         bio.flush()
         if self.fsync:
             os.fsync(bio.fileno())
-
-
-# -------------------------------------------------------------------------- reader
-
-
-def _typestore_from_definitions(connections: Sequence[Connection]) -> Typestore:
-    """Typestore built from the message definitions embedded in a bag."""
-    types: dict[str, Any] = {}
-    sep = '=' * 80 + '\n'
-    for conn in connections:
-        fmt, data = conn.msgdef.format, conn.msgdef.data
-        if fmt == MessageDefinitionFormat.MSG:
-            types.update(get_types_from_msg(data, conn.msgtype))
-        elif fmt == MessageDefinitionFormat.IDL:
-            # Several IDL files are concatenated as '=' * 80 + '\nIDL: <name>\n<idl>'.
-            if data.startswith(f'{sep}IDL: '):
-                for part in data.split(sep)[1:]:
-                    types.update(get_types_from_idl(part.split('\n', 1)[1]))
-            else:
-                types.update(get_types_from_idl(data))
-    store = get_typestore(Stores.EMPTY)
-    store.register(types)
-    return store
-
-
-def _check_bag_dir(bag_dir: Path) -> None:
-    if not (bag_dir / 'metadata.yaml').is_file():
-        raise BagError(
-            f'{bag_dir}: no metadata.yaml (recorder killed before close?); '
-            'recover it with clopy.bag.salvage_bag()'
-        )
-
-
-def read_bag(
-    bag_dir: Path,
-    typestore: Typestore | None = None,
-    topics: Sequence[str] | None = None,
-) -> Iterator[BagMessage]:
-    """Deserialized messages of a rosbag2 bag, in timestamp order.
-
-    A message is decoded with ``typestore`` when it knows the type with the same
-    RIHS01 hash the bag recorded; otherwise (no typestore, an unknown type, or a
-    definition that changed since recording) with the definition stored in the
-    bag, so old bags stay readable.
-
-    Args:
-        bag_dir: bag folder (with ``metadata.yaml``).
-        typestore: e.g. :func:`typestore_with_clopy`; None uses the bag's definitions.
-        topics: only these topics; None for all.
-    """
-    bag_dir = Path(bag_dir)
-    _check_bag_dir(bag_dir)
-    with Reader(bag_dir) as reader:
-        conns = [c for c in reader.connections if topics is None or c.topic in topics]
-        if not conns:
-            return  # rosbags reads every connection when given none
-        decoders: dict[int, Typestore] = {}
-        fallback: list[Connection] = []
-        for conn in conns:
-            known = typestore is not None and conn.msgtype in typestore.fielddefs
-            if known and conn.digest and typestore.hash_rihs01(conn.msgtype) != conn.digest:
-                known = False  # definition changed since the bag was written
-            if known:
-                decoders[conn.id] = typestore  # type: ignore[assignment]
-            else:
-                fallback.append(conn)
-        if fallback:
-            missing = [c.msgtype for c in fallback if c.msgdef.format == MessageDefinitionFormat.NONE]
-            if missing:
-                raise BagError(f'{bag_dir}: no definition for types {sorted(set(missing))}')
-            embedded = _typestore_from_definitions(fallback)
-            for conn in fallback:
-                decoders[conn.id] = embedded
-        for conn, timestamp, raw in reader.messages(connections=conns):
-            try:
-                msg = decoders[conn.id].deserialize_cdr(raw, conn.msgtype)
-            except Exception as exc:
-                raise BagError(
-                    f'{bag_dir}: topic {conn.topic!r} at {timestamp} ns: cannot decode '
-                    f'{conn.msgtype}: {exc}'
-                ) from exc
-            yield BagMessage(conn.topic, conn.msgtype, timestamp, msg)
-
-
-def topic_counts(bag_dir: Path) -> dict[str, int]:
-    """Message count per topic, from the bag's ``metadata.yaml``."""
-    bag_dir = Path(bag_dir)
-    _check_bag_dir(bag_dir)
-    counts: dict[str, int] = {}
-    with Reader(bag_dir) as reader:
-        for conn in reader.connections:
-            counts[conn.topic] = counts.get(conn.topic, 0) + conn.msgcount
-    return counts
-
-
-# ------------------------------------------------------------------------- salvage
-
-
-def salvage_bag(bag_dir: Path, out_dir: Path) -> dict[str, int]:
-    """Rewrite the MCAP file of an unfinished bag (no footer) into a complete bag.
-
-    Reads the records of every complete chunk in ``bag_dir/*.mcap`` in file order
-    and stops at the first truncated record (the chunk being written when the
-    process died). Message definitions come from the file's own schema records,
-    so no typestore is needed.
-
-    Args:
-        bag_dir: folder of the killed recording.
-        out_dir: new bag folder to create (must not exist).
-
-    Returns:
-        message count per topic in the salvaged bag.
-    """
-    from mcap.exceptions import McapError
-    from mcap.records import Channel, Message, Schema
-    from mcap.stream_reader import StreamReader
-
-    bag_dir = Path(bag_dir)
-    files = sorted(bag_dir.glob('*.mcap'))
-    if len(files) != 1:
-        raise BagError(f'{bag_dir}: expected one .mcap file, found {[f.name for f in files]}')
-    schemas: dict[int, Schema] = {}
-    channels: dict[int, Channel] = {}
-    messages: list[Message] = []
-    with files[0].open('rb') as stream:
-        try:
-            for record in StreamReader(stream, record_size_limit=None).records:
-                if isinstance(record, Schema):
-                    schemas[record.id] = record
-                elif isinstance(record, Channel):
-                    channels[record.id] = record
-                elif isinstance(record, Message):
-                    messages.append(record)
-        except (McapError, EOFError, ValueError):
-            # Truncated tail: everything before it is complete and kept.
-            pass
-
-    types: dict[str, Any] = {}
-    for schema in schemas.values():
-        if schema.encoding != 'ros2msg':
-            raise BagError(f'{files[0]}: schema {schema.name!r} has unsupported encoding {schema.encoding!r}')
-        types.update(get_types_from_msg(schema.data.decode('utf-8'), schema.name))
-    store = get_typestore(Stores.EMPTY)
-    store.register(types)
-
-    with McapBagWriter(Path(out_dir), store) as writer:
-        conns: dict[int, Connection] = {}
-        for cid, channel in sorted(channels.items()):
-            schema = schemas.get(channel.schema_id)
-            if schema is None:
-                raise BagError(f'{files[0]}: channel {channel.topic!r} has no schema record')
-            conns[cid] = writer.add_topic(
-                channel.topic,
-                schema.name,
-                channel.metadata.get('offered_qos_profiles', ''),
-                channel.message_encoding,
-            )
-        for message in messages:
-            writer.write_raw(conns[message.channel_id], message.log_time, message.data)
-        return writer.message_counts()

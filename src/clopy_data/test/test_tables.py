@@ -1,4 +1,4 @@
-"""Tests of clopy.tables: exact column layouts of the original and value round trips."""
+"""Tests of clopy_data.tables: exact column layouts of the original and value round trips."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clopy.tables import (
+from clopy_data.tables import (
     ClmfFrameTableWriter,
     FrameTableWriter,
     clmf_table_columns,
@@ -147,7 +147,7 @@ def test_rows_survive_a_killed_process(tmp_path):
     path = tmp_path / 'VideoTimestamp.txt'
     code = """
         import os, signal, sys
-        from clopy.tables import FrameTableWriter
+        from clopy_data.tables import FrameTableWriter
         table = FrameTableWriter(sys.argv[1], ['BC_L'])
         for i in range(300):
             table.add_row(i, i / 15, {'BC_L': i / 1000}, None, 1189, 0.075, 0, 1, 1, 0)

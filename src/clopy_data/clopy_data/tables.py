@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from clopy.session import LineFile
+from clopy_data.session import LineFile
 
 #: Column suffix of dF/F columns, as in the original (``BC_Ldff``).
 DFF_SUFFIX = 'dff'

@@ -1,0 +1,231 @@
+"""One parameter schema per node: name, type, default, unit, description, range or choices.
+
+The same schema is used twice:
+  * by the node, to declare its ROS parameters with descriptors (description, range,
+    read-only), so `ros2 param describe`, rqt_reconfigure and `ros2 param set` show and
+    enforce them (:meth:`NodeSchema.declare`);
+  * by the pre-flight check of `clopy run` and of the launch files, before any process
+    starts (:meth:`NodeSchema.check`): every unknown key, wrong type, NaN/inf or
+    out-of-range value is refused with one line naming the file, `node.key`, the value
+    and what is allowed.
+Defaults are written here, once. This module imports no rclpy at import time.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+_TYPES = ('bool', 'int', 'float', 'str', 'int[]', 'float[]', 'str[]')
+
+
+class SchemaError(ValueError):
+    """A parameter value the schema does not allow (the message says what is allowed)."""
+
+
+def _kind(default: Any) -> str:
+    if isinstance(default, bool):
+        return 'bool'
+    if isinstance(default, numbers.Integral):
+        return 'int'
+    if isinstance(default, numbers.Real):
+        return 'float'
+    if isinstance(default, str):
+        return 'str'
+    if isinstance(default, (list, tuple)):
+        if all(isinstance(x, bool) for x in default) and default:
+            raise TypeError('bool arrays are not used')
+        if all(isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in default) and default:
+            return 'int[]'
+        if all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in default) and default:
+            return 'float[]'
+        return 'str[]'
+    raise TypeError(f'unsupported default {default!r}')
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter. ``type`` is taken from the default unless given (e.g. 'float[]'
+    for an empty list). Ranges are inclusive (``min``/``max``); ``gt`` is an exclusive
+    lower bound (e.g. a rate > 0). ``dynamic``: may change while the node runs
+    (otherwise read-only once declared)."""
+
+    name: str
+    default: Any
+    description: str
+    unit: str = ''
+    min: float | None = None
+    max: float | None = None
+    gt: float | None = None
+    choices: tuple | None = None
+    type: str = ''
+    dynamic: bool = False
+
+    def __post_init__(self) -> None:
+        kind = self.type or _kind(self.default)
+        if kind not in _TYPES:
+            raise TypeError(f'{self.name}: type {kind!r}; allowed: {_TYPES}')
+        object.__setattr__(self, 'type', kind)
+        if self.choices is not None:
+            object.__setattr__(self, 'choices', tuple(self.choices))
+
+    # -- what is allowed, in words -------------------------------------------------
+    def allowed(self) -> str:
+        unit = f' {self.unit}' if self.unit else ''
+        if self.choices is not None:
+            return 'one of ' + ', '.join(repr(c) for c in self.choices)
+        what = {'bool': 'true or false', 'int': 'a whole number', 'float': 'a finite number',
+                'str': 'a string', 'int[]': 'a list of whole numbers', 'float[]': 'a list of finite numbers',
+                'str[]': 'a list of strings'}[self.type]
+        bounds = []
+        if self.gt is not None:
+            bounds.append(f'> {self.gt:g}{unit}')
+        if self.min is not None:
+            bounds.append(f'>= {self.min:g}{unit}')
+        if self.max is not None:
+            bounds.append(f'<= {self.max:g}{unit}')
+        return what + (' ' + ' and '.join(bounds) if bounds else (unit and f' ({self.unit})'))
+
+    def coerce(self, value: Any) -> Any:
+        """The value as this parameter's type, or SchemaError (no key or file in the text)."""
+        bad = SchemaError(f'{value!r}: allowed: {self.allowed()}')
+        t = self.type
+        if t == 'bool':
+            if not isinstance(value, bool):
+                raise bad
+            return value
+        if t in ('int', 'float'):
+            value = self._number(value, t, bad)
+            self._check_range(value, bad)
+        elif t == 'str':
+            if not isinstance(value, str):
+                raise bad
+        else:
+            if not isinstance(value, (list, tuple)):
+                raise bad
+            item = t[:-2]
+            if item == 'str':
+                if not all(isinstance(x, str) for x in value):
+                    raise bad
+                value = list(value)
+            else:
+                value = [self._number(x, item, bad) for x in value]
+                for x in value:
+                    self._check_range(x, bad)
+        if self.choices is not None and value not in self.choices:
+            raise bad
+        return value
+
+    @staticmethod
+    def _number(value: Any, t: str, bad: SchemaError) -> Any:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise bad
+        if not math.isfinite(float(value)):
+            raise bad
+        if t == 'int':
+            if isinstance(value, numbers.Integral):
+                return int(value)
+            if float(value).is_integer():
+                return int(value)
+            raise bad
+        return float(value)
+
+    def _check_range(self, value: float, bad: SchemaError) -> None:
+        if self.gt is not None and not value > self.gt:
+            raise bad
+        if self.min is not None and value < self.min:
+            raise bad
+        if self.max is not None and value > self.max:
+            raise bad
+
+
+class NodeSchema:
+    """The parameters of one node. ``shared_prefixes``: names under these prefixes may
+    appear in the node's block (they come from the parameter file's `/**` section for
+    several nodes) and belong to ``shared`` schemas."""
+
+    def __init__(self, node: str, params: Iterable[Param], shared: Iterable['NodeSchema'] = ()):
+        self.node = node
+        self.params: dict[str, Param] = {}
+        for p in params:
+            if p.name in self.params:
+                raise ValueError(f'{node}: parameter {p.name} defined twice')
+            self.params[p.name] = p
+        for other in shared:
+            for p in other.params.values():
+                self.params.setdefault(p.name, p)
+
+    def __getitem__(self, name: str) -> Param:
+        return self.params[name]
+
+    def defaults(self) -> dict[str, Any]:
+        return {name: p.default for name, p in self.params.items()}
+
+    def check(self, values: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """Every key known, every value allowed; returns the values converted (30 -> 30.0
+        for a float). SchemaError: '<where>: node.key = value: allowed ...'."""
+        out = {}
+        for key, value in values.items():
+            p = self.params.get(key)
+            if p is None:
+                close = sorted(self.params)
+                raise SchemaError(f'{where}: {self.node}.{key} = {value!r}: unknown parameter; '
+                                  f'{self.node} has: {", ".join(close)}')
+            try:
+                out[key] = p.coerce(value)
+            except SchemaError as exc:
+                raise SchemaError(f'{where}: {self.node}.{key} = {exc}') from None
+        return out
+
+    # -- ROS -------------------------------------------------------------------------
+    def declare(self, node, overrides_where: str = 'parameter') -> dict[str, Any]:
+        """Declare every parameter on an rclpy node with its descriptor; returns
+        {name: value}. The values given to the node are checked here too (a node
+        started by hand, not through the pre-flight check)."""
+        values = {}
+        for p in self.params.values():
+            param = node.declare_parameter(p.name, p.default, descriptor(p))
+            try:
+                values[p.name] = p.coerce(param.value)
+            except SchemaError as exc:
+                from clopy_common.node_main import StartupError
+                raise StartupError(f'{self.node}.{p.name} = {exc}') from None
+        node.add_on_set_parameters_callback(self._on_set)
+        return values
+
+    def _on_set(self, parameters):
+        """`ros2 param set` (and every other change) goes through the same check."""
+        from rcl_interfaces.msg import SetParametersResult
+        for param in parameters:
+            p = self.params.get(param.name)
+            if p is None:
+                continue
+            try:
+                p.coerce(param.value)
+            except SchemaError as exc:
+                return SetParametersResult(successful=False, reason=f'{self.node}.{param.name} = {exc}')
+        return SetParametersResult(successful=True)
+
+
+def descriptor(p: Param):
+    """rcl_interfaces ParameterDescriptor of a Param (description with unit and range)."""
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+    types = {'bool': ParameterType.PARAMETER_BOOL, 'int': ParameterType.PARAMETER_INTEGER,
+             'float': ParameterType.PARAMETER_DOUBLE, 'str': ParameterType.PARAMETER_STRING,
+             'int[]': ParameterType.PARAMETER_INTEGER_ARRAY, 'float[]': ParameterType.PARAMETER_DOUBLE_ARRAY,
+             'str[]': ParameterType.PARAMETER_STRING_ARRAY}
+    text = p.description + (f' [{p.unit}]' if p.unit else '')
+    d = ParameterDescriptor(description=text, type=types[p.type], read_only=not p.dynamic,
+                            additional_constraints=f'allowed: {p.allowed()}')
+    low = p.min if p.min is not None else p.gt
+    if p.type in ('float', 'float[]') and (low is not None or p.max is not None):
+        d.floating_point_range = [FloatingPointRange(
+            from_value=float(low if low is not None else -math.inf),
+            to_value=float(p.max if p.max is not None else math.inf), step=0.0)]
+    if p.type in ('int', 'int[]') and (low is not None or p.max is not None):
+        lo = int(math.floor(low)) + (1 if p.min is None and p.gt is not None and float(low).is_integer() else 0) \
+            if low is not None else -2 ** 63
+        d.integer_range = [IntegerRange(from_value=lo, to_value=int(p.max) if p.max is not None else 2 ** 63 - 1,
+                                        step=0)]
+    return d
