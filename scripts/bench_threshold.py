@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from clopy.threshold_sim import parse_grid, simulate, simulate_engine, synthetic_recording
+from clopy_data.threshold_sim import parse_grid, simulate, simulate_engine, synthetic_recording
 
 DEFAULT_GRID = '0.002:0.2:0.002'
 
