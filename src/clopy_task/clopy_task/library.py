@@ -48,6 +48,18 @@ TONE_VARIABLES = {'threshold': 'threshold', 'n_tones': 'n_tones', 'mapping': 'to
 PULSE_VARIABLES = {'reward': 'valve_pulse_s', 'fail_signal': 'fail_pulse_s'}
 
 
+def define_session_variables():
+    """Define, at the top of a task file, the session type, random_reward's probability, the
+    seed and the counters the helpers keep (each a logged variable; the last is private)."""
+    v.session_type = 'graded'
+    v.random_reward_p = 0.002  # per trial frame, random_reward sessions only
+    v.seed = 0
+    v.trial_n = 0
+    v.successes = 0
+    v.failures = 0
+    v.successes_in_window___ = 0  # successes since the last threshold adaptation
+
+
 def check_and_start():
     """run_start(): check the session type and tone settings; start the adaptation windows."""
     if v.session_type not in SESSION_TYPES:

@@ -68,16 +68,9 @@ v.threshold_step = 0.002
 v.threshold_floor = 0.01
 v.adapt_window_s = 30.0
 
-# Session type (control groups) and randomness
-v.session_type = 'graded'
-v.random_reward_p = 0.002  # per trial frame, random_reward sessions only
-v.seed = 0
-
-# Counters (set by the task; logged whenever they change)
-v.trial_n = 0
-v.successes = 0
-v.failures = 0
-v.successes_in_window___ = 0  # successes since the last threshold adaptation
+# Session type (graded), random_reward_p (0.002 per trial frame), seed (0) and the
+# counters trial_n, successes, failures: the library's defaults
+library.define_session_variables()
 
 
 def run_start():
