@@ -1,5 +1,3 @@
-from glob import glob
-
 from setuptools import find_packages, setup
 
 package_name = 'clopy_feedback'
@@ -11,7 +9,6 @@ setup(
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
-        ('share/' + package_name + '/tasks', glob('tasks/*.py')),
     ],
     install_requires=['setuptools'],
     extras_require={'test': ['pytest']},

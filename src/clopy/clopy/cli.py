@@ -21,7 +21,7 @@ from clopy import config as cfg
 
 # bringup commands that live in their own modules (each has add_command(sub)); the offline
 # data commands (tables, plot, analyze) come from clopy_data, as `python -m clopy_data` has them
-COMMAND_MODULES = ('clopy.threshold_sim', 'clopy.replay', 'clopy.pose_model')
+COMMAND_MODULES = ('clopy_data.threshold_sim', 'clopy.replay', 'clopy.pose_model')
 
 DEMO_SETTINGS = [
     # a short, lively session: 6 trials of at most 15 s, rests of 5 s

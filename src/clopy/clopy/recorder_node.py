@@ -84,7 +84,7 @@ class RecorderNode(Node):
                 if src.resolve() != dest.resolve():
                     shutil.copyfile(src, dest)
             if get('task_file'):
-                from clopy_feedback.task_node import resolve_task_file
+                from clopy_task.files import resolve_task_file
                 src = resolve_task_file(get('task_file'))   # a path, or a name such as 'clnf'
                 _, task_hash = archive_file(src, self.session_dir)
             folder = SessionFolder(self.session_dir)

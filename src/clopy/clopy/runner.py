@@ -131,11 +131,10 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
         params.setdefault('tone', {})['backend'] = 'wav'
         params.setdefault('recorder', {}).update(record_images=False, rerun_of=str(opts.from_recording))
     cfg.validate(params, path)
-    from clopy_feedback.task_node import resolve_task_file
-    from clopy_common.node_main import StartupError
+    from clopy_task.files import resolve_task_file
     try:
         task_file = resolve_task_file(str(cfg.get(params, 'task', 'task_file', 'clnf')))
-    except StartupError as exc:
+    except FileNotFoundError as exc:
         raise cfg.ConfigError(f'{path}: {exc}') from exc
     start = datetime.now(timezone.utc).astimezone()
     mouse = opts.mouse or str(params.get('recorder', {}).get('mouse') or 'mouse')

@@ -23,26 +23,16 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import Header
 
-from clopy_feedback.engine import TaskEngine, TaskError, TaskRecord
+from clopy_task import files
+from clopy_task.engine import TaskEngine, TaskError, TaskRecord
 
 
 def resolve_task_file(name: str) -> Path:
-    """A task file given as a path, or by name from the installed tasks folder."""
-    path = Path(name).expanduser()
-    if path.is_file():
-        return path
-    candidates = []
+    """The task file: a path, or a packaged task's name (clopy_task.files)."""
     try:
-        from ament_index_python.packages import get_package_share_directory
-        candidates.append(Path(get_package_share_directory('clopy_feedback')) / 'tasks')
-    except Exception:  # noqa: BLE001 - not installed: source tree below
-        pass
-    candidates.append(Path(__file__).resolve().parents[1] / 'tasks')
-    for folder in candidates:
-        for candidate in (folder / name, folder / f'{name}.py'):
-            if candidate.is_file():
-                return candidate
-    raise StartupError(f'task.task_file = {name!r}: no such file (looked in {", ".join(map(str, candidates))})')
+        return files.resolve_task_file(name)
+    except FileNotFoundError as exc:
+        raise StartupError(str(exc)) from None
 
 
 class _NodeOutputs:
@@ -80,7 +70,7 @@ class TaskNode(Node):
     def __init__(self) -> None:
         super().__init__('task')
         p = self.declare_parameter
-        p('task_file', 'clnf', describe('task file: a path, or a name from clopy_feedback/tasks'))
+        p('task_file', 'clnf', describe('task file: a path, or a packaged task name (clopy_task/tasks: clnf, clmf)'))
         p('frame_rate_hz', 15.0, describe('nominal camera frame rate (turns delays in s into frames)'))
         p('paradigm', 'clnf_1roi', describe('paradigm name, for status and records'))
         p('status_period_s', 0.5, describe('how often session_status is published (s)'))
@@ -205,18 +195,18 @@ class TaskNode(Node):
 
     # -- status -------------------------------------------------------------------
     def publish_status(self) -> None:
-        v = self.engine.variables
+        status = self.engine.status()  # what the task declares in status_variables
         msg = SessionStatus()
         msg.header.stamp = self._current_header.stamp if self._current_header else self.get_clock().now().to_msg()
         msg.paradigm = self.paradigm
-        msg.session_type = str(v.get('session_type', ''))
+        msg.session_type = str(status.get('session_type', ''))
         msg.state = self.engine.state or 'waiting'
-        msg.trial = int(v.get('trial_n', 0))
-        msg.total_trials = int(v.get('total_trials', 0))
-        msg.successes = int(v.get('successes', 0))
-        msg.failures = int(v.get('failures', 0))
+        msg.trial = int(status.get('trial', 0))
+        msg.total_trials = int(status.get('total_trials', 0))
+        msg.successes = int(status.get('successes', 0))
+        msg.failures = int(status.get('failures', 0))
         msg.rewards_delivered = self.rewards_commanded   # valve pulses commanded (no_reward: 0)
-        msg.threshold = float(v.get('threshold', 0.0))
+        msg.threshold = float(status.get('threshold', 0.0))
         if len(self._stamps_s) > 1 and self._stamps_s[-1] > self._stamps_s[0]:
             msg.frame_rate_hz = (len(self._stamps_s) - 1) / (self._stamps_s[-1] - self._stamps_s[0])
         msg.frames = self.frames

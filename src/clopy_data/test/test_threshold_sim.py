@@ -1,4 +1,4 @@
-"""Tests of clopy.threshold_sim: hand-counted answers, fast path == engine, the command."""
+"""Tests of clopy_data.threshold_sim: hand-counted answers, fast run == every frame, the command."""
 from __future__ import annotations
 
 import csv
@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import yaml
 
-from clopy import cli
 from clopy_data.tables import FrameTableWriter
-from clopy.threshold_sim import (
+from clopy_data.threshold_sim import (
     ThresholdSimError,
     TrialOutcome,
     baseline_threshold,
     load_recording,
+    main,
     packaged_task,
     parse_grid,
     recommend,
@@ -165,17 +165,21 @@ def test_fast_path_gives_the_engines_trials(case, adaptive):
     assert {'success', 'timeout'} <= outcomes
 
 
-def test_engine_runs_other_task_files_and_random_reward(tmp_path):
+def test_any_task_file_runs_through_the_same_engine(tmp_path):
     task = tmp_path / 'clnf_edited.py'
     task.write_text(packaged_task('clnf').read_text() + '\n# edited\n')
     rec = synthetic_recording(two_level_signal(), 10.0, variables=HAND_VARIABLES, task_path=task)
     results, mode = simulate(rec, [0.06, 0.14])
-    assert mode.startswith('engine') and 'not the packaged clnf.py' in mode
+    assert mode.startswith('fast') and 'clnf_edited.py' in mode
     assert [(r.trials, r.successes, r.failures) for r in results] == [HAND_EXPECTED[0.06], HAND_EXPECTED[0.14]]
-    assert all(r.mode == 'engine' for r in results)
-    rec = synthetic_recording(two_level_signal(), 10.0, variables=dict(HAND_VARIABLES, session_type='random_reward'))
-    _, mode = simulate(rec, [0.06], jobs=1)
-    assert mode.startswith('engine') and 'random_reward' in mode
+    assert all(r.mode == 'fast' for r in results)
+    rec = synthetic_recording(ar_signal(6, 10 * 300), 10.0,
+                              variables=dict(HAND_VARIABLES, session_type='random_reward', random_reward_p=0.05))
+    (fast,), _ = simulate(rec, [0.06], jobs=1)
+    (exact,), mode = simulate(rec, [0.06], exact=True, jobs=1)
+    assert mode.startswith('engine')
+    assert fast.outcomes == exact.outcomes and totals(fast) == totals(exact)
+    assert fast.successes > 0  # random rewards happened
 
 
 def test_no_reward_sessions_count_successes_without_rewards():
@@ -220,10 +224,10 @@ def write_session(folder: Path, values: np.ndarray, fps: float, task: dict, roi:
 
 def test_command_on_a_session_folder(tmp_path, capsys):
     session = write_session(tmp_path / 'M1_20261121-100000', two_level_signal(), 10.0, HAND_VARIABLES)
-    code = cli.main(['threshold', str(session), '--thresholds', GRID, '--target-rate', '30'])
+    code = main([str(session), '--thresholds', GRID, '--target-rate', '30'])
     out = capsys.readouterr().out
     assert code == 0
-    assert 'fast: packaged clnf.py' in out
+    assert 'fast: clnf.py in the task engine' in out
     assert 'baseline threshold: 0.14' in out
     assert 'recommended threshold: 0.12' in out
     folder = session / 'threshold_sim'
@@ -238,7 +242,7 @@ def test_command_on_a_session_folder(tmp_path, capsys):
 def test_command_exact_mode_and_out(tmp_path, capsys):
     session = write_session(tmp_path / 's', two_level_signal(), 10.0, HAND_VARIABLES)
     out_dir = tmp_path / 'out'
-    code = cli.main(['threshold', str(session / 'VideoTimestamp.txt'), '--thresholds', '0.06:0.14:0.08',
+    code = main([str(session / 'VideoTimestamp.txt'), '--thresholds', '0.06:0.14:0.08',
                      '--exact', '--jobs', '2', '--out', str(out_dir)])
     assert code == 0
     assert 'engine: asked for (--exact)' in capsys.readouterr().out
@@ -270,12 +274,12 @@ def test_grid_and_option_errors(tmp_path, capsys):
     for bad in ('0.1:0.05:0.01', '0:1', 'a:b:c', '0:1:0'):
         with pytest.raises(ThresholdSimError, match='--thresholds'):
             parse_grid(bad)
-    assert cli.main(['threshold', str(tmp_path / 'missing')]) == 2
+    assert main([str(tmp_path / 'missing')]) == 2
     assert 'no such session folder' in capsys.readouterr().err
     session = write_session(tmp_path / 's', two_level_signal(), 10.0, HAND_VARIABLES)
-    assert cli.main(['threshold', str(session), '--thresholds', '0:0.1:0.05']) == 2
+    assert main([str(session), '--thresholds', '0:0.1:0.05']) == 2
     assert 'threshold 0.0' in capsys.readouterr().err  # the task refuses a threshold of 0
-    assert cli.main(['threshold', str(session), '--set', 'max_trial_s']) == 2
+    assert main([str(session), '--set', 'max_trial_s']) == 2
     assert 'NAME=VALUE' in capsys.readouterr().err
 
 

@@ -6,14 +6,18 @@ import time
 
 import pytest
 
-from clopy_feedback.engine import RecordingOutputs, TaskEngine, TaskError, TaskFileError
+from clopy_task.engine import RecordingOutputs, TaskEngine, TaskError, TaskFileError
 
 FPS = 15.0
 
 
+API_IMPORT = 'from clopy_task.api import *\n'
+
+
 def write_task(tmp_path, body, name='task.py'):
+    """A task file: the task API import, then ``body``."""
     path = tmp_path / name
-    path.write_text(textwrap.dedent(body))
+    path.write_text(API_IMPORT + textwrap.dedent(body))
     return path
 
 
@@ -549,6 +553,8 @@ OUTPUT_TASK = """
     v.threshold = 0.075
     v.valve_pulse_s = 0.3
     v.fail_pulse_s = 0.5
+    tone_variables = {'threshold': 'threshold'}
+    pulse_variables = {'reward': 'valve_pulse_s', 'fail_signal': 'fail_pulse_s'}
 
     def run_end():
         print('run_end called')

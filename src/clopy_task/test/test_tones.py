@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from clopy_feedback.tones import ToneMapper, tone_table_hz
+from clopy_task.tones import ToneMapper, tone_table_hz
 
 ORIGINAL_TABLE_HZ = [1000, 1189, 1414, 1681, 2000, 2378, 2828, 3363, 4000, 4756, 5656,
                      6727, 8000, 9513, 11313, 13454, 16000, 19027]

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clopy_feedback.engine import RecordingOutputs, TaskEngine, TaskError
-from clopy_feedback.stillness import StillnessWindow
-from clopy_feedback.tones import ToneMapper
+from clopy_task.engine import RecordingOutputs, TaskEngine, TaskError
+from clopy_signal.speed import StillnessDetector as StillnessWindow
+from clopy_task.tones import ToneMapper
 
-TASK = Path(__file__).resolve().parents[1] / 'tasks' / 'clmf.py'
+TASK = Path(__file__).resolve().parents[1] / 'clopy_task' / 'tasks' / 'clmf.py'
 FPS = 30.0
 T0 = 7000.0  # frame stamps on some arbitrary clock: only differences matter
 FRAME_S = 1 / FPS

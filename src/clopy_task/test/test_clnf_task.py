@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from clopy_feedback.engine import RecordingOutputs, TaskEngine, TaskError
-from clopy_feedback.tones import ToneMapper
+from clopy_task.engine import RecordingOutputs, TaskEngine, TaskError
+from clopy_task.tones import ToneMapper
 
-TASK = Path(__file__).resolve().parents[1] / 'tasks' / 'clnf.py'
+TASK = Path(__file__).resolve().parents[1] / 'clopy_task' / 'tasks' / 'clnf.py'
 FPS = 15.0
 T0 = 5000.0  # frame stamps on some arbitrary clock: only differences matter
 FRAME_S = 1 / FPS

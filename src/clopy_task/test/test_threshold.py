@@ -2,7 +2,7 @@
 
 import pytest
 
-from clopy_feedback.threshold import ThresholdAdapter
+from clopy_task.threshold import ThresholdAdapter
 
 
 def test_more_than_one_reward_raises_by_one_step():

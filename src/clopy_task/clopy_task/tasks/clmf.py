@@ -33,18 +33,25 @@ runs across states, so during the first `reward_delay_s` of a trial the test rea
 speeds from just before the trial (the still period). Defaults are the original CLMF
 values; times are in s, speeds and the threshold in px/frame.
 
-Runs in the clopy_feedback task engine: the task API (v, signal, goto_state, tone_for,
-reward, ...) is provided by the engine.
+Runs in the clopy_task engine. What CLMF shares with CLNF (trials, outcomes, feedback
+tone, adaptive threshold, session types) is clopy_task.library; this file holds what
+differs: the stillness condition before each trial (clopy_signal.speed, fed every
+frame, so CLMF takes 'frame' events in every state) and the CLMF defaults.
 """
 
-from clopy_feedback.stillness import StillnessWindow
-from clopy_feedback.threshold import ThresholdAdapter
+from clopy_signal.speed import StillnessDetector
+
+from clopy_task import library
+from clopy_task.api import *  # noqa: F401,F403 - the task API (pyControl style)
 
 states = ['initial_rest', 'wait_still', 'trial', 'success_rest', 'fail_rest', 'done']
-events = ['adapt_threshold']
+events = library.EVENTS
 initial_state = 'initial_rest'
+status_variables = library.STATUS_VARIABLES
+tone_variables = library.TONE_VARIABLES
+pulse_variables = library.PULSE_VARIABLES
 
-SESSION_TYPES = ('graded', 'fixed_tone', 'no_audio', 'random_reward', 'no_reward')
+SESSION_TYPES = library.SESSION_TYPES
 
 # Session structure (original CLMF defaults)
 v.initial_rest_s = 30.0
@@ -75,42 +82,22 @@ v.threshold_step = 2.0
 v.threshold_floor = 2.0
 v.adapt_window_s = 30.0
 
-# Session type (control groups) and randomness
-v.session_type = 'graded'
-v.random_reward_p = 0.002  # per trial frame, random_reward sessions only
-v.seed = 0
-
-# Counters (set by the task; logged whenever they change)
-v.trial_n = 0
-v.successes = 0
-v.failures = 0
-v.successes_in_window___ = 0  # successes since the last threshold adaptation
-v.stillness___ = None  # the running stillness window (StillnessWindow)
+# Session type (graded), random_reward_p (0.002 per trial frame), seed (0) and the
+# counters trial_n, successes, failures: the library's defaults
+library.define_session_variables()
+v.stillness___ = None  # the running stillness window (StillnessDetector)
 
 
 def run_start():
-    if v.session_type not in SESSION_TYPES:
-        raise TaskError(f"session_type={v.session_type!r}; allowed: {', '.join(SESSION_TYPES)}")
-    tone_for(0.0)  # checks threshold and tone settings now, not at the first trial
-    v.stillness___ = StillnessWindow(v.stillness_window_s, v.stillness_level_px_per_frame)
-    if v.adaptive_threshold:
-        if not v.threshold_floor > 0:
-            raise TaskError(f'threshold_floor={v.threshold_floor!r}; allowed: > 0 '
-                            '(the tone mapping needs a positive threshold)')
-        ThresholdAdapter(step=v.threshold_step, floor=v.threshold_floor)  # checks the step
-        set_timer('adapt_threshold', v.adapt_window_s)
+    library.check_and_start()
+    v.stillness___ = StillnessDetector(v.stillness_window_s, v.stillness_level_px_per_frame)
 
 
 def all_states(event):
     if event == 'frame':
         track_stillness()  # every frame, in every state; the state still sees the frame
-    elif event == 'adapt_threshold':
-        # The adaptation window runs on session time, across trials and rests.
-        adapter = ThresholdAdapter(step=v.threshold_step, floor=v.threshold_floor)
-        v.threshold = adapter.next_threshold(v.threshold, v.successes_in_window___)
-        v.successes_in_window___ = 0
-        set_timer('adapt_threshold', v.adapt_window_s)
-        return True
+        return False
+    return library.adapt_threshold(event)
 
 
 def initial_rest(event):
@@ -127,79 +114,33 @@ def wait_still(event):
 
 
 def trial(event):
+    # The trial starts on the frame that completes a still window: that frame sets the
+    # tone (the feedback), the crossing watch tests the frames after it.
     if event == 'entry':
-        v.trial_n += 1
+        library.start_trial()
         print(f'trial {v.trial_n}: paw still, mean {v.stillness___.mean_speed:.3f} px/frame '
               f'over {v.stillness_window_s:g} s')
-        timed_goto_state('fail_rest', v.max_trial_s)  # timeout
-        play_feedback()
-    elif event == 'frame':
-        if trial_succeeded():
-            succeed()
-        else:
-            play_feedback()
+    else:
+        library.trial_event(event)
 
 
 def success_rest(event):
-    if event == 'entry':
-        tone_off()
-        timed_goto_state(after_rest(), v.success_rest_s)
+    library.success_rest_state(event, next_trial_state='wait_still')
 
 
 def fail_rest(event):
-    if event == 'entry':
-        tone_off()
-        v.failures += 1
-        fail_signal(v.fail_pulse_s, reason='timeout')
-        timed_goto_state(after_rest(), v.fail_rest_s)
+    library.fail_rest_state(event, next_trial_state='wait_still')
 
 
 def done(event):
-    if event == 'entry':
-        tone_off()
-        print(f'session complete: {v.successes} successes in {v.trial_n} trials')
-        stop_framework()
+    library.done_state(event)
 
-
-# --- helpers ---------------------------------------------------------------------
 
 def track_stillness():
     """Add this frame's speed to the stillness window (unknown speeds as None)."""
     window = v.stillness___
     if window.window_s != v.stillness_window_s:  # changed live: start a new window
-        window = v.stillness___ = StillnessWindow(v.stillness_window_s,
-                                                  v.stillness_level_px_per_frame)
+        window = v.stillness___ = StillnessDetector(v.stillness_window_s,
+                                                    v.stillness_level_px_per_frame)
     window.level_px_per_frame = v.stillness_level_px_per_frame
     window.update(get_current_time(), signal.value if signal.valid else None)
-
-
-def trial_succeeded():
-    """This frame ends the trial with a success (random draw or delayed crossing)."""
-    if v.session_type == 'random_reward':
-        return random() < v.random_reward_p
-    return signal.delayed(v.reward_delay_s) > v.threshold
-
-
-def succeed():
-    v.successes += 1
-    v.successes_in_window___ += 1
-    if v.session_type == 'no_reward':
-        print('threshold crossing: no reward (no_reward session)')
-    else:
-        is_random = v.session_type == 'random_reward'
-        reward(v.valve_pulse_s, reason='random' if is_random else 'success')
-    goto_state('success_rest')
-
-
-def play_feedback():
-    """Tone for the current frame: graded on the current (not delayed) speed."""
-    if v.session_type == 'no_audio':
-        tone_off()
-    elif v.session_type == 'fixed_tone':
-        tone(v.fixed_tone_hz)
-    else:
-        tone(tone_for(signal.value))
-
-
-def after_rest():
-    return 'wait_still' if v.trial_n < v.total_trials else 'done'
