@@ -159,7 +159,12 @@ def test_ros2_launch_sim_session_is_complete(paradigm, where, fps, tmp_path, ros
     # the table: one row per recorded frame, the columns clopy run writes for this paradigm
     table = read_frame_table(d / 'VideoTimestamp.txt')
     frames = [m for m in read_bag(d / 'bag', typestore_with_clopy(), topics=['frame_info'])]
-    assert len(table) == len(frames) > 0
+    indices = {m.msg.frame_index for m in frames}
+    assert set(table.frame) <= indices and len(frames) > 0
+    if paradigm == 'clmf':  # the pose node may skip a frame while its model is busy (NewestFrame)
+        assert len(table) >= 0.95 * len(frames), (len(table), len(frames))
+    else:  # stopped all at once by ros2 launch, the graph still processes every frame to the last
+        assert len(table) == len(frames)
     if paradigm == 'clnf_1roi':
         assert list(table.columns) == list(read_frame_table(reference_run / 'VideoTimestamp.txt').columns)
     # the threshold change was applied and logged; the run ended in the log

@@ -102,6 +102,7 @@ class TaskNode(Node):
         self.status_pub = self.create_publisher(SessionStatus, qos.SESSION_STATUS, qos.STATUS_QOS)
         self.create_subscription(ControlSignal, qos.CONTROL_SIGNAL, self.on_signal, qos.STREAM_QOS)
         self.create_subscription(FrameInfo, qos.FRAME_INFO, self.on_frame_info, qos.STREAM_QOS)
+        self.upstream_topics = (qos.CONTROL_SIGNAL, qos.FRAME_INFO)  # on stop: until the signal chain has gone
         self.add_on_set_parameters_callback(self.on_set_parameters)
         self.create_timer(self.get_parameter('status_period_s').value, self.publish_status)
 

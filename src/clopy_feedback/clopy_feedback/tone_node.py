@@ -44,6 +44,7 @@ class ToneNode(Node):
             raise StartupError(f'tone.amplitude = {amplitude!r}: allowed is 0 < amplitude <= 1')
         self.events = self.create_publisher(ToneEvent, qos.TONE_EVENT, qos.EVENT_QOS)
         self.create_subscription(ToneCommand, qos.TONE, self.on_command, qos.COMMAND_QOS)
+        self.upstream_topics = (qos.TONE,)  # on stop: until the task has gone
         self.current_hz = None
         self.linger_s = 0.3
         self._started = False

@@ -64,6 +64,7 @@ class RewardNode(Node):
         self._count_lock = threading.Lock()
         self.events = self.create_publisher(RewardEvent, qos.REWARD_EVENT, qos.EVENT_QOS)
         self.create_subscription(RewardCommand, qos.REWARD, self.on_command, qos.VALVE_COMMAND_QOS)
+        self.upstream_topics = (qos.REWARD,)  # on stop: until the task has gone (a pulse still finishes)
         self.create_service(ManualReward, qos.MANUAL_REWARD, self.on_manual)
         if self.hold_ttl:
             for name in ('behaviour_camera', 'illumination'):

@@ -105,6 +105,7 @@ class PoseNode(Node):
         pairer = FramePairer(self._on_frame, self.get_logger())
         self.create_subscription(FrameInfo, qos.FRAME_INFO, pairer.on_info, qos.STREAM_QOS)
         self.create_subscription(Image, qos.IMAGE, pairer.on_image, qos.IMAGE_QOS)
+        self.upstream_topics = (qos.IMAGE, qos.FRAME_INFO)  # on stop: until the camera has gone
         self._worker = threading.Thread(target=self._inference_loop, name='pose-inference', daemon=True)
         self._worker.start()
         self.get_logger().info(f'{backend} pose, {len(self.body_parts)} body parts')

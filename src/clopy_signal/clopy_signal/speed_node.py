@@ -38,6 +38,7 @@ class SpeedNode(Node):
         self.control_part = getattr(self.processor, 'control_part', None)
         self.control_pub = self.create_publisher(ControlSignal, qos.CONTROL_SIGNAL, qos.STREAM_QOS)
         self.create_subscription(Pose, qos.POSE, self.on_pose, qos.STREAM_QOS)
+        self.upstream_topics = (qos.POSE,)  # on stop: until the pose node has gone
 
     def on_pose(self, pose: Pose) -> None:
         parts = {name: (x, y, p) for name, x, y, p in zip(pose.body_parts, pose.x_px, pose.y_px, pose.likelihood)}
