@@ -1,0 +1,158 @@
+"""/proc sampling for scripts/bench_clnf.py: CPU and memory of each node process
+of a running session, and of the rest of the machine.
+
+While the session runs, once per second it samples from /proc every node
+process, found as the processes whose /proc/<pid>/cmdline contains the
+session's parameters.yaml path and named by their `__node:=NAME` argument:
+CPU % = (utime + stime) ticks / CLK_TCK over the wall time between samples
+(100 % = one core fully busy; all threads of the process; 1 % resolution),
+and RSS (statm resident pages). `clopy run` itself ("clopy-run": progress
+monitor, not a node) and this script ("bench") are sampled too. Other work on
+the machine competes for the same cores, so the script also records the load
+average (/proc/loadavg) at start and end, the host CPU busy % (/proc/stat, all
+cores) and, per second, "others": the host CPU time not used by the session,
+clopy-run or this script, in % of one core. Each latency is then also given
+for the frames stamped in "quiet" seconds (others < --quiet-others-pct,
+default 35 % of one core) -- a way to see how much of a tail is contention.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from pathlib import Path
+
+CLK_TCK = os.sysconf('SC_CLK_TCK')
+PAGE = os.sysconf('SC_PAGE_SIZE')
+NODE_RE = re.compile(r'__node:=(\S+)')
+
+
+def loadavg() -> list[float]:
+    return [float(x) for x in Path('/proc/loadavg').read_text().split()[:3]]
+
+
+def host_cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores from /proc/stat."""
+    fields = [int(x) for x in Path('/proc/stat').read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)   # idle + iowait
+    total = sum(fields[:8])                                     # guest time is inside user
+    return total - idle, total
+
+
+def proc_cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f'/proc/{pid}/cmdline').read_bytes().decode(errors='replace').split('\0')
+    except OSError:
+        return []
+
+
+def proc_cpu_rss(pid: int) -> tuple[int, int] | None:
+    """(utime + stime ticks, RSS bytes) of a process, None once it is gone."""
+    try:
+        stat = Path(f'/proc/{pid}/stat').read_text()
+        statm = Path(f'/proc/{pid}/statm').read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(')', 1)[1].split()    # after "pid (comm)"
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    rss = int(statm.split()[1]) * PAGE
+    return ticks, rss
+
+
+def find_nodes(params_path: str) -> dict[str, int]:
+    """node name -> pid of the processes started with this parameter file."""
+    found = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        args = proc_cmdline(int(entry))
+        if not any(params_path == a or params_path in a for a in args):
+            continue
+        name = None
+        for a in args:
+            m = NODE_RE.search(a)
+            if m:
+                name = m.group(1)
+        if name:
+            found[name] = int(entry)
+    return found
+
+
+class Sampler(threading.Thread):
+    """Once per second: CPU % and RSS of each node process, of `clopy run` and of
+    this script, and the host's CPU use; keeps a timeline of the CPU used by
+    everything else on the machine ("others")."""
+
+    def __init__(self, params_path: str, runner_pid: int, period_s: float = 1.0) -> None:
+        super().__init__(name='sampler', daemon=True)
+        self.params_path = params_path
+        self.extra = {'clopy-run': runner_pid, 'bench': os.getpid()}
+        self.period_s = period_s
+        self.stop_event = threading.Event()
+        self.pids: dict[str, int] = {}
+        self.cpu: dict[str, list[float]] = {}
+        self.rss: dict[str, list[int]] = {}
+        self.host_busy: list[float] = []
+        # (wall time s at the end of the sample, CPU % of one core used by processes
+        #  that are neither the session nor this script)
+        self.timeline: list[tuple[float, float]] = []
+        self.expected = 6
+        # figures are kept only once this is set (camera up): start-up (imports,
+        # discovery) is not steady state
+        self.measuring = threading.Event()
+
+    def run(self) -> None:
+        last: dict[str, tuple[float, int]] = {}
+        host_last = host_cpu_ticks()
+        ncpu = os.cpu_count() or 1
+        while not self.stop_event.wait(self.period_s):
+            if len(self.pids) < self.expected:
+                for name, pid in find_nodes(self.params_path).items():
+                    self.pids.setdefault(name, pid)
+            now = time.monotonic()
+            ours = 0.0
+            for name, pid in list(self.pids.items()) + list(self.extra.items()):
+                sample = proc_cpu_rss(pid)
+                if sample is None:
+                    continue
+                ticks, rss = sample
+                if self.measuring.is_set():
+                    self.rss.setdefault(name, []).append(rss)
+                if name in last and now > last[name][0]:
+                    t0, ticks0 = last[name]
+                    pct_ = 100.0 * (ticks - ticks0) / CLK_TCK / (now - t0)
+                    ours += pct_
+                    if self.measuring.is_set():
+                        self.cpu.setdefault(name, []).append(pct_)
+                last[name] = (now, ticks)
+            busy, total = host_cpu_ticks()
+            if total > host_last[1] and self.measuring.is_set():
+                host_pct = 100.0 * (busy - host_last[0]) / (total - host_last[1])
+                self.host_busy.append(host_pct)
+                self.timeline.append((time.time(), max(0.0, host_pct * ncpu - ours)))
+            host_last = (busy, total)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.join(timeout=5)
+
+    def summary(self) -> dict:
+        out = {}
+        order = ['camera', 'roi_dff', 'pose', 'speed', 'task', 'tone', 'reward', 'recorder', 'clopy-run', 'bench']
+        for name in sorted(self.rss, key=lambda n: order.index(n) if n in order else len(order)):
+            cpu = self.cpu.get(name, [])
+            out[name] = {
+                'pid': self.pids.get(name, self.extra.get(name)),
+                'cpu_mean_pct': round(sum(cpu) / len(cpu), 1) if cpu else None,
+                'cpu_max_pct': round(max(cpu), 1) if cpu else None,
+                'rss_max_mb': round(max(self.rss[name]) / 2**20, 1),
+                'samples': len(cpu),
+            }
+        nodes = [n for n in out if n not in self.extra]
+        means = [out[n]['cpu_mean_pct'] for n in nodes if out[n]['cpu_mean_pct'] is not None]
+        out['all nodes'] = {'pid': None, 'cpu_mean_pct': round(sum(means), 1) if means else None,
+                            'cpu_max_pct': None,
+                            'rss_max_mb': round(sum(out[n]['rss_max_mb'] for n in nodes), 1),
+                            'samples': None}
+        return out
