@@ -26,9 +26,17 @@ from clopy.session import read_event_log
 from clopy.tables import read_frame_table
 
 CAMERA_ADDRESS, SESSION_ADDRESS = '198.18.0.1', '198.18.0.2'
-FAST = ['task.v.initial_rest_s=7.0', 'task.v.success_rest_s=2.0', 'task.v.fail_rest_s=2.0',
-        'task.v.adaptive_threshold=false', 'task.v.max_trial_s=5.0', 'camera.synthetic.activity=ramp']
 TRIALS = 2
+# paradigm -> (the nodes on the camera computer, the topic of its per-frame signal, short settings)
+SPLITS = {
+    'clnf_1roi': (['camera'], 'roi_signal',
+                  ['task.v.initial_rest_s=7.0', 'task.v.success_rest_s=2.0', 'task.v.fail_rest_s=2.0',
+                   'task.v.adaptive_threshold=false', 'task.v.max_trial_s=5.0', 'camera.synthetic.activity=ramp']),
+    'clmf': (['camera', 'pose'], 'pose',
+             ['task.v.initial_rest_s=2.0', 'task.v.max_trial_s=5.0', 'task.v.success_rest_s=2.0',
+              'task.v.fail_rest_s=2.0', '/**.synthetic_behaviour.bout_rate_hz=0.25',
+              '/**.synthetic_behaviour.seed=4']),
+}
 NETNS_ETC = Path('/etc/netns')
 
 
@@ -150,9 +158,9 @@ def _veth_rx_bytes(ns: str, ifname: str) -> int:
     return int(json.loads(r.stdout)[0]['stats64']['rx']['bytes'])
 
 
-def _clopy_run(ns: str, out: Path, env: dict, *args: str) -> subprocess.Popen:
-    run = [sys.executable, '-m', 'clopy.cli', 'run', 'clnf_1roi', '--sim', '--out', str(out), *args]
-    for s in FAST:
+def _clopy_run(ns: str, paradigm: str, out: Path, env: dict, *args: str) -> subprocess.Popen:
+    run = [sys.executable, '-m', 'clopy.cli', 'run', paradigm, '--sim', '--out', str(out), *args]
+    for s in SPLITS[paradigm][2]:
         run += ['--set', s]
     # a computer of its own: its network namespace, and (a mount namespace) its own /dev/shm,
     # so Fast DDS shared-memory ports of the two sides cannot collide as on one machine
@@ -166,7 +174,9 @@ def _messages(d: Path, topic: str):
     return [m.msg for m in read_bag(d / 'bag', typestore_with_clopy(), topics=[topic])]
 
 
-def test_camera_on_one_computer_records_completely_on_the_other(rig_pair, domain_id, tmp_path):
+@pytest.mark.parametrize('paradigm', list(SPLITS))
+def test_camera_on_one_computer_records_completely_on_the_other(paradigm, rig_pair, domain_id, tmp_path):
+    remote, signal_topic, _ = SPLITS[paradigm]
     cam_ns, cam_if = rig_pair['camera']
     ses_ns, ses_if = rig_pair['session']
     watch = UdpWatch(tmp_path)
@@ -176,13 +186,14 @@ def test_camera_on_one_computer_records_completely_on_the_other(rig_pair, domain
         # each computer has its own /tmp: its own domain locks
         base = dict(os.environ, CLOPY_NETWORK="rig")
         base.pop('ROS_STATIC_PEERS', None)
-        session = _clopy_run(ses_ns, tmp_path / 'session', dict(base, CLOPY_LOCK_DIR=str(tmp_path / 'locks-s')),
-                             '--remote', 'camera', '--peers', CAMERA_ADDRESS, '--domain-id', str(domain_id),
+        session = _clopy_run(ses_ns, paradigm, tmp_path / 'session',
+                             dict(base, CLOPY_LOCK_DIR=str(tmp_path / 'locks-s')),
+                             '--remote', ','.join(remote), '--peers', CAMERA_ADDRESS, '--domain-id', str(domain_id),
                              '--trials', str(TRIALS), '--mouse', 'rigmouse')
         procs.append(session)
-        camera = _clopy_run(cam_ns, tmp_path / 'camera', dict(base, CLOPY_LOCK_DIR=str(tmp_path / 'locks-c'),
-                                                              ROS_STATIC_PEERS=SESSION_ADDRESS),
-                            '--nodes', 'camera', '--domain-id', str(domain_id))
+        camera = _clopy_run(cam_ns, paradigm, tmp_path / 'camera',
+                            dict(base, CLOPY_LOCK_DIR=str(tmp_path / 'locks-c'), ROS_STATIC_PEERS=SESSION_ADDRESS),
+                            '--nodes', ','.join(remote), '--domain-id', str(domain_id))
         procs.append(camera)
         session_out, _ = session.communicate(timeout=120)
         camera_out, _ = camera.communicate(timeout=30)
@@ -208,26 +219,30 @@ def test_camera_on_one_computer_records_completely_on_the_other(rig_pair, domain
     assert f'<address>{SESSION_ADDRESS}</address>' in (d / 'fastdds_rig.xml').read_text()
     [cam_dir] = [p.parent for p in (tmp_path / 'camera').glob('*/*/parameters.yaml')]
     assert f'<address>{CAMERA_ADDRESS}</address>' in (cam_dir / 'fastdds_rig.xml').read_text()
-    assert (cam_dir / 'logs' / 'camera.log').exists() and not (cam_dir / 'bag').exists()
-    assert not (d / 'logs' / 'camera.log').exists(), 'the camera did not run on the session computer'
+    for name in remote:
+        assert (cam_dir / 'logs' / f'{name}.log').exists(), name
+        assert not (d / 'logs' / f'{name}.log').exists(), f'{name} did not run on the session computer'
+    assert not (cam_dir / 'bag').exists() and not (cam_dir / 'events.tsv').exists()
 
     # the record is complete: frames from the remote camera, their control signals, the task's end
     images = _messages(d, 'image_raw')
     infos = _messages(d, 'frame_info')
     controls = _messages(d, 'control_signal')
+    signals = _messages(d, signal_topic)
     assert len(images) > 60 and len(infos) > 60, (len(images), len(infos))
     assert all(m.header.frame_id == 'camera' for m in images)
     assert sorted(m.frame_index for m in infos) == list(range(len(infos))), 'no frame lost on the way'
     # roi_dff keeps up with what this machine's CPUs allow (it may skip frames under load)
     assert len(controls) > 30, (len(controls), len(images), len(infos))
-    print(f'frames recorded {len(infos)}, images {len(images)}, control signals {len(controls)}')
+    print(f'{paradigm}: frames recorded {len(infos)}, images {len(images)}, {signal_topic} {len(signals)}, '
+          f'control signals {len(controls)}')
     log = read_event_log(d / 'events.tsv')
     assert 'run_end' in set(log.loc[log.type == 'variable', 'subtype'])
     states = [m.content for m in _messages(d, 'task_event') if m.type == 'state']
     assert states.count('trial') == TRIALS and states[-1] == 'done', states
     table = read_frame_table(d / 'VideoTimestamp.txt')
-    assert len(table) == len(controls), 'one row per processed frame'
-    assert sorted(table.frame) == sorted(m.frame_index for m in controls)
+    # one row per processed frame
+    assert sorted(table.frame) == sorted({m.frame_index for m in controls} | {m.frame_index for m in signals})
     # every valve command delivered, every opening closed again
     commands = [m for m in _messages(d, 'reward') if m.output == 0]
     valve = [m for m in _messages(d, 'reward_event') if m.output == 0]

@@ -46,7 +46,8 @@ def paradigm_launch_description(paradigm: str):
         DeclareLaunchArgument('set', default_value='',
                               description='space-separated node.param=value overrides, as clopy run --set'),
         DeclareLaunchArgument('nodes', default_value='',
-                              description='a rig: start only these nodes here (e.g. camera,pose), as clopy run --nodes'),
+                              description='a rig: start only these nodes here (e.g. camera,pose), '
+                                          'as clopy run --nodes'),
         DeclareLaunchArgument('remote', default_value='',
                               description='a rig: these nodes run on another computer, as clopy run --remote'),
         DeclareLaunchArgument('peers', default_value='',

@@ -356,7 +356,9 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
     """Run one session to its end (task done, end of the recording, Ctrl-C)."""
     import rclpy
     from rclpy.signals import SignalHandlerOptions
-    nodes, remote = rig.split_nodes(opts.paradigm, PARADIGM_NODES[opts.paradigm], opts.nodes, opts.remote)
+    # an unknown paradigm gets no nodes here: prepare() refuses it with the allowed names
+    nodes, remote = rig.split_nodes(opts.paradigm, PARADIGM_NODES.get(opts.paradigm, []),
+                                    opts.nodes, opts.remote)
     network, peers = rig.rig_peers(opts.peers)
     if remote and opts.domain_id is None:
         raise cfg.ConfigError(f'--remote/--nodes ({", ".join(remote)} elsewhere): give --domain-id, the same '
