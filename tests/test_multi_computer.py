@@ -158,6 +158,12 @@ def _veth_rx_bytes(ns: str, ifname: str) -> int:
     return int(json.loads(r.stdout)[0]['stats64']['rx']['bytes'])
 
 
+def _socket_buffer_limits(ns: str) -> str:
+    r = subprocess.run(['ip', 'netns', 'exec', ns, 'sysctl', 'net.core.rmem_max', 'net.core.wmem_max'],
+                       capture_output=True, text=True)
+    return r.stdout.strip().replace('\n', ', ')
+
+
 def _clopy_run(ns: str, paradigm: str, out: Path, env: dict, *args: str) -> subprocess.Popen:
     run = [sys.executable, '-m', 'clopy.cli', 'run', paradigm, '--sim', '--out', str(out), *args]
     for s in SPLITS[paradigm][2]:
@@ -229,13 +235,15 @@ def test_camera_on_one_computer_records_completely_on_the_other(paradigm, rig_pa
     infos = _messages(d, 'frame_info')
     controls = _messages(d, 'control_signal')
     signals = _messages(d, signal_topic)
-    assert len(images) > 60 and len(infos) > 60, (len(images), len(infos))
-    assert all(m.header.frame_id == 'camera' for m in images)
-    assert sorted(m.frame_index for m in infos) == list(range(len(infos))), 'no frame lost on the way'
-    # roi_dff keeps up with what this machine's CPUs allow (it may skip frames under load)
-    assert len(controls) > 30, (len(controls), len(images), len(infos))
     print(f'{paradigm}: frames recorded {len(infos)}, images {len(images)}, {signal_topic} {len(signals)}, '
           f'control signals {len(controls)}')
+    assert len(infos) > 60, len(infos)
+    assert all(m.header.frame_id == 'camera' for m in images)
+    assert sorted(m.frame_index for m in infos) == list(range(len(infos))), 'no frame lost on the way'
+    # every image crossed the network (best effort, 64 KB datagrams: needs the profile's 4 MB
+    # socket buffers, which the kernel caps at net.core.rmem_max / wmem_max)
+    assert len(images) == len(infos), (len(images), len(infos), _socket_buffer_limits(ses_ns))
+    assert len(controls) >= len(infos) - 2   # the last frames may arrive as the pipeline stops
     log = read_event_log(d / 'events.tsv')
     assert 'run_end' in set(log.loc[log.type == 'variable', 'subtype'])
     states = [m.content for m in _messages(d, 'task_event') if m.type == 'state']

@@ -196,6 +196,7 @@ def apply_loopback(domain_id: int) -> None:
 NETWORK_MODES = ('loopback', 'rig')
 RIG_KEYS = LOOPBACK_KEYS + ('ROS_STATIC_PEERS',)
 _RIG_MARKER = '<!-- CLOPY_RIG_ADDRESSES -->'
+_RIG_LOCATORS = '<!-- CLOPY_RIG_LOCATORS -->'
 
 
 def network_mode(env: Mapping[str, str] | None = None) -> str:
@@ -244,7 +245,8 @@ def rig_profile_xml(addresses: list[str], template: str | None = None) -> str:
     if _RIG_MARKER not in text:
         raise ValueError(f'fastdds_rig.xml: the marker {_RIG_MARKER} is missing')
     entries = '\n          '.join(f'<address>{a}</address>' for a in addresses)
-    return text.replace(_RIG_MARKER, entries)
+    locators = ''.join(f'<locator><udpv4><address>{a}</address></udpv4></locator>' for a in addresses)
+    return text.replace(_RIG_MARKER, entries).replace(_RIG_LOCATORS, locators)
 
 
 def rig_env(domain_id: int, peers: list[str], profile: Path,
