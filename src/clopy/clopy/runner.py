@@ -317,18 +317,6 @@ class Monitor:
         self.node.destroy_node()
 
 
-RIG_MONITOR_DELAY_S = 3.0
-
-
-def rig_monitor(session: Session, stop_event: threading.Event) -> Monitor:
-    """The runner's graph node on a computer of a rig, created once this computer's nodes
-    have had time to join (a name of its own: two runners share the graph). Created
-    first, before them, it did not see the other computer's participants in the
-    two-namespace test (tests/test_multi_computer.py), although the nodes did."""
-    stop_event.wait(RIG_MONITOR_DELAY_S if session.procs else 0.0)
-    return Monitor(f'clopy_run_monitor_{os.getpid()}')
-
-
 def progress_line(status: dict) -> str:
     if not status:
         return 'waiting for the first frame...'
@@ -397,7 +385,8 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     session = Session(session_dir, params_path, env)
     required = required_subscribers(opts.paradigm, params)
-    monitor = Monitor() if not remote else None   # a rig: it joins after this computer's nodes
+    # a rig: the other computer's runner is in the graph too: a name of its own
+    monitor = Monitor() if not remote else Monitor(f'clopy_run_monitor_{os.getpid()}')
     camera = [e for e in nodes if e[2] == 'camera']
     reason = 'finished'
     codes: dict = {}
@@ -409,8 +398,6 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
             say(f'here: {", ".join(e[2] for e in nodes)}; on the other computer: {", ".join(remote)}')
         for package, exe, name in [e for e in nodes if e[2] != 'camera']:
             session.start(package, exe, name)
-        if monitor is None:
-            monitor = rig_monitor(session, stop_event)
         # the camera waits until every subscription is matched
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while True:
@@ -467,15 +454,13 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
     except RunError as exc:
         reason = f'error: {exc}'
     finally:
-        if 'camera' in remote and monitor and monitor.was_running and not monitor.status.get('running', True):
+        if 'camera' in remote and monitor.was_running and not monitor.status.get('running', True):
             monitor.wait_gone(['camera'], STOP_TIMEOUT_S / 2)   # it stops when the task is done
             time.sleep(0.5)   # then the last frames drain, as when the camera runs here
         codes = session.stop_all()
-        status = {}
-        if monitor is not None:
-            monitor.spin(0.2)
-            status = dict(monitor.status)
-            monitor.close()
+        monitor.spin(0.2)
+        status = dict(monitor.status)
+        monitor.close()
         rclpy.shutdown()
         graph.release()
         lease.release()
