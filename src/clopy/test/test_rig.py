@@ -2,6 +2,8 @@
 the Fast DDS profile and the environment of the node processes."""
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 import pytest
 
 from clopy.config import ConfigError
@@ -66,6 +68,13 @@ def test_rig_profile_whitelists_loopback_and_the_rig_address():
     xml = rig_profile_xml(['198.18.0.1'])
     assert '<address>127.0.0.1</address>' in xml and '<address>198.18.0.1</address>' in xml
     assert '<useBuiltinTransports>false</useBuiltinTransports>' in xml
+    # only the rig address is announced to the other computer (never its own 127.0.0.1)
+    ns = {'d': 'http://www.eprosima.com'}
+    root = ET.fromstring(xml)
+    for path in ('.//d:defaultUnicastLocatorList', './/d:builtin/d:metatrafficUnicastLocatorList'):
+        [lst] = root.findall(path, ns)
+        assert [a.text for a in lst.iter('{http://www.eprosima.com}address')] == ['198.18.0.1'], path
+    assert '<sendBufferSize>4194304</sendBufferSize>' in xml and '<receiveBufferSize>4194304</receiveBufferSize>' in xml
     with pytest.raises(ValueError, match='marker'):
         rig_profile_xml(['198.18.0.1'], template='<dds/>')
 
