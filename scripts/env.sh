@@ -3,8 +3,9 @@
 # - keeps DDS on this computer: ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST and the
 #   loopback Fast DDS profile (config/fastdds_loopback.xml);
 # - picks a ROS_DOMAIN_ID for this shell unless one is set.
-# A multi-computer rig sets CLOPY_NETWORK=rig before sourcing: discovery then
-# follows the usual ROS settings (see README, "Rig with several computers").
+# A multi-computer rig sets CLOPY_NETWORK=rig before sourcing: discovery is then
+# this computer plus ROS_STATIC_PEERS (LOCALHOST range); `clopy run --peers` writes
+# the rig's Fast DDS profile itself (see README, "Rig with several computers").
 _clopy_repo="$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")/.." && pwd)"
 if [ ! -f "$_clopy_repo/install/setup.bash" ]; then
     echo "CLoPy-ROS is not built yet: run $_clopy_repo/scripts/setup.sh" >&2
@@ -33,6 +34,13 @@ if [ "${CLOPY_NETWORK:-loopback}" = "loopback" ]; then
     esac
     # Humble predates the range variable; it has the older switch instead.
     if [ "${ROS_DISTRO:-}" = "humble" ]; then export ROS_LOCALHOST_ONLY=1; fi
+elif [ "${CLOPY_NETWORK}" = "rig" ]; then
+    # no multicast: this computer and the static peers only
+    export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+    unset FASTDDS_DEFAULT_PROFILES_FILE FASTRTPS_DEFAULT_PROFILES_FILE ROS_LOCALHOST_ONLY
+    [ -n "${ROS_STATIC_PEERS:-}" ] || echo "CLOPY_NETWORK=rig: set ROS_STATIC_PEERS (or give clopy run --peers)" >&2
+else
+    echo "CLOPY_NETWORK=${CLOPY_NETWORK}: allowed: loopback, rig" >&2
 fi
 if [ -z "${ROS_DOMAIN_ID:-}" ]; then
     # Distinct per shell so two sessions on one machine never cross-talk.

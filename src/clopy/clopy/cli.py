@@ -1,6 +1,7 @@
 """The `clopy` command.
 
   clopy run PARADIGM [--sim] [--mouse ID] [--trials N] [--out DIR] [--set node.param=value ...]
+            [--nodes N,N | --remote N,N] [--peers ADDRESS,...]   (a rig of several computers)
   clopy demo                 a few minutes of simulated CLNF 1-ROI
   clopy tables SESSION       make the per-frame table and summary again from the bag
 """
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser('run', help='run a session of a paradigm')
     run.add_argument('paradigm', help=f'one of {", ".join(cfg.PARADIGMS)}')
     _session_options(run)
+    _rig_options(run)
     demo = sub.add_parser('demo', help='a short simulated CLNF 1-ROI session')
     _session_options(demo, demo=True)
     # commands that live in their own modules: each adds its parser with set_defaults(func=...)
@@ -64,6 +66,21 @@ def _session_options(p: argparse.ArgumentParser, demo: bool = False) -> None:
                         'use it to reach the session with ros2 param / ros2 service')
 
 
+def _rig_options(p: argparse.ArgumentParser) -> None:
+    from clopy.rig import parse_names
+    rig = p.add_argument_group('a rig of several computers (README: "Rig with several computers")')
+    which = rig.add_mutually_exclusive_group()
+    which.add_argument('--nodes', type=parse_names, metavar='NODE,NODE',
+                       help='start only these nodes here (e.g. camera,pose on the camera computer); the '
+                            'session computer runs the rest with --remote; needs --domain-id')
+    which.add_argument('--remote', type=parse_names, metavar='NODE,NODE',
+                       help='these nodes run on another computer: start the others, wait for those to appear '
+                            'instead of starting them; needs --domain-id')
+    rig.add_argument('--peers', type=parse_names, metavar='ADDRESS,ADDRESS',
+                     help='with CLOPY_NETWORK=rig: the other computers; discovery reaches this computer and '
+                          'them only (default: ROS_STATIC_PEERS)')
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, 'func', None) is not None:
@@ -76,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         opts = RunOptions(args.paradigm, sim=args.sim, mouse=args.mouse, trials=args.trials,
                           out_dir=args.out, sets=args.sets, params_file=args.params_file,
-                          domain_id=args.domain_id, from_recording=args.from_recording)
+                          domain_id=args.domain_id, from_recording=args.from_recording,
+                          nodes=args.nodes, remote=args.remote, peers=args.peers)
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -94,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     except (cfg.ConfigError, RunError) as exc:
         print(f'clopy: {exc}', file=sys.stderr)
         return 2
+    if not result.recorded:   # --nodes without the recorder: the record is on the other computer
+        print(f'node logs: {result.session_dir / "logs"}')
+        return 0 if result.ok else 1
     # the recorder finished the folder (table, summary row, figure) when it closed;
     # when it could not (killed), it is done here
     csv_path = SessionFolder.sessions_summary(opts.out_dir)

@@ -45,17 +45,26 @@ def paradigm_launch_description(paradigm: str):
         DeclareLaunchArgument('trials', default_value='', description='stop after N trials'),
         DeclareLaunchArgument('set', default_value='',
                               description='space-separated node.param=value overrides, as clopy run --set'),
+        DeclareLaunchArgument('nodes', default_value='',
+                              description='a rig: start only these nodes here (e.g. camera,pose), '
+                                          'as clopy run --nodes'),
+        DeclareLaunchArgument('remote', default_value='',
+                              description='a rig: these nodes run on another computer, as clopy run --remote'),
+        DeclareLaunchArgument('peers', default_value='',
+                              description='with CLOPY_NETWORK=rig: the other computers, as clopy run --peers'),
     ]
     return LaunchDescription(args + [OpaqueFunction(function=_session_actions, args=[paradigm])])
 
 
 def _session_actions(context, paradigm: str):
-    from launch.actions import EmitEvent, RegisterEventHandler, SetEnvironmentVariable
+    from launch.actions import EmitEvent, RegisterEventHandler, SetEnvironmentVariable, UnsetEnvironmentVariable
     from launch.event_handlers import OnProcessExit
     from launch.events import Shutdown
     from launch_ros.actions import Node
 
     from clopy import config as cfg
+    from clopy import rig
+    from clopy.rosenv import RIG_KEYS, rig_env
     from clopy.runner import PARADIGM_NODES, RunError, RunOptions, lease_domain, prepare
 
     def arg(name: str) -> str:
@@ -69,7 +78,14 @@ def _session_actions(context, paradigm: str):
     opts = RunOptions(paradigm, sim=arg('sim') == 'true', mouse=arg('mouse') or None, trials=n_trials,
                       out_dir=Path(arg('out_dir')), sets=shlex.split(arg('set')),
                       params_file=Path(arg('params_file')) if arg('params_file') else None,
-                      domain_id=int(os.environ.get('ROS_DOMAIN_ID') or 0))
+                      domain_id=int(os.environ.get('ROS_DOMAIN_ID') or 0),
+                      nodes=rig.parse_names(arg('nodes')) or None, remote=rig.parse_names(arg('remote')) or None,
+                      peers=rig.parse_names(arg('peers')) or None)
+    try:
+        local, _remote = rig.split_nodes(paradigm, PARADIGM_NODES[paradigm], opts.nodes, opts.remote)
+        network, peers = rig.rig_peers(opts.peers)
+    except cfg.ConfigError as exc:
+        raise RuntimeError(str(exc)) from None
     try:
         lease, graph = lease_domain(opts)
     except RunError as exc:
@@ -81,8 +97,15 @@ def _session_actions(context, paradigm: str):
         raise RuntimeError(str(exc)) from None
     graph.relabel(f'the session {session_dir}')
     actions = [SetEnvironmentVariable('ROS_LOG_DIR', str(session_dir / 'logs'))]
+    if network == 'rig':
+        try:
+            env = rig_env(lease.domain_id, peers, rig.write_rig_profile(session_dir, peers))
+        except cfg.ConfigError as exc:
+            raise RuntimeError(str(exc)) from None
+        actions += [SetEnvironmentVariable(k, env[k]) if k in env else UnsetEnvironmentVariable(k)
+                    for k in RIG_KEYS]
     enders = []
-    for package, executable, name in PARADIGM_NODES[paradigm]:
+    for package, executable, name in local:
         extra = {'sigterm_timeout': '30'} if name == 'recorder' else {}  # time to close the bag
         node = Node(package=package, executable=executable, name=name, output='screen',
                     parameters=[str(params_path)], **extra)

@@ -21,19 +21,19 @@ LOCK_DIR = Path(os.environ.get('CLOPY_LOCK_DIR', '/tmp/clopy-domain-locks'))
 DOMAIN_IDS = range(1, 102)
 
 
-def fastdds_profile() -> Path:
-    """Path of config/fastdds_loopback.xml (installed share/clopy, else the checkout)."""
+def fastdds_profile(name: str = 'fastdds_loopback.xml') -> Path:
+    """Path of config/<name> (installed share/clopy, else the checkout); default the loopback profile."""
     try:
         from ament_index_python.packages import get_package_share_directory
-        installed = Path(get_package_share_directory('clopy')) / 'config' / 'fastdds_loopback.xml'
+        installed = Path(get_package_share_directory('clopy')) / 'config' / name
         if installed.exists():
             return installed
     except Exception:  # noqa: BLE001 - not installed: fall back to the source tree
         pass
-    source = Path(__file__).resolve().parents[3] / 'config' / 'fastdds_loopback.xml'
+    source = Path(__file__).resolve().parents[3] / 'config' / name
     if source.exists():
         return source
-    raise FileNotFoundError('config/fastdds_loopback.xml not found: is the clopy package built?')
+    raise FileNotFoundError(f'config/{name} not found: is the clopy package built?')
 
 
 def lock_path(domain_id: int, kind: str = 'domain') -> Path:
@@ -157,6 +157,14 @@ class DomainLease:
         self.release()
 
 
+def _set_profile(env: dict[str, str], profile: Path) -> None:
+    profile_key = ('FASTRTPS_DEFAULT_PROFILES_FILE' if env.get('ROS_DISTRO') in ('humble', 'jazzy')
+                   else 'FASTDDS_DEFAULT_PROFILES_FILE')
+    env.pop('FASTDDS_DEFAULT_PROFILES_FILE', None)
+    env.pop('FASTRTPS_DEFAULT_PROFILES_FILE', None)
+    env[profile_key] = str(profile)
+
+
 def loopback_env(domain_id: int, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment for a child process: `base` (default os.environ) with
     loopback-only discovery, the loopback Fast DDS profile and `domain_id`."""
@@ -165,11 +173,7 @@ def loopback_env(domain_id: int, base: Mapping[str, str] | None = None) -> dict[
     env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     # Fast DDS 3 (Kilted, the PyPI wheels) reads FASTDDS_*, Fast DDS 2 (Humble, Jazzy)
     # FASTRTPS_*; set only the one it reads (Fast DDS 3 loads both and then complains)
-    profile_key = ('FASTRTPS_DEFAULT_PROFILES_FILE' if env.get('ROS_DISTRO') in ('humble', 'jazzy')
-                   else 'FASTDDS_DEFAULT_PROFILES_FILE')
-    env.pop('FASTDDS_DEFAULT_PROFILES_FILE', None)
-    env.pop('FASTRTPS_DEFAULT_PROFILES_FILE', None)
-    env[profile_key] = str(fastdds_profile())
+    _set_profile(env, fastdds_profile())
     if env.get('ROS_DISTRO') == 'humble':
         env['ROS_LOCALHOST_ONLY'] = '1'
     env.setdefault('PYTHONUNBUFFERED', '1')
@@ -186,3 +190,85 @@ def apply_loopback(domain_id: int) -> None:
     for key in LOOPBACK_KEYS:
         os.environ.pop(key, None)
     os.environ.update({k: env[k] for k in LOOPBACK_KEYS if k in env})
+
+
+# -- a rig of several computers (CLOPY_NETWORK=rig) ------------------------------------
+NETWORK_MODES = ('loopback', 'rig')
+RIG_KEYS = LOOPBACK_KEYS + ('ROS_STATIC_PEERS',)
+_RIG_MARKER = '<!-- CLOPY_RIG_ADDRESSES -->'
+_RIG_LOCATORS = '<!-- CLOPY_RIG_LOCATORS -->'
+
+
+def network_mode(env: Mapping[str, str] | None = None) -> str:
+    """CLOPY_NETWORK of `env` (default os.environ): 'loopback' (unset) or 'rig'."""
+    mode = (os.environ if env is None else env).get('CLOPY_NETWORK', '') or 'loopback'
+    if mode not in NETWORK_MODES:
+        raise ValueError(f'CLOPY_NETWORK={mode!r}: allowed: {", ".join(NETWORK_MODES)} '
+                         '(unset: loopback)')
+    return mode
+
+
+def parse_peers(text: str, source: str = '--peers') -> list[str]:
+    """The peer computers of a rig from 'a;b' or 'a,b' (IPv4 addresses or host names).
+    `source` names where the text came from, for the error message."""
+    import ipaddress
+    peers = [p.strip() for p in text.replace(',', ';').split(';') if p.strip()]
+    if not peers:
+        raise ValueError(f'{source} {text!r}: no peer; give the other computers\' addresses, e.g. 198.18.0.2')
+    for peer in peers:
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            if not all(part and part.replace('-', '').isalnum() for part in peer.split('.')):
+                raise ValueError(f'{source} {text!r}: {peer!r} is neither an IP address nor a host name') from None
+            continue
+        if address.version != 4 or address.is_loopback or address.is_multicast or address.is_unspecified:
+            raise ValueError(f'{source} {text!r}: {peer!r}: allowed are the IPv4 addresses of the other '
+                             'computers of the rig (not loopback, multicast or 0.0.0.0)')
+    return peers
+
+
+def local_address_for(peer: str) -> str:
+    """This computer's address on the route to `peer` (a UDP socket is connected, nothing is sent)."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect((peer, 7400))
+        except OSError as exc:
+            raise ValueError(f'peer {peer!r}: no route from this computer ({exc})') from None
+        return s.getsockname()[0]
+
+
+def rig_profile_xml(addresses: list[str], template: str | None = None) -> str:
+    """config/fastdds_rig.xml with the UDP interface whitelist extended by `addresses`."""
+    text = fastdds_profile('fastdds_rig.xml').read_text() if template is None else template
+    if _RIG_MARKER not in text:
+        raise ValueError(f'fastdds_rig.xml: the marker {_RIG_MARKER} is missing')
+    entries = '\n          '.join(f'<address>{a}</address>' for a in addresses)
+    locators = ''.join(f'<locator><udpv4><address>{a}</address></udpv4></locator>' for a in addresses)
+    return text.replace(_RIG_MARKER, entries).replace(_RIG_LOCATORS, locators)
+
+
+def rig_env(domain_id: int, peers: list[str], profile: Path,
+            base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for a child process on one computer of a rig: `base` (default
+    os.environ) with discovery on this computer and the static `peers` only
+    (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST + ROS_STATIC_PEERS), the rig Fast DDS
+    profile `profile` and `domain_id` (the same on every computer of the rig)."""
+    if not peers:
+        raise ValueError('a rig needs its peers: --peers or ROS_STATIC_PEERS')
+    env = dict(os.environ if base is None else base)
+    env['ROS_DOMAIN_ID'] = str(domain_id)
+    env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    env['ROS_STATIC_PEERS'] = ';'.join(peers)
+    _set_profile(env, profile)
+    env.pop('ROS_LOCALHOST_ONLY', None)
+    env.setdefault('PYTHONUNBUFFERED', '1')
+    return env
+
+
+def apply_env(env: Mapping[str, str], keys: tuple[str, ...] = RIG_KEYS) -> None:
+    """Set `keys` of `env` in this process (unset those `env` lacks), before rclpy.init."""
+    for key in keys:
+        os.environ.pop(key, None)
+    os.environ.update({k: env[k] for k in keys if k in env})

@@ -22,7 +22,9 @@ from clopy_data.folder import BAG_METADATA, PARAMETERS, TONES_WAV, SessionFolder
 from clopy_data.session import create_session_dir
 
 from clopy import config as cfg
-from clopy.rosenv import DomainBusy, DomainLease, apply_loopback, loopback_env
+from clopy import rig
+from clopy.monitor import Monitor
+from clopy.rosenv import RIG_KEYS, DomainBusy, DomainLease, apply_env, apply_loopback, loopback_env, rig_env
 
 # (package, executable, node name), in start order; the camera last
 _FEEDBACK = [
@@ -77,9 +79,12 @@ class RunOptions:
     quiet: bool = False
     domain_id: int | None = None   # None: lease a free one for this run
     from_recording: Path | None = None   # re-run over a session, bag, HDF5, TIFF or video
+    nodes: list[str] | None = None    # a rig: only these nodes run here (clopy.rig)
+    remote: list[str] | None = None   # a rig: these run on the other computer, the rest here
+    peers: list[str] | None = None    # CLOPY_NETWORK=rig: the other computers (else ROS_STATIC_PEERS)
 
 
-NORMAL_ENDS = ('all trials done', 'end of the recording', 'stopped by the user')
+NORMAL_ENDS = ('all trials done', 'end of the recording', 'stopped by the user', rig.ENDED_ELSEWHERE)
 
 
 @dataclass
@@ -88,6 +93,7 @@ class RunResult:
     status: dict
     exit_codes: dict
     reason: str
+    recorded: bool = True   # False: the recorder ran on another computer (--nodes)
 
     @property
     def ok(self) -> bool:
@@ -271,39 +277,6 @@ class Session:
         return codes
 
 
-class Monitor:
-    """An rclpy node of the runner: graph checks and session_status."""
-
-    def __init__(self) -> None:
-        import rclpy
-        from clopy_common import qos
-        from clopy_interfaces.msg import SessionStatus
-        self.rclpy = rclpy
-        self.node = rclpy.create_node('clopy_run_monitor')
-        self.status: dict = {}
-        self.was_running = False
-        self.node.create_subscription(SessionStatus, qos.SESSION_STATUS, self._on_status, qos.STATUS_QOS)
-
-    def _on_status(self, msg) -> None:
-        self.status = {f: getattr(msg, f) for f in (
-            'paradigm', 'session_type', 'state', 'trial', 'total_trials', 'successes', 'failures',
-            'rewards_delivered', 'threshold', 'frame_rate_hz', 'frames', 'dropped_frames', 'elapsed_s',
-            'running')}
-        self.was_running = self.was_running or msg.running
-
-    def spin(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.rclpy.spin_once(self.node, timeout_sec=max(0.0, min(0.05, end - time.monotonic())))
-
-    def unmatched(self, required: dict[str, int]) -> dict[str, int]:
-        return {topic: n for topic, n in required.items()
-                if self.node.count_subscribers(topic) < n + (1 if topic == 'session_status' else 0)}
-
-    def close(self) -> None:
-        self.node.destroy_node()
-
-
 def progress_line(status: dict) -> str:
     if not status:
         return 'waiting for the first frame...'
@@ -343,10 +316,18 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
     """Run one session to its end (task done, end of the recording, Ctrl-C)."""
     import rclpy
     from rclpy.signals import SignalHandlerOptions
+    # an unknown paradigm gets no nodes here: prepare() refuses it with the allowed names
+    nodes, remote = rig.split_nodes(opts.paradigm, PARADIGM_NODES.get(opts.paradigm, []),
+                                    opts.nodes, opts.remote)
+    network, peers = rig.rig_peers(opts.peers)
+    if remote and opts.domain_id is None:
+        raise cfg.ConfigError(f'--remote/--nodes ({", ".join(remote)} elsewhere): give --domain-id, the same '
+                              'number on every computer of the rig')
     lease, graph = lease_domain(opts)
     domain_id = lease.domain_id
     try:
         session_dir, params, params_path = prepare(opts)
+        profile = rig.write_rig_profile(session_dir, peers) if network == 'rig' else None
     except BaseException:
         graph.release()
         lease.release()
@@ -354,20 +335,28 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
     graph.relabel(f'the session {session_dir}')
     say = (lambda *a, **k: None) if opts.quiet else (lambda *a, **k: print(*a, **k, flush=True))
     stop_event = stop_event or threading.Event()
-    env = loopback_env(domain_id)
     saved_env = dict(os.environ)
-    apply_loopback(domain_id)
+    if profile is None:
+        env = loopback_env(domain_id)
+        apply_loopback(domain_id)
+    else:
+        env = rig_env(domain_id, peers, profile)
+        apply_env(env, RIG_KEYS)
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     session = Session(session_dir, params_path, env)
     required = required_subscribers(opts.paradigm, params)
-    nodes = PARADIGM_NODES[opts.paradigm]
-    monitor = Monitor()
+    # a rig: the other computer's runner is in the graph too: a name of its own
+    monitor = Monitor() if not remote else Monitor(f'clopy_run_monitor_{os.getpid()}')
+    camera = [e for e in nodes if e[2] == 'camera']
     reason = 'finished'
     codes: dict = {}
     try:
-        say(f'session {session_dir}  (ROS_DOMAIN_ID={domain_id}, loopback only'
+        say(f'session {session_dir}  (ROS_DOMAIN_ID={domain_id}, '
+            f'{"loopback only" if profile is None else "rig network, peers " + ";".join(peers)}'
             f'{", simulation" if opts.sim else ""})')
-        for package, exe, name in nodes[:-1]:
+        if remote:
+            say(f'here: {", ".join(e[2] for e in nodes)}; on the other computer: {", ".join(remote)}')
+        for package, exe, name in [e for e in nodes if e[2] != 'camera']:
             session.start(package, exe, name)
         # the camera waits until every subscription is matched
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -377,14 +366,17 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
                 name, code = next(iter(crashed.items()))
                 raise RunError(f'{name} stopped during start-up (exit {code}):\n{session.log_tail(name)}')
             missing = monitor.unmatched(required)
-            if not missing:
+            absent = monitor.absent(remote)
+            if not missing and not absent:
                 break
             if stop_event.is_set():
                 raise RunError('stopped by the user during start-up')
             if time.monotonic() > deadline:
-                raise RunError(f'start-up timed out; topics without their subscribers: {missing}')
+                raise RunError(f'start-up timed out; topics without their subscribers: {missing}'
+                               + (f'; not seen on the other computer: {absent}' if absent else ''))
             monitor.spin(0.1)
-        session.start(*nodes[-1])
+        for entry in camera:
+            session.start(*entry)
         last_print = 0.0
         tty = sys.stdout.isatty()
         while not stop_event.is_set():
@@ -404,6 +396,11 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
                 name, code = next(iter(others.items()))
                 reason = f'{name} stopped unexpectedly (exit {code}):\n{session.log_tail(name)}'
                 break
+            if remote:
+                ended_there = rig.remote_end(remote, monitor.absent(remote), monitor.was_running, monitor.status)
+                if ended_there:
+                    reason = ended_there
+                    break
             now = time.monotonic()
             if tty:
                 print('\r' + progress_line(monitor.status).ljust(110), end='', flush=True)
@@ -417,6 +414,9 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
     except RunError as exc:
         reason = f'error: {exc}'
     finally:
+        if 'camera' in remote and monitor.was_running and not monitor.status.get('running', True):
+            monitor.wait_gone(['camera'], STOP_TIMEOUT_S / 2)   # it stops when the task is done
+            time.sleep(0.5)   # then the last frames drain, as when the camera runs here
         codes = session.stop_all()
         monitor.spin(0.2)
         status = dict(monitor.status)
@@ -427,4 +427,4 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
         os.environ.clear()
         os.environ.update(saved_env)
     say(f'session ended: {reason}')
-    return RunResult(session_dir, status, codes, reason)
+    return RunResult(session_dir, status, codes, reason, recorded=any(e[2] == 'recorder' for e in nodes))
