@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from clopy.bag import read_bag, typestore_with_clopy
-from clopy.session import read_event_log
-from clopy.tables import read_frame_table
+from clopy_data.bag import read_bag, typestore_with_clopy
+from clopy_data.session import read_event_log
+from clopy_data.tables import read_frame_table
 
 CAMERA_ADDRESS, SESSION_ADDRESS = '198.18.0.1', '198.18.0.2'
 TRIALS = 2
