@@ -51,8 +51,9 @@ class SalvageReport:
     """What a salvage kept and what it lost.
 
     ``lost_bytes``: bytes at the end of the MCAP file that could not be read (a
-    record cut short by the kill, or one failing its CRC, and everything after
-    it); 0 when the file ended on a record boundary. ``lost_start_ns`` /
+    record cut short by the kill, or a chunk failing its CRC where the writer
+    stored one, and everything after it); 0 when the file ended on a record
+    boundary. ``lost_start_ns`` /
     ``lost_end_ns``: the log-time range of the messages in the cut chunk, when
     its header survived (else None). ``topics``: per topic, the salvaged count
     and the time range up to its last complete message. ``reason``: why reading
