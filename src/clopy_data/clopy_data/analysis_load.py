@@ -76,8 +76,20 @@ class Session:
         self.times: dict[str, np.ndarray] = {
             name: np.asarray(group['time'], dtype=float)
             for frame in (self.states, self.events) for name, group in frame.groupby('name', sort=True)}
+        self.frames: pd.DataFrame | None = self._frames()
+
+    def _frames(self) -> pd.DataFrame | None:
+        """The frame table; when the recorder never wrote it (killed), made from the bag
+        (salvaged first when it was never closed); None without either."""
         table = self.path / FRAME_TABLE
-        self.frames: pd.DataFrame | None = read_frame_table(table) if table.is_file() else None
+        if table.is_file():
+            return read_frame_table(table)
+        from clopy_data.bag import BagError
+        from clopy_data.postprocess import frame_table_from_bag
+        try:
+            return frame_table_from_bag(self.path)
+        except BagError as exc:
+            raise AnalysisError(f'{self.path}: no {FRAME_TABLE} and the bag cannot be read: {exc}') from None
 
     def _datetime(self, key: str) -> datetime | None:
         text = self.info.get(key)

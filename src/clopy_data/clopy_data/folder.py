@@ -3,6 +3,8 @@
 A session folder ``<out>/<paradigm>/<mouse>_<YYYYmmdd-HHMMSS>/`` holds::
 
     bag/                  rosbag2 (MCAP) of every topic; bag/metadata.yaml once closed
+    bag_salvaged/         a bag never closed (recorder killed), salvaged by the offline tools;
+                          bag_salvaged/salvage_report.json says what was lost
     events.tsv            pyControl-style event log (tab separated)
     parameters.yaml       the parameters that ran (ROS parameter-file layout)
     VideoTimestamp.txt    the per-frame table in the original CLoPy's columns
@@ -26,6 +28,9 @@ import yaml
 
 BAG = 'bag'
 BAG_METADATA = 'metadata.yaml'
+SALVAGED_SUFFIX = '_salvaged'
+BAG_SALVAGED = BAG + SALVAGED_SUFFIX
+SALVAGE_REPORT = 'salvage_report.json'
 EVENTS = 'events.tsv'
 PARAMETERS = 'parameters.yaml'
 FRAME_TABLE = 'VideoTimestamp.txt'
@@ -68,6 +73,11 @@ class SessionFolder:
     def bag_closed(self) -> bool:
         """The recorder closed the bag (metadata written); otherwise it needs salvage."""
         return self.bag_metadata.is_file()
+
+    @property
+    def bag_salvaged(self) -> Path:
+        """Where the offline tools salvage an unclosed bag (see :func:`salvaged_bag_dir`)."""
+        return salvaged_bag_dir(self.bag)
 
     @property
     def events(self) -> Path:
@@ -121,6 +131,12 @@ class SessionFolder:
     def node_parameters(self, node: str, required: bool = False) -> dict[str, Any]:
         """``<node>: ros__parameters:`` of parameters.yaml ({} when absent)."""
         return node_parameters(self.read_parameters(required=required), node)
+
+
+def salvaged_bag_dir(bag_dir: str | Path) -> Path:
+    """The sibling folder an unclosed bag is salvaged into: ``<bag>_salvaged``."""
+    bag_dir = Path(bag_dir)
+    return bag_dir.with_name(bag_dir.name + SALVAGED_SUFFIX)
 
 
 def read_parameters(path: str | Path, required: bool = True) -> dict[str, Any]:

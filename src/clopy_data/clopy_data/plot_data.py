@@ -1,21 +1,20 @@
 """The numbers of a session's summary figure, gathered from its bag (and the
 subject and start time from ``events.tsv``); :mod:`clopy_data.plots` draws them.
 
-A bag without ``metadata.yaml`` (recorder killed) is salvaged into a temporary
-folder first. Session time is seconds since the task's run start.
+A bag without ``metadata.yaml`` (recorder killed) is salvaged first
+(:func:`clopy_data.salvage.readable_bag`, into ``bag_salvaged/``). Session time is seconds since the task's run start.
 """
 from __future__ import annotations
 
 import json
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from clopy_data.bag import BagError, read_bag, salvage_bag, topic_counts, typestore_with_clopy
-from clopy_data.folder import BAG, EVENTS, SessionFolder
+from clopy_data.bag import BagError, read_bag, readable_bag, topic_counts, typestore_with_clopy
+from clopy_data.folder import EVENTS, SessionFolder
 from clopy_data.session import read_event_log, session_info
 from clopy_data.topics import (CONTROL_SIGNAL, FRAME_INFO, REWARD, REWARD_EVENT, ROI_SIGNAL, SESSION_STATUS, TASK_EVENT,
                                TONE, TONE_EVENT)
@@ -163,16 +162,13 @@ def _event_info(session_dir: Path) -> dict[str, str]:
 
 def _messages(session_dir: Path):
     """(messages, salvaged): every message of the figure's topics; a bag without
-    metadata.yaml (recorder killed) is salvaged into a temporary folder first."""
+    metadata.yaml (recorder killed) is salvaged first (into bag_salvaged/)."""
     folder = SessionFolder(session_dir)
     bag = folder.bag
-    if folder.bag_closed:
-        return _read(bag), False
-    if not bag.is_dir() or not list(bag.glob('*.mcap')):
+    if not folder.bag_closed and (not bag.is_dir() or not list(bag.glob('*.mcap'))):
         raise BagError(f'{session_dir}: no bag (expected {bag}/ with an .mcap file)')
-    with tempfile.TemporaryDirectory(prefix='clopy-plot-') as tmp:
-        salvage_bag(bag, Path(tmp) / BAG)
-        return _read(Path(tmp) / BAG), True
+    readable, report = readable_bag(bag)
+    return _read(readable), report is not None
 
 
 def _read(bag: Path) -> list:

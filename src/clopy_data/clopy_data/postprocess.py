@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clopy_data.bag import BagError, read_bag, typestore_with_clopy
+from clopy_data.bag import BagError, read_bag, readable_bag, typestore_with_clopy
 from clopy_data.folder import SessionFolder, SessionFolderError
 from clopy_data.session import append_summary_row, read_event_log, session_info
 from clopy_data.tables import ClmfFrameTableWriter, FrameTableWriter
@@ -58,7 +58,9 @@ def digest(session_dir: Path) -> SessionDigest:
     status: dict = {}
     dropped = 0
     body_parts: list[str] = []
-    for m in read_bag(SessionFolder(session_dir).bag, typestore_with_clopy(), topics=DIGEST_TOPICS):
+    """Read a session's bag (salvaging it first when the recorder never closed it)."""
+    bag, _ = readable_bag(SessionFolder(session_dir).bag)
+    for m in read_bag(bag, typestore_with_clopy(), topics=DIGEST_TOPICS):
         msg = m.msg
         if m.topic == CONTROL_SIGNAL:
             row = frames.setdefault(msg.frame_index, FrameRow())
@@ -134,13 +136,35 @@ def write_frame_table(d: SessionDigest, path: Path, audio_on: bool) -> int:
     return n
 
 
+def _session_type(task: dict) -> str:
+    return str(task.get('v.session_type', 'graded'))
+
+
+def frame_table_from_bag(session_dir: Path):
+    """The per-frame table of a session made from its bag (salvaged first when never
+    closed), as :func:`clopy_data.tables.read_frame_table` returns it, without writing
+    it into the session folder; None when the session has no bag folder."""
+    import tempfile
+
+    from clopy_data.tables import read_frame_table
+    folder = SessionFolder(session_dir)
+    if not folder.bag.is_dir():
+        return None
+    task = folder.node_parameters('task')
+    d = digest(folder.path)
+    with tempfile.TemporaryDirectory(prefix='clopy-frames-') as tmp:
+        path = Path(tmp) / folder.frame_table.name
+        write_frame_table(d, path, audio_on=_session_type(task) != 'no_audio')
+        return read_frame_table(path)
+
+
 def finish_session(session_dir: Path, summary_csv: Path | None, rerun_of: str = '') -> dict:
     """Frame table + summary row for a recorded session; returns the summary."""
     folder = SessionFolder(session_dir)
     task = folder.node_parameters('task', required=True)
     roi = folder.node_parameters('roi_dff')
     d = digest(folder.path)
-    session_type = str(task.get('v.session_type', 'graded'))
+    session_type = _session_type(task)
     n = write_frame_table(d, folder.frame_table, audio_on=session_type != 'no_audio')
     info = session_info(read_event_log(folder.events))
     times = [r.time_s for r in d.frames.values()]

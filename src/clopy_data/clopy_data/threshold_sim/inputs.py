@@ -119,16 +119,17 @@ def _signal_from_bag(bag_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     The same fields ``clopy_data.postprocess.digest`` takes from the bag, read from that
     one topic only (a bag with camera images is mostly images).
     """
-    from clopy_data.bag import read_bag, typestore_with_clopy
+    from clopy_data.bag import read_bag, readable_bag, typestore_with_clopy
     rows: dict[int, tuple[float, float, bool]] = {}
     try:
+        bag_dir, _ = readable_bag(bag_dir)  # an unclosed bag is salvaged first
         for m in read_bag(bag_dir, typestore_with_clopy(), topics=['control_signal']):
             msg = m.msg
             rows[int(msg.frame_index)] = (msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
                                           float(msg.value), bool(msg.valid))
     except Exception as exc:  # noqa: BLE001 - any reader failure: say which bag and what to do
-        raise ThresholdSimError(f'{bag_dir}: cannot read the bag ({type(exc).__name__}: {exc}); salvage it '
-                                f'(docs/recording.md) or give the session\'s {FRAME_TABLE}') from exc
+        raise ThresholdSimError(f'{bag_dir}: cannot read the bag ({type(exc).__name__}: {exc}); give the '
+                                f'session\'s {FRAME_TABLE} instead (docs/recording.md)') from exc
     if not rows:
         raise ThresholdSimError(f'{bag_dir}: no control_signal messages in the bag')
     index = np.array(sorted(rows), dtype=np.int64)
