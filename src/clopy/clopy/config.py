@@ -13,8 +13,9 @@ from typing import Any
 
 import yaml
 from clopy_data.folder import TONES_WAV, SessionFolderError, read_parameters
+from clopy.paradigms import PARADIGMS as MANIFEST
 
-PARADIGMS = ('clnf_1roi', 'clnf_2roi', 'clmf')
+PARADIGMS = tuple(MANIFEST)
 
 
 class ConfigError(ValueError):
@@ -72,18 +73,12 @@ def apply_set(params: dict, assignment: str, source: str = '--set') -> None:
     params[node][param] = value
 
 
-def apply_simulation(params: dict) -> None:
-    """Simulation backends, chosen explicitly: synthetic camera (cortex, or behaviour
-    with ground-truth pose for CLMF), WAV audio (tones.wav in the session folder),
-    mock pins."""
-    if 'pose' in params:
-        params.setdefault('camera', {})['source'] = 'synthetic_behaviour'
-        params['pose']['backend'] = 'synthetic'
-    else:
-        params.setdefault('camera', {})['source'] = 'synthetic'
-    params.setdefault('tone', {})['backend'] = 'wav'
-    params['tone']['wav_path'] = TONES_WAV
-    params.setdefault('reward', {})['simulate'] = True
+def apply_simulation(params: dict, paradigm: str) -> None:
+    """Simulation backends, chosen explicitly (the paradigm manifest's `sim`): synthetic
+    camera (cortex, or behaviour with ground-truth pose for CLMF), WAV audio (tones.wav
+    in the session folder), mock pins."""
+    for node, values in MANIFEST[paradigm].sim.items():
+        params.setdefault(node, {}).update(copy.deepcopy(values))
 
 
 def validate(params: dict, path: Path) -> None:

@@ -65,7 +65,8 @@ def _session_actions(context, paradigm: str):
     from clopy import config as cfg
     from clopy import rig
     from clopy.rosenv import RIG_KEYS, rig_env
-    from clopy.runner import PARADIGM_NODES, RunError, RunOptions, lease_domain, prepare
+    from clopy.paradigms import PARADIGMS
+    from clopy.runner import RunError, RunOptions, lease_domain, prepare
 
     def arg(name: str) -> str:
         return context.launch_configurations.get(name, '')
@@ -82,7 +83,7 @@ def _session_actions(context, paradigm: str):
                       nodes=rig.parse_names(arg('nodes')) or None, remote=rig.parse_names(arg('remote')) or None,
                       peers=rig.parse_names(arg('peers')) or None)
     try:
-        local, _remote = rig.split_nodes(paradigm, PARADIGM_NODES[paradigm], opts.nodes, opts.remote)
+        local, _remote = rig.split_nodes(paradigm, PARADIGMS[paradigm].entries(), opts.nodes, opts.remote)
         network, peers = rig.rig_peers(opts.peers)
     except cfg.ConfigError as exc:
         raise RuntimeError(str(exc)) from None

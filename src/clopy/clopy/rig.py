@@ -15,19 +15,15 @@ from pathlib import Path
 from typing import Mapping
 
 from clopy.config import ConfigError
+from clopy.paradigms import NODES
 from clopy.rosenv import local_address_for, network_mode, parse_peers, rig_profile_xml
 
 # the end of a node-only run: the task on the other computer is done or gone
 ENDED_ELSEWHERE = 'the session ended on the other computer'
 RIG_PROFILE_NAME = 'fastdds_rig.xml'
 # node -> (a topic only that node publishes ('pub') or subscribes to ('sub')): how the
-# other computer's part of the graph is seen (speed and roi_dff both publish
-# control_signal, but never in the same paradigm)
-PRESENCE = {
-    'camera': ('image_raw', 'pub'), 'pose': ('pose', 'pub'), 'speed': ('control_signal', 'pub'),
-    'roi_dff': ('roi_signal', 'pub'), 'task': ('session_status', 'pub'), 'tone': ('tone_event', 'pub'),
-    'reward': ('reward_event', 'pub'), 'recorder': ('task_event', 'sub'),
-}
+# other computer's part of the graph is seen (from the paradigm manifest)
+PRESENCE = {name: node.presence for name, node in NODES.items()}
 
 
 def parse_names(text: str) -> list[str]:

@@ -24,41 +24,10 @@ from clopy_data.session import create_session_dir
 from clopy import config as cfg
 from clopy import rig
 from clopy.monitor import Monitor
+from clopy.paradigms import PARADIGMS
 from clopy.rosenv import RIG_KEYS, DomainBusy, DomainLease, apply_env, apply_loopback, loopback_env, rig_env
 
-# (package, executable, node name), in start order; the camera last
-_FEEDBACK = [
-    ('clopy', 'recorder_node', 'recorder'),
-    ('clopy_reward', 'reward_node', 'reward'),
-    ('clopy_feedback', 'tone_node', 'tone'),
-    ('clopy_feedback', 'task_node', 'task'),
-]
-_CAMERA = ('clopy_acquisition', 'camera_node', 'camera')
-PARADIGM_NODES = {
-    'clnf_1roi': _FEEDBACK + [('clopy_signal', 'roi_dff_node', 'roi_dff'), _CAMERA],
-    'clnf_2roi': _FEEDBACK + [('clopy_signal', 'roi_dff_node', 'roi_dff'), _CAMERA],
-    'clmf': _FEEDBACK + [('clopy_signal', 'speed_node', 'speed'), ('clopy_signal', 'pose_node', 'pose'),
-                         _CAMERA],
-}
-# topic -> subscribers that must be matched before the first frame
-_COMMON_SUBSCRIBERS = {
-    'image_raw': 2, 'frame_info': 3, 'control_signal': 2, 'tone': 2,
-    'reward': 2, 'task_event': 1, 'reward_event': 1, 'tone_event': 1, 'session_status': 1,
-}
-REQUIRED_SUBSCRIBERS = {
-    'clnf_1roi': dict(_COMMON_SUBSCRIBERS, roi_signal=1),
-    'clnf_2roi': dict(_COMMON_SUBSCRIBERS, roi_signal=1),
-    'clmf': dict(_COMMON_SUBSCRIBERS, pose=2),
-}
 STARTUP_TIMEOUT_S = 60.0
-
-
-def required_subscribers(paradigm: str, params: dict) -> dict[str, int]:
-    """REQUIRED_SUBSCRIBERS for this configuration (the recorder may leave images out)."""
-    required = dict(REQUIRED_SUBSCRIBERS[paradigm])
-    if not params.get('recorder', {}).get('record_images', True):
-        required['image_raw'] -= 1
-    return required
 STOP_TIMEOUT_S = 10.0
 RECORDER_STOP_TIMEOUT_S = 60.0  # closes the bag, then makes the table, summary row and figure
 
@@ -108,9 +77,16 @@ def executable(package: str, name: str) -> Path:
     return path
 
 
+def check_paradigm(name: str) -> None:
+    """ConfigError naming the paradigms of the manifest, for any other name."""
+    if name not in PARADIGMS:
+        raise cfg.ConfigError(f'unknown paradigm {name!r}; allowed: {", ".join(PARADIGMS)}')
+
+
 def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
     """Check the configuration and create the session folder.
     Returns (session_dir, params, params_path)."""
+    check_paradigm(opts.paradigm)
     source = None
     if opts.from_recording is not None:
         source = recording_source(Path(opts.from_recording))
@@ -123,7 +99,7 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
     if source is not None:
         inherit_for_rerun(params, Path(opts.from_recording))
     if opts.sim:
-        cfg.apply_simulation(params)  # before --set: an explicit setting wins
+        cfg.apply_simulation(params, opts.paradigm)  # before --set: an explicit setting wins
     for assignment in opts.sets:
         cfg.apply_set(params, assignment)
     if opts.trials is not None:
@@ -139,7 +115,7 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
     cfg.validate(params, path)
     from clopy_task.files import resolve_task_file
     try:
-        task_file = resolve_task_file(str(cfg.get(params, 'task', 'task_file', 'clnf')))
+        task_file = resolve_task_file(str(cfg.get(params, 'task', 'task_file', PARADIGMS[opts.paradigm].task_file)))
     except FileNotFoundError as exc:
         raise cfg.ConfigError(f'{path}: {exc}') from exc
     start = datetime.now(timezone.utc).astimezone()
@@ -153,7 +129,7 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
         tone['wav_path'] = str(session_dir / (tone.get('wav_path') or TONES_WAV))
     rec = params.setdefault('recorder', {})
     # the first frame goes out once roi_dff (and the recorder, when it keeps images) are connected
-    params.setdefault('camera', {})['wait_for_subscribers'] = required_subscribers(opts.paradigm, params)['image_raw']
+    params.setdefault('camera', {})['wait_for_subscribers'] = PARADIGMS[opts.paradigm].required_subscribers(params)['image_raw']
     rec.update(session_dir=str(session_dir), mouse=mouse, paradigm=opts.paradigm,
                task_file=str(task_file), session_type=str(cfg.get(params, 'task', 'v.session_type', '')))
     params_path = session_dir / PARAMETERS
@@ -316,8 +292,8 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
     """Run one session to its end (task done, end of the recording, Ctrl-C)."""
     import rclpy
     from rclpy.signals import SignalHandlerOptions
-    # an unknown paradigm gets no nodes here: prepare() refuses it with the allowed names
-    nodes, remote = rig.split_nodes(opts.paradigm, PARADIGM_NODES.get(opts.paradigm, []),
+    check_paradigm(opts.paradigm)
+    nodes, remote = rig.split_nodes(opts.paradigm, PARADIGMS[opts.paradigm].entries(),
                                     opts.nodes, opts.remote)
     network, peers = rig.rig_peers(opts.peers)
     if remote and opts.domain_id is None:
@@ -344,7 +320,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
         apply_env(env, RIG_KEYS)
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     session = Session(session_dir, params_path, env)
-    required = required_subscribers(opts.paradigm, params)
+    required = PARADIGMS[opts.paradigm].required_subscribers(params)
     # a rig: the other computer's runner is in the graph too: a name of its own
     monitor = Monitor() if not remote else Monitor(f'clopy_run_monitor_{os.getpid()}')
     camera = [e for e in nodes if e[2] == 'camera']

@@ -9,7 +9,9 @@ import pytest
 from clopy.config import ConfigError
 from clopy.rig import PRESENCE, parse_names, remote_end, rig_peers, split_nodes, ENDED_ELSEWHERE
 from clopy.rosenv import local_address_for, network_mode, parse_peers, rig_env, rig_profile_xml
-from clopy.runner import PARADIGM_NODES
+from clopy.paradigms import PARADIGMS
+
+PARADIGM_NODES = {name: p.entries() for name, p in PARADIGMS.items()}
 
 
 def test_split_nodes_keeps_the_start_order_and_names_the_other_side():
