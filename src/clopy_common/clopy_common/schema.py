@@ -19,6 +19,10 @@ from typing import Any, Iterable, Mapping
 
 _TYPES = ('bool', 'int', 'float', 'str', 'int[]', 'float[]', 'str[]')
 
+#: Parameters under these prefixes come from a parameter file's `/**` section, which
+#: every node receives; a node that has none of them is not refused for them.
+SHARED_PREFIXES = ('synthetic_behaviour.',)
+
 
 class SchemaError(ValueError):
     """A parameter value the schema does not allow (the message says what is allowed)."""
@@ -159,6 +163,16 @@ class NodeSchema:
     def __getitem__(self, name: str) -> Param:
         return self.params[name]
 
+    def __iter__(self):
+        return iter(self.params.values())
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.params
+
+    def extended(self, params: Iterable[Param]) -> 'NodeSchema':
+        """This schema plus ``params`` (e.g. the chosen backend's own parameters)."""
+        return NodeSchema(self.node, list(self.params.values()) + list(params))
+
     def defaults(self) -> dict[str, Any]:
         return {name: p.default for name, p in self.params.items()}
 
@@ -179,22 +193,42 @@ class NodeSchema:
         return out
 
     # -- ROS -------------------------------------------------------------------------
-    def declare(self, node, overrides_where: str = 'parameter') -> dict[str, Any]:
+    def given(self, node, name: str) -> Any:
+        """The value given to ``node`` for ``name`` (parameter file, --set), else the
+        default, before anything is declared: what chooses a backend, whose own
+        parameters then join the schema."""
+        param = getattr(node, '_parameter_overrides', {}).get(name)
+        return self.params[name].default if param is None else param.value
+
+    def declare(self, node, ignore: Iterable[str] = (), check_sets: bool = True) -> dict[str, Any]:
         """Declare every parameter on an rclpy node with its descriptor; returns
         {name: value}. The values given to the node are checked here too (a node
-        started by hand, not through the pre-flight check)."""
+        started by hand, not through the pre-flight check), and so is every name given
+        to it (parameter file, --set) that it does not have: a misspelt `valve_pulse`
+        must not run the session on defaults. Names under SHARED_PREFIXES and
+        ``ignore`` (other backends' parameters, names or 'prefix.') are let through.
+        ``check_sets``: every later change goes through :meth:`on_set` (a node with its
+        own callback calls on_set itself, first)."""
+        from clopy_common.node_main import StartupError
+        given = set(getattr(node, '_parameter_overrides', {}))
+        skip = tuple(ignore) + SHARED_PREFIXES
+        unknown = sorted(n for n in given if n not in self.params and n != 'use_sim_time'
+                         and not node.has_parameter(n) and not n.startswith(skip))
+        if unknown:
+            raise StartupError(f'{self.node}: unknown parameter(s) {unknown}; this node has '
+                               f'{sorted(set(self.params) | set(node._parameters) - {"use_sim_time"})}')
         values = {}
         for p in self.params.values():
             param = node.declare_parameter(p.name, p.default, descriptor(p))
             try:
                 values[p.name] = p.coerce(param.value)
             except SchemaError as exc:
-                from clopy_common.node_main import StartupError
                 raise StartupError(f'{self.node}.{p.name} = {exc}') from None
-        node.add_on_set_parameters_callback(self._on_set)
+        if check_sets:
+            node.add_on_set_parameters_callback(self.on_set)
         return values
 
-    def _on_set(self, parameters):
+    def on_set(self, parameters):
         """`ros2 param set` (and every other change) goes through the same check."""
         from rcl_interfaces.msg import SetParametersResult
         for param in parameters:
