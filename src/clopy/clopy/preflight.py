@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from clopy_acquisition.camera_params import CAMERA, camera_schema, other_kinds_params
-from clopy_common.schema import NodeSchema, Param, SchemaError
+from clopy_acquisition.camera_params import CAMERA, CAMERA_SCHEMAS
+from clopy_common.schema import NodeSchema, SchemaError
 from clopy_feedback.task_params import TASK, task_schema
 from clopy_feedback.tone_params import TONE
 from clopy_reward.reward_params import REWARD
-from clopy_signal.pose_params import POSE, other_backends_params, pose_schema
+from clopy_signal.pose_params import POSE, POSE_SCHEMAS
 from clopy_signal.roi_dff_params import ROI_DFF
 from clopy_signal.speed_params import SPEED
 
@@ -30,35 +30,25 @@ BASE_SCHEMAS: dict[str, NodeSchema] = {s.node: s for s in (CAMERA, ROI_DFF, POSE
                                                              RECORDER)}
 
 
-def _camera(block: Mapping[str, Any], where: Callable[[str], str]) -> tuple[NodeSchema, dict[str, Param]]:
-    kind = CAMERA.check({'source': block.get('source', CAMERA['source'].default)}, where('source'))['source']
-    return camera_schema(kind), other_kinds_params(kind)
-
-
-def _pose(block: Mapping[str, Any], where: Callable[[str], str]) -> tuple[NodeSchema, dict[str, Param]]:
-    backend = POSE.check({'backend': block.get('backend', POSE['backend'].default)}, where('backend'))['backend']
-    return pose_schema(backend), other_backends_params(backend)
-
-
-def _task(block: Mapping[str, Any], where: Callable[[str], str]) -> tuple[NodeSchema, dict[str, Param]]:
+def _task(block: Mapping[str, Any], where: Callable[[str], str]) -> NodeSchema:
     base = {key: block.get(key, TASK[key].default) for key in ('task_file', 'frame_rate_hz')}
     for key in base:
         base[key] = TASK.check({key: base[key]}, where(key))[key]
-    return task_schema(base['task_file'], base['frame_rate_hz']), {}
+    return task_schema(base['task_file'], base['frame_rate_hz'])
 
 
-_CHOSEN = {'camera': _camera, 'pose': _pose, 'task': _task}
+_CHOSEN = {'camera': CAMERA_SCHEMAS.for_values, 'pose': POSE_SCHEMAS.for_values, 'task': _task}
 
 
-def node_schema(node: str, block: Mapping[str, Any], where: Callable[[str], str]
-                ) -> tuple[NodeSchema, dict[str, Param]]:
-    """(the node's full schema for this block, {name: Param} of the kinds not chosen)."""
+def node_schema(node: str, block: Mapping[str, Any], where: Callable[[str], str]) -> NodeSchema:
+    """The schema a node's block is checked against: for the camera and the pose node,
+    the chosen kind's full schema plus the other kinds' parameters."""
     if node in _CHOSEN:
         return _CHOSEN[node](block, where)
     if node not in BASE_SCHEMAS:
         raise SchemaError(f'{where("")}: {node}: no such node; nodes with parameters: '
                           f'{", ".join(BASE_SCHEMAS)}')
-    return BASE_SCHEMAS[node], {}
+    return BASE_SCHEMAS[node]
 
 
 def check_params(params: dict, default_where: str, origins: Mapping[tuple[str, str], str] | None = None) -> None:
@@ -75,8 +65,7 @@ def check_params(params: dict, default_where: str, origins: Mapping[tuple[str, s
         def where(key: str, node: str = node) -> str:
             return origins.get((node, key), default_where)
 
-        schema, others = node_schema(node, block, where)
-        full = schema.extended(p for name, p in others.items() if name not in schema)
+        full = node_schema(node, block, where)
         for key, value in list(block.items()):
             block[key] = full.check({key: value}, where(key))[key]
         full_schemas.append(full)

@@ -20,13 +20,12 @@ import time
 
 from clopy_common import qos
 from clopy_common.node_main import StartupError, run_node
-from clopy_common.schema import SchemaError
 from clopy_common.stamps import from_ns
 from clopy_interfaces.msg import ControlSignal, FrameInfo, RewardEvent
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from clopy_acquisition.camera_params import CAMERA, camera_schema, other_kinds_params
+from clopy_acquisition.camera_params import CAMERA_SCHEMAS
 from clopy_acquisition.sources import SourceBackend, SourceError, open_source, source_backend, source_kinds
 
 
@@ -52,13 +51,8 @@ def source_kwargs(kind: str, get) -> dict:
 class CameraNode(Node):
     def __init__(self) -> None:
         super().__init__('camera')
-        kind = CAMERA.given(self, 'source')
-        try:
-            schema = camera_schema(kind)
-        except SchemaError as exc:
-            raise StartupError(str(exc)) from None
         # the parameters of the kinds not chosen (`synthetic.*` in a rig's file) are not this run's
-        values = schema.declare(self, ignore=tuple(other_kinds_params(kind)))
+        kind, values = CAMERA_SCHEMAS.declare(self)
 
         def get(name):
             return values[name]

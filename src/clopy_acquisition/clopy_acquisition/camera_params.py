@@ -4,7 +4,7 @@ source kind may bring its own (``<kind>.*``, a SourceBackend's ``params``): the 
 schema depends on `camera.source`. Plain Python, no rclpy."""
 from __future__ import annotations
 
-from clopy_common.schema import NodeSchema, Param, SchemaError
+from clopy_common.schema import ChosenSchema, NodeSchema, Param, SchemaError
 
 from clopy_acquisition.sources import SourceBackend, SourceError, source_backend, source_kinds
 
@@ -44,19 +44,5 @@ def kind_params(kind: str) -> tuple[Param, ...]:
     return tuple(backend.params) if isinstance(backend, SourceBackend) else ()
 
 
-def camera_schema(kind: str) -> NodeSchema:
-    """The camera's full schema when `camera.source` is ``kind``."""
-    return CAMERA.extended(kind_params(kind))
-
-
-def other_kinds_params(kind: str) -> dict[str, Param]:
-    """Parameters of the kinds not chosen that can be loaded ({name: Param}): a rig's
-    file may keep `synthetic.*` for its --sim runs; they are checked, not declared."""
-    out: dict[str, Param] = {}
-    for other in source_kinds():
-        if other != kind:
-            try:
-                out.update((p.name, p) for p in kind_params(other))
-            except SchemaError:
-                continue
-    return out
+#: The camera's full schema for each `camera.source` (the kind's own parameters join).
+CAMERA_SCHEMAS = ChosenSchema(CAMERA, 'source', kind_params, source_kinds)

@@ -12,10 +12,11 @@ Defaults are written here, once. This module imports no rclpy at import time.
 """
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 _TYPES = ('bool', 'int', 'float', 'str', 'int[]', 'float[]', 'str[]')
 
@@ -183,9 +184,10 @@ class NodeSchema:
         for key, value in values.items():
             p = self.params.get(key)
             if p is None:
-                close = sorted(self.params)
+                close = difflib.get_close_matches(str(key), list(self.params), n=1)
+                hint = f'; did you mean {close[0]}?' if close else ''
                 raise SchemaError(f'{where}: {self.node}.{key} = {value!r}: unknown parameter; '
-                                  f'{self.node} has: {", ".join(close)}')
+                                  f'{self.node} has: {", ".join(sorted(self.params))}{hint}')
             try:
                 out[key] = p.coerce(value)
             except SchemaError as exc:
@@ -240,6 +242,51 @@ class NodeSchema:
             except SchemaError as exc:
                 return SetParametersResult(successful=False, reason=f'{self.node}.{param.name} = {exc}')
         return SetParametersResult(successful=True)
+
+
+class ChosenSchema:
+    """A node whose full schema depends on one of its parameters choosing a backend
+    (the camera's `source`, the pose node's `backend`): the chosen backend's own
+    parameters join the node's. ``params_of(choice)`` gives them (SchemaError when the
+    choice is unknown or cannot be loaded); ``choices()`` lists every choice."""
+
+    def __init__(self, base: NodeSchema, key: str, params_of: Callable[[str], Iterable[Param]],
+                 choices: Callable[[], Iterable[str]]):
+        self.base, self.key, self.params_of, self.choices = base, key, params_of, choices
+
+    def schema(self, choice: str) -> NodeSchema:
+        """The node's full schema when ``key`` is ``choice``."""
+        return self.base.extended(self.params_of(choice))
+
+    def others(self, choice: str) -> dict[str, Param]:
+        """{name: Param} of the choices not made that can be loaded: a parameter file
+        may keep them (a rig's `synthetic.*` for its --sim runs); checked, not declared."""
+        out: dict[str, Param] = {}
+        for other in self.choices():
+            if other != choice:
+                try:
+                    out.update((p.name, p) for p in self.params_of(other))
+                except SchemaError:
+                    continue
+        return out
+
+    def for_values(self, values: Mapping[str, Any], where: Callable[[str], str]) -> NodeSchema:
+        """The schema to check ``values`` (a parameter file's block) against: the full
+        schema of the choice they make, plus the other choices' parameters."""
+        choice = self.base.check({self.key: values.get(self.key, self.base[self.key].default)},
+                                 where(self.key))[self.key]
+        schema = self.schema(choice)
+        return schema.extended(p for name, p in self.others(choice).items() if name not in schema)
+
+    def declare(self, node) -> tuple[str, dict[str, Any]]:
+        """Declare the full schema of the choice given to the node; (choice, values)."""
+        from clopy_common.node_main import StartupError
+        choice = self.base.given(node, self.key)
+        try:
+            schema = self.schema(choice)
+        except SchemaError as exc:
+            raise StartupError(str(exc)) from None
+        return choice, schema.declare(node, ignore=tuple(self.others(choice)))
 
 
 def descriptor(p: Param):

@@ -19,13 +19,12 @@ import time
 from clopy_common import qos
 from clopy_common.frames import FramePairer, image_array
 from clopy_common.node_main import StartupError, run_node
-from clopy_common.schema import SchemaError
 from clopy_interfaces.msg import FrameInfo, Pose
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from clopy_signal.pose_backends import PoseBackendError, make_pose_backend
-from clopy_signal.pose_params import BUILTIN_BACKENDS, POSE, other_backends_params, pose_schema
+from clopy_signal.pose_params import BUILTIN_BACKENDS, POSE_SCHEMAS
 
 CLOSE_TIMEOUT_S = 10.0     # close(): longest wait for the frame in the model
 
@@ -73,12 +72,7 @@ class PoseNode(Node):
         super().__init__('pose')
         self.finished = False
         self.exit_status = 0
-        backend = POSE.given(self, 'backend')
-        try:
-            schema = pose_schema(backend)
-        except SchemaError as exc:
-            raise StartupError(str(exc)) from None
-        values = schema.declare(self, ignore=tuple(other_backends_params(backend)))
+        backend, values = POSE_SCHEMAS.declare(self)
         settings = {name: values[name] for name in ('model_path', 'model_type', 'device', 'resize')}
         settings.update(body_parts=list(values['body_parts']), logger=self.get_logger())
 

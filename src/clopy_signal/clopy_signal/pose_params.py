@@ -5,7 +5,7 @@ the full schema depends on `pose.backend`. Plain Python, no rclpy."""
 from __future__ import annotations
 
 from clopy_common.plugins import POSE_BACKENDS, PluginError, load_plugin
-from clopy_common.schema import NodeSchema, Param, SchemaError
+from clopy_common.schema import ChosenSchema, NodeSchema, Param, SchemaError
 
 from clopy_signal.dlc_backend import MODEL_TYPES, DlcLiveBackend
 from clopy_signal.pose_backends import pose_backend_names
@@ -36,18 +36,5 @@ def backend_params(name: str) -> tuple[Param, ...]:
     return tuple(getattr(cls, 'params', ()))
 
 
-def pose_schema(backend: str) -> NodeSchema:
-    """The pose node's full schema when `pose.backend` is ``backend``."""
-    return POSE.extended(backend_params(backend))
-
-
-def other_backends_params(backend: str) -> dict[str, Param]:
-    """Parameters of the backends not chosen that can be loaded ({name: Param})."""
-    out: dict[str, Param] = {}
-    for other in pose_backend_names(BUILTIN_BACKENDS):
-        if other != backend:
-            try:
-                out.update((p.name, p) for p in backend_params(other))
-            except SchemaError:
-                continue
-    return out
+#: The pose node's full schema for each `pose.backend` (the backend's own parameters join).
+POSE_SCHEMAS = ChosenSchema(POSE, 'backend', backend_params, lambda: pose_backend_names(BUILTIN_BACKENDS))
