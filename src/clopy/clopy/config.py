@@ -16,6 +16,9 @@ from clopy_data.folder import TONES_WAV, SessionFolderError, read_parameters
 PARADIGMS = ('clnf_1roi', 'clnf_2roi', 'clmf')
 
 
+NON_FINITE = ('nan', 'inf', '+inf', '-inf', 'infinity', '-infinity')
+
+
 class ConfigError(ValueError):
     """A configuration that cannot run; the message names the file, key and value."""
 
@@ -78,7 +81,8 @@ def apply_set(params: dict, assignment: str, source: str = '--set') -> None:
     if node not in params:
         raise ConfigError(f'{source} {assignment!r}: no node {node!r}; nodes are {", ".join(params)}')
     try:
-        value = yaml.safe_load(text)
+        # nan and inf as numbers (YAML spells them .nan, .inf), so the check names them as such
+        value = float(text) if text.strip().lower() in NON_FINITE else yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f'{source} {assignment!r}: value is not valid YAML ({exc})') from exc
     old = params[node].get(param)
