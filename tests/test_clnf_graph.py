@@ -308,7 +308,7 @@ def test_task_variable_changed_during_the_run_is_applied_and_logged(tmp_path, ro
         future = client.call_async(below)
         rclpy.spin_until_future_complete(node, future, timeout_sec=10)
         refused = future.result().results[0]
-        assert not refused.successful and 'task.v.threshold = -1.0: allowed: a finite number >= 0' in refused.reason
+        assert not refused.successful and 'v.threshold' in refused.reason and '-1.0' in refused.reason
     finally:
         node.destroy_node()
         rclpy.shutdown()

@@ -221,8 +221,9 @@ class NodeSchema:
                                f'{sorted(set(self.params) | set(node._parameters) - {"use_sim_time"})}')
         values = {}
         for p in self.params.values():
-            param = node.declare_parameter(p.name, p.default, descriptor(p))
-            try:
+            try:   # the given value first: the schema's message, not rclpy's range or type error
+                p.coerce(self.given(node, p.name))
+                param = node.declare_parameter(p.name, p.default, descriptor(p))
                 values[p.name] = p.coerce(param.value)
             except SchemaError as exc:
                 raise StartupError(f'{self.node}.{p.name} = {exc}') from None
