@@ -34,7 +34,10 @@ def _task(block: Mapping[str, Any], where: Callable[[str], str]) -> NodeSchema:
     base = {key: block.get(key, TASK[key].default) for key in ('task_file', 'frame_rate_hz')}
     for key in base:
         base[key] = TASK.check({key: base[key]}, where(key))[key]
-    return task_schema(base['task_file'], base['frame_rate_hz'])
+    try:
+        return task_schema(base['task_file'], base['frame_rate_hz'])
+    except SchemaError as exc:
+        raise SchemaError(f'{where("task_file")}: {exc}') from None
 
 
 _CHOSEN = {'camera': CAMERA_SCHEMAS.for_values, 'pose': POSE_SCHEMAS.for_values, 'task': _task}

@@ -46,8 +46,8 @@ def task_schema(task_file: str = 'clnf', frame_rate_hz: float = 15.0) -> NodeSch
     try:
         path = files.resolve_task_file(str(task_file))
         engine = TaskEngine(path, frame_rate_hz=float(frame_rate_hz))
-    except FileNotFoundError as exc:
-        raise SchemaError(f'task.task_file = {task_file!r}: {exc}') from None
-    except (TaskError, ValueError, SyntaxError, OSError) as exc:
-        raise SchemaError(f'task.task_file = {task_file!r}: {exc}') from None
+    except (FileNotFoundError, TaskError, ValueError, SyntaxError, OSError) as exc:
+        text = str(exc)   # files.resolve_task_file's message already names task_file
+        raise SchemaError('task.' + (text if text.startswith('task_file') else f'task_file = {task_file!r}: {text}')
+                          ) from None
     return TASK.extended(variable_params(engine))
