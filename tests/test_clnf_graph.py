@@ -325,12 +325,15 @@ def test_task_variable_changed_during_the_run_is_applied_and_logged(tmp_path, ro
 def test_a_misspelt_parameter_stops_the_session_naming_it(tmp_path, ros_env):
     result = clopy_run(tmp_path, 'clnf_1roi', '--sim', env=ros_env, timeout=120,
                        sets=['reward.valve_pulse=0.1', 'camera.frame_rate_hz=15'])  # 15: a whole number is fine
-    assert result.returncode != 0
-    output = result.stdout + result.stderr
-    assert "unknown parameter(s) ['valve_pulse']" in output and 'valve_pulse_s' in output
-    d = session_dir(tmp_path)
-    assert not [m for m in bag_messages(d, 'reward_event') if m.output == 0]
-    assert not no_process_left(d)
+    # refused by the pre-flight check now, before any node or session folder (it was the
+    # reward node's own refusal after the session had started)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith('clopy: --set: reward.valve_pulse = 0.1: unknown parameter; reward has: ')
+    assert 'valve_pulse_s' in errors[0] and errors[0].endswith('did you mean valve_pulse_s?')
+    assert not list(tmp_path.rglob('parameters.yaml')), 'no session folder was made'
+    assert not no_process_left(tmp_path, str(tmp_path).encode())
 
 
 def test_the_simulated_mouse_learns_from_its_rewards(tmp_path, ros_env):
