@@ -5,7 +5,6 @@ import math
 from pathlib import Path
 
 import pytest
-import yaml
 
 from clopy import config as cfg
 from clopy.param_docs import render

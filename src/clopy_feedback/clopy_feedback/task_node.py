@@ -16,7 +16,7 @@ from pathlib import Path
 from clopy_common import qos
 from clopy_common.node_main import StartupError, run_node
 from clopy_common.schema import SchemaError
-from clopy_common.stamps import from_s, to_s
+from clopy_common.stamps import to_s
 from clopy_interfaces.msg import (ControlSignal, FrameInfo, RewardCommand, SessionStatus, TaskEvent,
                                   ToneCommand)
 from rcl_interfaces.msg import SetParametersResult
