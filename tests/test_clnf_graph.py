@@ -54,8 +54,9 @@ def states(d: Path):
     return [(m.content, m.frame_index, m.time_s) for m in bag_messages(d, 'task_event') if m.type == 'state']
 
 
-def no_process_left(d: Path) -> list[str]:
-    marker = str(d / 'parameters.yaml').encode()
+def no_process_left(d: Path, marker: bytes | None = None) -> list[str]:
+    """Processes still running on session `d` (or whose command line has `marker`)."""
+    marker = marker or str(d / 'parameters.yaml').encode()
     left = []
     for pid in os.listdir('/proc'):
         if pid.isdigit():
@@ -240,6 +241,16 @@ def test_a_node_crash_ends_the_session_cleanly(tmp_path, ros_env):
     (['task.v.fail_rest_s=-1.0'], ['clnf_1roi', '--sim'], 'task.v.fail_rest_s = -1.0'),
     (['camera.source=hdf5', 'camera.path=/nonexistent/image_stream.hdf5'], ['clnf_1roi'], '/nonexistent/image_stream.hdf5'),
     ([], ['clnf_3roi', '--sim'], "unknown paradigm 'clnf_3roi'"),
+    # every value against the node's schema, before any process or session folder
+    (['task.v.treshold=1'], ['clnf_1roi', '--sim'], '--set: task.v.treshold = 1: unknown parameter; task has: '),
+    (['camera.width_px=abc'], ['clnf_1roi', '--sim'],
+     "--set: camera.width_px = 'abc': allowed: a whole number >= 1 px and <= 8192 px"),
+    (['task.v.threshold=nan'], ['clnf_1roi', '--sim'], '--set: task.v.threshold = nan: allowed: a finite number >= 0'),
+    (['task.v.threshold=-1'], ['clnf_1roi', '--sim'], '--set: task.v.threshold = -1.0: allowed: a finite number >= 0'),
+    (['camera.width_px=1000000'], ['clnf_1roi', '--sim'],
+     '--set: camera.width_px = 1000000: allowed: a whole number >= 1 px and <= 8192 px'),
+    (['pose.synthetic_behaviour.fps=0'], ['clmf', '--sim'],
+     '--set: pose.synthetic_behaviour.fps = 0: allowed: a finite number > 0 Hz and <= 1000 Hz'),
 ])
 def test_invalid_configuration_stops_before_anything_runs(tmp_path, ros_env, sets, args, message):
     result = clopy_run(tmp_path, *args, sets=sets, env=ros_env, timeout=60)
@@ -247,6 +258,8 @@ def test_invalid_configuration_stops_before_anything_runs(tmp_path, ros_env, set
     errors = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and message in errors[0], result.stderr
     assert not list(tmp_path.glob('*/*/bag')), 'no session was started'
+    assert not list(tmp_path.rglob('parameters.yaml')), 'no session folder was made'
+    assert not no_process_left(tmp_path, str(tmp_path).encode()), 'no node process was started'
 
 
 def test_camera_that_cannot_open_stops_the_session_without_a_valve(tmp_path, ros_env):
@@ -289,6 +302,13 @@ def test_task_variable_changed_during_the_run_is_applied_and_logged(tmp_path, ro
         future = client.call_async(bad)
         rclpy.spin_until_future_complete(node, future, timeout_sec=10)
         assert not future.result().results[0].successful
+        # the task file's limits hold during the run too (ros2 param set /task v.threshold -1)
+        below = SetParameters.Request(parameters=[Parameter(
+            name='v.threshold', value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=-1.0))])
+        future = client.call_async(below)
+        rclpy.spin_until_future_complete(node, future, timeout_sec=10)
+        refused = future.result().results[0]
+        assert not refused.successful and 'v.threshold' in refused.reason and '-1.0' in refused.reason
     finally:
         node.destroy_node()
         rclpy.shutdown()
@@ -305,12 +325,15 @@ def test_task_variable_changed_during_the_run_is_applied_and_logged(tmp_path, ro
 def test_a_misspelt_parameter_stops_the_session_naming_it(tmp_path, ros_env):
     result = clopy_run(tmp_path, 'clnf_1roi', '--sim', env=ros_env, timeout=120,
                        sets=['reward.valve_pulse=0.1', 'camera.frame_rate_hz=15'])  # 15: a whole number is fine
-    assert result.returncode != 0
-    output = result.stdout + result.stderr
-    assert "unknown parameter(s) ['valve_pulse']" in output and 'valve_pulse_s' in output
-    d = session_dir(tmp_path)
-    assert not [m for m in bag_messages(d, 'reward_event') if m.output == 0]
-    assert not no_process_left(d)
+    # refused by the pre-flight check now, before any node or session folder (it was the
+    # reward node's own refusal after the session had started)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith('clopy: --set: reward.valve_pulse = 0.1: unknown parameter; reward has: ')
+    assert 'valve_pulse_s' in errors[0] and errors[0].endswith('did you mean valve_pulse_s?')
+    assert not list(tmp_path.rglob('parameters.yaml')), 'no session folder was made'
+    assert not no_process_left(tmp_path, str(tmp_path).encode())
 
 
 def test_the_simulated_mouse_learns_from_its_rewards(tmp_path, ros_env):

@@ -177,10 +177,11 @@ def test_a_model_slower_than_the_camera_works_on_the_newest_frame(tmp_path_facto
 @pytest.mark.parametrize('setting, message', [
     ('pose.model_path=/nonexistent/model.pt', "pose.model_path = '/nonexistent/model.pt': no such file"),
     ('pose.model_path=GARBAGE', "dlclive cannot load it"),
-    ('pose.model_type=onnx', "pose.model_type = 'onnx': allowed are"),
+    # refused by the pre-flight check now (pose schema), before anything starts
+    ('pose.model_type=onnx', "--set: pose.model_type = 'onnx': allowed: one of 'pytorch', "),
     ('pose.device=gpu', "pose.device = 'gpu': allowed are"),
     ('pose.body_parts=[nose, paw]', "pose.body_parts = ['nose', 'paw'], but the model"),
-    ('pose.resize=2.0', "pose.resize = 2.0: allowed is a factor in (0, 1]"),
+    ('pose.resize=2.0', "--set: pose.resize = 2.0: allowed: a finite number > 0 and <= 1"),
 ])
 def test_a_bad_model_setting_stops_the_session_with_the_key_named(tmp_path, models, setting, message):
     from clopy.rosenv import DomainLease, loopback_env

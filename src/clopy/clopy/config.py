@@ -7,19 +7,37 @@ the single source for `ros2 launch` and `clopy run`.
 from __future__ import annotations
 
 import copy
-import math
 from pathlib import Path
 from typing import Any
 
 import yaml
-from clopy_data.folder import TONES_WAV, SessionFolderError, read_parameters
+from clopy_data.folder import SessionFolderError, read_parameters
 from clopy.paradigms import PARADIGMS as MANIFEST
 
 PARADIGMS = tuple(MANIFEST)
 
 
+NON_FINITE = ('nan', 'inf', '+inf', '-inf', 'infinity', '-infinity')
+
+
 class ConfigError(ValueError):
     """A configuration that cannot run; the message names the file, key and value."""
+
+
+class Params(dict):
+    """{node: {param: value}} of a parameter file, and where each value that did not
+    come from the file came from (``origins[(node, param)]``: '--set', '--sim'), so an
+    error names the `--set` that gave the bad value rather than the file."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.origins: dict[tuple[str, str], str] = {}
+
+
+def _origin(params: dict, node: str, param: str, where: str) -> None:
+    origins = getattr(params, 'origins', None)
+    if origins is not None:
+        origins[(node, param)] = where
 
 
 def config_dir() -> Path:
@@ -47,7 +65,7 @@ def load_params(paradigm: str, path: Path | None = None) -> tuple[Path, dict]:
         raise ConfigError(f'{path}: cannot read the parameter file ({exc.strerror})') from exc
     except SessionFolderError as exc:
         raise ConfigError(str(exc)) from exc
-    params = {}
+    params = Params()
     for node, body in raw.items():
         if not isinstance(body, dict) or not isinstance(body.get('ros__parameters'), dict):
             raise ConfigError(f'{path}: {node}: expected a "ros__parameters:" mapping')
@@ -64,13 +82,15 @@ def apply_set(params: dict, assignment: str, source: str = '--set') -> None:
     if node not in params:
         raise ConfigError(f'{source} {assignment!r}: no node {node!r}; nodes are {", ".join(params)}')
     try:
-        value = yaml.safe_load(text)
+        # nan and inf as numbers (YAML spells them .nan, .inf), so the check names them as such
+        value = float(text) if text.strip().lower() in NON_FINITE else yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f'{source} {assignment!r}: value is not valid YAML ({exc})') from exc
     old = params[node].get(param)
     if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)   # ROS parameters are typed: 30 for a float parameter means 30.0
     params[node][param] = value
+    _origin(params, node, param, source)
 
 
 def apply_simulation(params: dict, paradigm: str) -> None:
@@ -79,34 +99,36 @@ def apply_simulation(params: dict, paradigm: str) -> None:
     in the session folder), mock pins."""
     for node, values in MANIFEST[paradigm].sim.items():
         params.setdefault(node, {}).update(copy.deepcopy(values))
+        for param in values:
+            _origin(params, node, param, '--sim')
 
 
 def validate(params: dict, path: Path) -> None:
-    """Checks that need no ROS: the nodes repeat them, but here they stop the
-    session before anything starts, with one message."""
-    task = params.get('task', {})
-    for key, value in task.items():
-        if key.startswith('v.') and key.endswith('_s'):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
-                raise ConfigError(f'{path}: task.{key} = {value!r}: must be a number of seconds >= 0')
-    if 'v.total_trials' in task and (not isinstance(task['v.total_trials'], int) or task['v.total_trials'] < 1):
-        raise ConfigError(f'{path}: task.v.total_trials = {task["v.total_trials"]!r}: must be a whole number >= 1')
+    """Checks that need no ROS, before anything starts: every value of every node
+    against the node's schema (clopy.preflight; values are converted in place, 30 ->
+    30.0 for a float parameter), then what no single schema can see (the ROI rule,
+    the pose backend's camera, files that must exist). The nodes repeat them, but
+    here they stop the session with one message."""
+    from clopy.preflight import check_params
+    from clopy_common.schema import SchemaError
+    try:
+        check_params(params, str(path), getattr(params, 'origins', {}))
+    except SchemaError as exc:
+        raise ConfigError(str(exc)) from None
     roi = params.get('roi_dff')
     if roi is not None:
         from clopy_signal.roi import ConfigError as RoiConfigError
         from clopy_signal.roi import rois_from_config
+        from clopy_signal.roi_dff_params import ROI_DFF
         from clopy_signal.rule import Rule
+        r = ROI_DFF.defaults() | roi
         try:
-            rois = rois_from_config(list(roi.get('rois', [])), roi.get('frame_height_px', 256),
-                                    roi.get('frame_width_px', 256), roi.get('bregma_row_px', 135.0),
-                                    roi.get('bregma_col_px', 128.0), roi.get('px_per_mm', 25.6),
-                                    roi.get('roi_size_mm', 0.3))
-            names = [r.name for r in rois]
-            Rule(roi.get('rule') or names[0], names)
+            rois = rois_from_config(list(r['rois']), r['frame_height_px'], r['frame_width_px'],
+                                    r['bregma_row_px'], r['bregma_col_px'], r['px_per_mm'], r['roi_size_mm'])
+            names = [x.name for x in rois]
+            Rule(r['rule'] or names[0], names)
         except RoiConfigError as exc:
             raise ConfigError(f'{path}: roi_dff: {exc}') from exc
-        if roi.get('dff_history_s', 6.0) <= 0:
-            raise ConfigError(f'{path}: roi_dff.dff_history_s = {roi["dff_history_s"]!r}: must be > 0 s')
     camera = params.get('camera', {})
     if params.get('pose', {}).get('backend') == 'synthetic' and camera.get('source') != 'synthetic_behaviour':
         raise ConfigError(f'{path}: pose.backend = synthetic needs camera.source = synthetic_behaviour '
@@ -115,10 +137,13 @@ def validate(params: dict, path: Path) -> None:
         file = Path(str(camera.get('path', '')))
         if not file.is_file():
             raise ConfigError(f'{path}: camera.path = {str(file)!r}: no such file (camera.source = {camera["source"]})')
-    for node in ('camera', 'roi_dff', 'task'):
-        rate = params.get(node, {}).get('frame_rate_hz')
-        if rate is not None and not (isinstance(rate, (int, float)) and rate > 0):
-            raise ConfigError(f'{path}: {node}.frame_rate_hz = {rate!r}: must be > 0')
+    reward = params.get('reward', {})
+    if 'valve_pulse_s' in reward or 'max_valve_open_s' in reward:
+        from clopy_reward.reward_params import REWARD
+        r = REWARD.defaults() | reward
+        if r['valve_pulse_s'] > r['max_valve_open_s']:
+            raise ConfigError(f'{path}: reward.valve_pulse_s = {r["valve_pulse_s"]!r}: allowed: at most '
+                              f'reward.max_valve_open_s = {r["max_valve_open_s"]!r}')
 
 
 def merged(params: dict) -> dict:

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from clopy_common import qos
-from clopy_common.node_main import StartupError, check_overrides, describe, run_node
+from clopy_common.node_main import StartupError, run_node
 from clopy_data.bag import McapBagWriter, typestore_with_clopy
 from clopy_data.folder import PARAMETERS, SessionFolder
 from clopy_data.session import EventLogWriter, archive_file, create_session_dir
@@ -27,6 +27,7 @@ from clopy_data.topics import TOPICS as TOPIC_TYPES
 from clopy_interfaces.msg import TaskEvent
 from rclpy.node import Node
 
+from clopy.recorder_params import RECORDER
 from clopy.replay import message_class
 
 # topic -> (message class, rosbags type name, subscription QoS)
@@ -50,23 +51,8 @@ def _versions() -> dict[str, str]:
 class RecorderNode(Node):
     def __init__(self) -> None:
         super().__init__('recorder')
-        p = self.declare_parameter
-        p('session_dir', '', describe('session folder to record into (empty: create one under out_dir)'))
-        p('out_dir', 'sessions', describe('where session folders are created when session_dir is empty'))
-        p('mouse', 'sim-mouse', describe('subject id'))
-        p('paradigm', 'clnf_1roi', describe('paradigm name'))
-        p('task_file', '', describe('task file of the session (archived, hash in the event log)'))
-        p('param_file', '', describe('parameter file of the session (archived)'))
-        p('session_type', '', describe('session type, for the event log'))
-        p('record_images', True, describe('record image_raw (the raw frames) in the bag'))
-        p('flush_period_s', 1.0, describe('cut the bag into a chunk at least this often (s)'))
-        p('rerun_of', '', describe('the recording this session re-runs (empty for a live session)'))
-        p('finish', True, describe('after the bag is closed, make the per-frame table, the summary row and '
-                                   'the summary figure (the session folder is then complete)'))
-        p('summary_csv', '', describe('sessions table the summary row goes to (empty: '
-                                      '<out>/sessions_summary.csv beside the paradigm folder)'))
-        check_overrides(self)
-        get = lambda name: self.get_parameter(name).value  # noqa: E731
+        values = RECORDER.declare(self)
+        get = values.__getitem__
 
         start = datetime.now(timezone.utc).astimezone()
         try:

@@ -19,12 +19,13 @@ import threading
 import time
 
 from clopy_common import qos
-from clopy_common.node_main import StartupError, check_overrides, describe, run_node
+from clopy_common.node_main import StartupError, run_node
 from clopy_common.stamps import from_ns
 from clopy_interfaces.msg import ControlSignal, FrameInfo, RewardEvent
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
+from clopy_acquisition.camera_params import CAMERA_SCHEMAS
 from clopy_acquisition.sources import SourceBackend, SourceError, open_source, source_backend, source_kinds
 
 
@@ -50,43 +51,17 @@ def source_kwargs(kind: str, get) -> dict:
 class CameraNode(Node):
     def __init__(self) -> None:
         super().__init__('camera')
-        p = self.declare_parameter
-        kinds = source_kinds()
-        p('source', 'synthetic', describe(f'frame source: {", ".join(kinds)}'))
-        p('path', '', describe('file for hdf5 / tiff / video sources'))
-        p('hdf5_dataset', '/raw_images', describe('dataset of an original CLoPy image_stream.hdf5'))
-        p('device', '0', describe('OpenCV device index or path'))
-        p('width_px', 256, describe('frame width (px)'))
-        p('height_px', 256, describe('frame height (px)'))
-        p('frame_rate_hz', 15.0, describe('camera frame rate; replay/synthetic sources are paced at it'))
-        p('exposure_us', 60000, describe('Pi camera fixed exposure (us)'))
-        p('max_frames', 0, describe('stop after this many frames (0 = no limit)'))
-        p('frame_id', 'camera', describe('header.frame_id of the images'))
-        p('wait_for_subscribers', 0, describe('before the first frame, wait until image_raw and frame_info '
-                                              'have this many matched subscriptions (0 = do not wait)'))
-        p('wait_timeout_s', 30.0, describe('longest wait for subscribers (s); then frames start anyway'))
-        p('crop_px', [0, 0, 0, 0], describe('[x, y, width, height] region of the frame to publish '
-                                            '(all 0: the whole frame)'))
-        p('pace', 'realtime', describe('realtime: frames at frame_rate_hz | lockstep: as fast as the graph '
-                                       'processes them, each frame after the previous one\'s control '
-                                       'signal (offline re-runs: nothing dropped, deterministic)'))
-        p('lockstep_timeout_s', 5.0, describe('lockstep: longest wait for a frame\'s control signal (s)'))
+        # the parameters of the kinds not chosen (`synthetic.*` in a rig's file) are not this run's
+        kind, values = CAMERA_SCHEMAS.declare(self)
 
         def get(name):
-            return self.get_parameter(name).value
+            return values[name]
 
         self.fps = float(get('frame_rate_hz'))
-        if not self.fps > 0:
-            raise StartupError(f'camera.frame_rate_hz = {self.fps!r}: must be > 0')
         self.max_frames = int(get('max_frames'))
         self.pace = get('pace')
-        if self.pace not in ('realtime', 'lockstep'):
-            raise StartupError(f"camera.pace = {self.pace!r}: allowed are 'realtime' and 'lockstep'")
         self.frame_id = get('frame_id')
-        kind = get('source')
         self.source = self._make_source(kind, get)
-        # the parameters of the kinds not chosen (`synthetic.*` in a rig's file) are not this run's
-        check_overrides(self, ('synthetic_behaviour.',) + tuple(f'{k}.' for k in kinds if k != kind))
         try:
             self.source.open()
         except (SourceError, ValueError) as exc:
@@ -142,8 +117,8 @@ class CameraNode(Node):
             raise StartupError(str(exc)) from exc
         try:
             if isinstance(backend, SourceBackend):
-                def declare(name, default, text=''):
-                    return self.declare_parameter(name, default, describe(text)).value
+                def declare(name, default, text=''):   # declared with the schema above
+                    return get(name)
 
                 common = {n: get(n) for n in ('width_px', 'height_px', 'frame_rate_hz')}
                 return backend.from_camera(declare, common)

@@ -44,10 +44,14 @@ class SourceBackend:
             have ``wants_rewards``, ``on_reward(delivered, rewards_delivered) -> str |
             None`` (the camera then feeds it the valve's reward events) and
             ``summary() -> str`` (logged at the end).
+        params: the kind's own parameters (clopy_common.schema.Param), the schema
+            the camera node declares and the pre-flight check applies when the kind
+            is chosen.
     """
 
     source_class: type[FrameSource]
     from_camera: Callable[..., FrameSource]
+    params: tuple = ()
 
 
 #: Kinds this package provides itself.

@@ -46,3 +46,30 @@ def test_parameters_of_a_kind_not_chosen_are_left_alone(hdf5_path):
 def test_a_misspelt_parameter_of_the_chosen_kind_stops_the_camera(hdf5_path):
     with pytest.raises(StartupError, match=r"unknown parameter\(s\) \['hdf5.dataset'\]"):
         camera('source:=hdf5', f'path:={hdf5_path}', 'hdf5.dataset:=/x')
+
+
+def test_declared_parameters_carry_description_unit_and_range(hdf5_path):
+    node = camera('source:=hdf5', f'path:={hdf5_path}', 'max_frames:=1')
+    try:
+        width, rate, pace = node.describe_parameters(['width_px', 'frame_rate_hz', 'pace'])
+        assert width.description == 'frame width [px]' and width.read_only
+        assert (width.integer_range[0].from_value, width.integer_range[0].to_value) == (1, 8192)
+        assert rate.floating_point_range[0].to_value == 1000.0
+        assert pace.additional_constraints == "allowed: one of 'realtime', 'lockstep'"
+    finally:
+        close(node)
+
+
+def test_a_value_out_of_range_stops_the_camera(hdf5_path):
+    with pytest.raises(StartupError, match=r'camera\.width_px = 1000000: allowed: a whole number >= 1 px and <= 8192 px'):
+        camera('source:=hdf5', f'path:={hdf5_path}', 'width_px:=1000000')
+
+
+def test_the_chosen_kind_brings_its_own_parameters():
+    node = camera('source:=synthetic', 'synthetic.activity:=ramp', 'max_frames:=1')
+    try:
+        d = node.describe_parameters(['synthetic.activity'])[0]
+        assert node.get_parameter('synthetic.activity').value == 'ramp'
+        assert d.additional_constraints == "allowed: one of 'spontaneous', 'flat', 'ramp'"
+    finally:
+        close(node)

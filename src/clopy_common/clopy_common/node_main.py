@@ -27,23 +27,6 @@ class StartupError(Exception):
     """Configuration that cannot work: message names the key and the value."""
 
 
-def check_overrides(node, shared_prefixes: tuple[str, ...] = ('synthetic_behaviour.',)) -> None:
-    """StartupError for parameters given to this node (parameter file, --set) that
-    it does not have: a misspelt `valve_pulse` must not run the session on defaults.
-    Names under `shared_prefixes` come from the file's `/**` section for every node."""
-    given = set(getattr(node, '_parameter_overrides', {}))
-    unknown = sorted(n for n in given if not node.has_parameter(n) and not n.startswith(shared_prefixes))
-    if unknown:
-        known = sorted(p for p in node._parameters if p != 'use_sim_time')
-        raise StartupError(f'{node.get_name()}: unknown parameter(s) {unknown}; this node has {known}')
-
-
-def describe(text: str, dynamic_typing: bool = False):
-    """ParameterDescriptor with a description (shown by `ros2 param describe`)."""
-    from rcl_interfaces.msg import ParameterDescriptor
-    return ParameterDescriptor(description=text, dynamic_typing=dynamic_typing)
-
-
 UPSTREAM_WAIT_S = 5.0  # the longest a stopping node keeps working for its upstream nodes
 
 

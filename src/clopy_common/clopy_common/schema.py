@@ -12,12 +12,17 @@ Defaults are written here, once. This module imports no rclpy at import time.
 """
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 _TYPES = ('bool', 'int', 'float', 'str', 'int[]', 'float[]', 'str[]')
+
+#: Parameters under these prefixes come from a parameter file's `/**` section, which
+#: every node receives; a node that has none of them is not refused for them.
+SHARED_PREFIXES = ('synthetic_behaviour.',)
 
 
 class SchemaError(ValueError):
@@ -159,6 +164,16 @@ class NodeSchema:
     def __getitem__(self, name: str) -> Param:
         return self.params[name]
 
+    def __iter__(self):
+        return iter(self.params.values())
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.params
+
+    def extended(self, params: Iterable[Param]) -> 'NodeSchema':
+        """This schema plus ``params`` (e.g. the chosen backend's own parameters)."""
+        return NodeSchema(self.node, list(self.params.values()) + list(params))
+
     def defaults(self) -> dict[str, Any]:
         return {name: p.default for name, p in self.params.items()}
 
@@ -169,9 +184,10 @@ class NodeSchema:
         for key, value in values.items():
             p = self.params.get(key)
             if p is None:
-                close = sorted(self.params)
+                close = difflib.get_close_matches(str(key), list(self.params), n=1)
+                hint = f'; did you mean {close[0]}?' if close else ''
                 raise SchemaError(f'{where}: {self.node}.{key} = {value!r}: unknown parameter; '
-                                  f'{self.node} has: {", ".join(close)}')
+                                  f'{self.node} has: {", ".join(sorted(self.params))}{hint}')
             try:
                 out[key] = p.coerce(value)
             except SchemaError as exc:
@@ -179,22 +195,43 @@ class NodeSchema:
         return out
 
     # -- ROS -------------------------------------------------------------------------
-    def declare(self, node, overrides_where: str = 'parameter') -> dict[str, Any]:
+    def given(self, node, name: str) -> Any:
+        """The value given to ``node`` for ``name`` (parameter file, --set), else the
+        default, before anything is declared: what chooses a backend, whose own
+        parameters then join the schema."""
+        param = getattr(node, '_parameter_overrides', {}).get(name)
+        return self.params[name].default if param is None else param.value
+
+    def declare(self, node, ignore: Iterable[str] = (), check_sets: bool = True) -> dict[str, Any]:
         """Declare every parameter on an rclpy node with its descriptor; returns
         {name: value}. The values given to the node are checked here too (a node
-        started by hand, not through the pre-flight check)."""
+        started by hand, not through the pre-flight check), and so is every name given
+        to it (parameter file, --set) that it does not have: a misspelt `valve_pulse`
+        must not run the session on defaults. Names under SHARED_PREFIXES and
+        ``ignore`` (other backends' parameters, names or 'prefix.') are let through.
+        ``check_sets``: every later change goes through :meth:`on_set` (a node with its
+        own callback calls on_set itself, first)."""
+        from clopy_common.node_main import StartupError
+        given = set(getattr(node, '_parameter_overrides', {}))
+        skip = tuple(ignore) + SHARED_PREFIXES
+        unknown = sorted(n for n in given if n not in self.params and n != 'use_sim_time'
+                         and not node.has_parameter(n) and not n.startswith(skip))
+        if unknown:
+            raise StartupError(f'{self.node}: unknown parameter(s) {unknown}; this node has '
+                               f'{sorted(set(self.params) | set(node._parameters) - {"use_sim_time"})}')
         values = {}
         for p in self.params.values():
-            param = node.declare_parameter(p.name, p.default, descriptor(p))
-            try:
+            try:   # the given value first: the schema's message, not rclpy's range or type error
+                p.coerce(self.given(node, p.name))
+                param = node.declare_parameter(p.name, p.default, descriptor(p))
                 values[p.name] = p.coerce(param.value)
             except SchemaError as exc:
-                from clopy_common.node_main import StartupError
                 raise StartupError(f'{self.node}.{p.name} = {exc}') from None
-        node.add_on_set_parameters_callback(self._on_set)
+        if check_sets:
+            node.add_on_set_parameters_callback(self.on_set)
         return values
 
-    def _on_set(self, parameters):
+    def on_set(self, parameters):
         """`ros2 param set` (and every other change) goes through the same check."""
         from rcl_interfaces.msg import SetParametersResult
         for param in parameters:
@@ -206,6 +243,51 @@ class NodeSchema:
             except SchemaError as exc:
                 return SetParametersResult(successful=False, reason=f'{self.node}.{param.name} = {exc}')
         return SetParametersResult(successful=True)
+
+
+class ChosenSchema:
+    """A node whose full schema depends on one of its parameters choosing a backend
+    (the camera's `source`, the pose node's `backend`): the chosen backend's own
+    parameters join the node's. ``params_of(choice)`` gives them (SchemaError when the
+    choice is unknown or cannot be loaded); ``choices()`` lists every choice."""
+
+    def __init__(self, base: NodeSchema, key: str, params_of: Callable[[str], Iterable[Param]],
+                 choices: Callable[[], Iterable[str]]):
+        self.base, self.key, self.params_of, self.choices = base, key, params_of, choices
+
+    def schema(self, choice: str) -> NodeSchema:
+        """The node's full schema when ``key`` is ``choice``."""
+        return self.base.extended(self.params_of(choice))
+
+    def others(self, choice: str) -> dict[str, Param]:
+        """{name: Param} of the choices not made that can be loaded: a parameter file
+        may keep them (a rig's `synthetic.*` for its --sim runs); checked, not declared."""
+        out: dict[str, Param] = {}
+        for other in self.choices():
+            if other != choice:
+                try:
+                    out.update((p.name, p) for p in self.params_of(other))
+                except SchemaError:
+                    continue
+        return out
+
+    def for_values(self, values: Mapping[str, Any], where: Callable[[str], str]) -> NodeSchema:
+        """The schema to check ``values`` (a parameter file's block) against: the full
+        schema of the choice they make, plus the other choices' parameters."""
+        choice = self.base.check({self.key: values.get(self.key, self.base[self.key].default)},
+                                 where(self.key))[self.key]
+        schema = self.schema(choice)
+        return schema.extended(p for name, p in self.others(choice).items() if name not in schema)
+
+    def declare(self, node) -> tuple[str, dict[str, Any]]:
+        """Declare the full schema of the choice given to the node; (choice, values)."""
+        from clopy_common.node_main import StartupError
+        choice = self.base.given(node, self.key)
+        try:
+            schema = self.schema(choice)
+        except SchemaError as exc:
+            raise StartupError(str(exc)) from None
+        return choice, schema.declare(node, ignore=tuple(self.others(choice)))
 
 
 def descriptor(p: Param):

@@ -14,8 +14,9 @@ from collections import deque
 from pathlib import Path
 
 from clopy_common import qos
-from clopy_common.node_main import StartupError, check_overrides, describe, run_node
-from clopy_common.stamps import from_s, to_s
+from clopy_common.node_main import StartupError, run_node
+from clopy_common.schema import SchemaError
+from clopy_common.stamps import to_s
 from clopy_interfaces.msg import (ControlSignal, FrameInfo, RewardCommand, SessionStatus, TaskEvent,
                                   ToneCommand)
 from rcl_interfaces.msg import SetParametersResult
@@ -23,6 +24,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import Header
 
+from clopy_feedback.task_params import TASK, task_schema
 from clopy_task import files
 from clopy_task.engine import TaskEngine, TaskError, TaskRecord
 
@@ -69,28 +71,20 @@ class _NodeOutputs:
 class TaskNode(Node):
     def __init__(self) -> None:
         super().__init__('task')
-        p = self.declare_parameter
-        p('task_file', 'clnf', describe('task file: a path, or a packaged task name (clopy_task/tasks: clnf, clmf)'))
-        p('frame_rate_hz', 15.0, describe('nominal camera frame rate (turns delays in s into frames)'))
-        p('paradigm', 'clnf_1roi', describe('paradigm name, for status and records'))
-        p('status_period_s', 0.5, describe('how often session_status is published (s)'))
-        p('stop_when_done', True, describe('exit when the task calls stop_framework()'))
-        self.paradigm = self.get_parameter('paradigm').value
-        self.task_path = resolve_task_file(self.get_parameter('task_file').value)
-        frame_rate_hz = self.get_parameter('frame_rate_hz').value
+        try:
+            self.schema = task_schema(TASK.given(self, 'task_file'), TASK.given(self, 'frame_rate_hz'))
+        except SchemaError as exc:
+            raise StartupError(str(exc)) from None
+        values = self.schema.declare(self, check_sets=False)   # on_set_parameters checks first
+        self.paradigm = values['paradigm']
+        self.task_path = resolve_task_file(values['task_file'])
+        frame_rate_hz = values['frame_rate_hz']
 
-        # variables: declared from the task file's defaults, overridden by parameters
+        # variables: the task file's defaults, overridden by parameters
         try:
             defaults = TaskEngine(self.task_path, frame_rate_hz=frame_rate_hz).variables
-            overrides = {}
-            for name, default in defaults.items():
-                if name.endswith('___'):
-                    continue
-                value = self.declare_parameter(
-                    f'v.{name}', default, describe(f'task variable {name}', dynamic_typing=True)).value
-                if value != default or type(value) is not type(default):
-                    overrides[name] = value
-            check_overrides(self)
+            overrides = {name: values[f'v.{name}'] for name in defaults
+                         if f'v.{name}' in values and values[f'v.{name}'] != defaults[name]}
             self.engine = TaskEngine(self.task_path, overrides, frame_rate_hz=frame_rate_hz,
                                      outputs=_NodeOutputs(self), sink=self.on_record)
         except (TaskError, ValueError, SyntaxError, OSError) as exc:
@@ -104,9 +98,9 @@ class TaskNode(Node):
         self.create_subscription(FrameInfo, qos.FRAME_INFO, self.on_frame_info, qos.STREAM_QOS)
         self.upstream_topics = (qos.CONTROL_SIGNAL, qos.FRAME_INFO)  # on stop: until the signal chain has gone
         self.add_on_set_parameters_callback(self.on_set_parameters)
-        self.create_timer(self.get_parameter('status_period_s').value, self.publish_status)
+        self.create_timer(values['status_period_s'], self.publish_status)
 
-        self.stop_when_done = self.get_parameter('stop_when_done').value
+        self.stop_when_done = values['stop_when_done']
         self.linger_s = 0.5
         self.finished = False
         self._frame_headers: dict[int, object] = {}
@@ -168,8 +162,13 @@ class TaskNode(Node):
             changed = json.loads(content)
         except ValueError:
             return
-        params = [Parameter(f'v.{k}', value=v) for k, v in changed.items()
-                  if self.has_parameter(f'v.{k}')]
+        params = []
+        for k, v in changed.items():
+            if f'v.{k}' in self.schema:
+                try:
+                    params.append(Parameter(f'v.{k}', value=self.schema[f'v.{k}'].coerce(v)))
+                except SchemaError as exc:
+                    self.get_logger().warn(f'task.v.{k} = {exc}: the task set it; the parameter keeps its value')
         if params:
             self._syncing = True
             try:
@@ -180,6 +179,9 @@ class TaskNode(Node):
     def on_set_parameters(self, params) -> SetParametersResult:
         if self._syncing:
             return SetParametersResult(successful=True)
+        refused = self.schema.on_set(params)   # type, NaN/inf, the task file's limits
+        if not refused.successful:
+            return refused
         for param in params:
             if not param.name.startswith('v.'):
                 continue

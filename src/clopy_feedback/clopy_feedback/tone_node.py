@@ -14,34 +14,22 @@ import queue
 import time
 
 from clopy_common import qos
-from clopy_common.node_main import StartupError, check_overrides, describe, run_node
+from clopy_common.node_main import StartupError, run_node
 from clopy_common.stamps import from_s, to_s
 from clopy_interfaces.msg import ToneCommand, ToneEvent
 from rclpy.node import Node
 
 from clopy_feedback.audio import AudioDeviceError, SoundDeviceOutput, WavSink
-
-BACKENDS = ('sounddevice', 'wav')
+from clopy_feedback.tone_params import TONE
 
 
 class ToneNode(Node):
     def __init__(self) -> None:
         super().__init__('tone')
-        p = self.declare_parameter
-        p('backend', 'sounddevice', describe('sounddevice (sound card) | wav (simulation: WAV file)'))
-        p('wav_path', 'tones.wav', describe('WAV file of the wav backend'))
-        p('sample_rate_hz', 44100, describe('audio sample rate (Hz)'))
-        p('blocksize', 128, describe('samples per audio block (sounddevice)'))
-        p('device', '', describe('sounddevice output device (empty = default)'))
-        p('amplitude', 0.5, describe('sine amplitude, 0..1'))
-        check_overrides(self)
-        self.backend = self.get_parameter('backend').value
-        rate = self.rate = self.get_parameter('sample_rate_hz').value
-        amplitude = self.get_parameter('amplitude').value
-        if self.backend not in BACKENDS:
-            raise StartupError(f'tone.backend = {self.backend!r}: allowed are {list(BACKENDS)}')
-        if not 0 < amplitude <= 1:
-            raise StartupError(f'tone.amplitude = {amplitude!r}: allowed is 0 < amplitude <= 1')
+        values = TONE.declare(self)
+        self.backend = values['backend']
+        rate = self.rate = values['sample_rate_hz']
+        amplitude = values['amplitude']
         self.events = self.create_publisher(ToneEvent, qos.TONE_EVENT, qos.EVENT_QOS)
         self.create_subscription(ToneCommand, qos.TONE, self.on_command, qos.COMMAND_QOS)
         self.upstream_topics = (qos.TONE,)  # on stop: until the task has gone
@@ -54,16 +42,16 @@ class ToneNode(Node):
         self._reached: queue.SimpleQueue = queue.SimpleQueue()
         self._pending: dict[float, ToneCommand] = {}
         if self.backend == 'wav':
-            path = self.get_parameter('wav_path').value
+            path = values['wav_path']
             try:
                 self.sink = WavSink(path, sample_rate_hz=rate, amplitude=amplitude)
             except (OSError, ValueError) as exc:
                 raise StartupError(f'tone.wav_path = {path!r}: {exc}') from exc
             self.get_logger().info(f'simulated audio: writing {path}')
         else:
-            device = self.get_parameter('device').value or None
+            device = values['device'] or None
             try:
-                self.output = SoundDeviceOutput(rate, self.get_parameter('blocksize').value, device,
+                self.output = SoundDeviceOutput(rate, values['blocksize'], device,
                                                 on_reached=self._on_reached, amplitude=amplitude)
                 self.output.start()
             except (AudioDeviceError, ValueError) as exc:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import threading
 
 from clopy_common import qos
-from clopy_common.node_main import StartupError, check_overrides, describe as _d, run_node
+from clopy_common.node_main import StartupError, run_node
 from clopy_common.stamps import from_s
 from clopy_interfaces.msg import RewardCommand, RewardEvent
 from clopy_interfaces.srv import ManualReward
 from rclpy.node import Node
 
+from clopy_reward.reward_params import REWARD
 from clopy_reward.outputs import OutputBank, OutputError, OutputSpec, PulseRecord, make_pin_factory
 
 OUTPUT_NAMES = {RewardCommand.OUTPUT_VALVE: 'valve', RewardCommand.OUTPUT_FAIL: 'fail'}
@@ -24,30 +25,15 @@ OUTPUT_NAMES = {RewardCommand.OUTPUT_VALVE: 'valve', RewardCommand.OUTPUT_FAIL: 
 class RewardNode(Node):
     def __init__(self) -> None:
         super().__init__('reward')
-        p = self.declare_parameter
-        self.simulate = p('simulate', False, _d('use gpiozero MockFactory pins (no hardware)')).value
-        pins = {
-            'valve': p('valve_pin', 27, _d('BCM pin of the water valve')).value,
-            'fail': p('fail_pin', 12, _d('BCM pin of the fail signal')).value,
-            'behaviour_camera': p('behaviour_camera_pin', 17, _d('BCM pin held high for the session (starts the behaviour camera)')).value,
-            'illumination': p('illumination_pin', 21, _d('BCM pin held high while imaging')).value,
-        }
-        self.valve_pulse_s = p('valve_pulse_s', 0.3, _d('default valve pulse (s)')).value
-        self.fail_pulse_s = p('fail_pulse_s', 0.5, _d('default fail pulse (s)')).value
-        max_valve_s = p('max_valve_open_s', 1.0, _d('hard limit on one valve opening (s)')).value
-        max_fail_s = p('max_fail_pulse_s', 5.0, _d('hard limit on one fail pulse (s)')).value
-        self.max_rewards = p('max_rewards', 500, _d('valve pulses allowed per session (0 = no cap)')).value
-        self.hold_ttl = p('hold_ttl_outputs', True, _d('hold behaviour_camera and illumination high while running')).value
-
-        check_overrides(self)
-        for key, value in (('valve_pulse_s', self.valve_pulse_s), ('fail_pulse_s', self.fail_pulse_s),
-                           ('max_valve_open_s', max_valve_s), ('max_fail_pulse_s', max_fail_s)):
-            if not value > 0:
-                raise StartupError(f'reward.{key} = {value!r}: must be > 0 seconds')
+        values = REWARD.declare(self)
+        self.simulate = values['simulate']
+        pins = {name: values[f'{name}_pin'] for name in ('valve', 'fail', 'behaviour_camera', 'illumination')}
+        self.valve_pulse_s, self.fail_pulse_s = values['valve_pulse_s'], values['fail_pulse_s']
+        max_valve_s, max_fail_s = values['max_valve_open_s'], values['max_fail_pulse_s']
+        self.max_rewards = values['max_rewards']
+        self.hold_ttl = values['hold_ttl_outputs']
         if self.valve_pulse_s > max_valve_s:
             raise StartupError(f'reward.valve_pulse_s = {self.valve_pulse_s} exceeds reward.max_valve_open_s = {max_valve_s}')
-        if self.max_rewards < 0:
-            raise StartupError(f'reward.max_rewards = {self.max_rewards}: must be >= 0')
 
         try:
             self.outputs = OutputBank(

@@ -18,16 +18,13 @@ import time
 
 from clopy_common import qos
 from clopy_common.frames import FramePairer, image_array
-from clopy_common.node_main import StartupError, check_overrides, describe, run_node
+from clopy_common.node_main import StartupError, run_node
 from clopy_interfaces.msg import FrameInfo, Pose
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from clopy_signal.dlc_backend import DlcLiveBackend
-from clopy_signal.pose_backends import PoseBackendError, make_pose_backend, pose_backend_names
-from clopy_signal.speed import BODY_PARTS
-
-BUILTIN_BACKENDS = {'dlclive': DlcLiveBackend}
+from clopy_signal.pose_backends import PoseBackendError, make_pose_backend
+from clopy_signal.pose_params import BUILTIN_BACKENDS, POSE_SCHEMAS
 
 CLOSE_TIMEOUT_S = 10.0     # close(): longest wait for the frame in the model
 
@@ -75,27 +72,17 @@ class PoseNode(Node):
         super().__init__('pose')
         self.finished = False
         self.exit_status = 0
-        p = self.declare_parameter
-        p('backend', 'dlclive', describe(f'pose backend: {", ".join(pose_backend_names(BUILTIN_BACKENDS))}'))
-        p('model_path', '', describe('exported DeepLabCut model (dlclive backend)'))
-        p('model_type', 'pytorch', describe('pytorch | base (TensorFlow)'))
-        p('device', 'cpu', describe('pytorch device: cpu | cuda'))
-        p('resize', 1.0, describe('dlclive: scale frames by this factor (0, 1] before the model; poses '
-                                  'are given in the frame\'s pixels'))
-        p('body_parts', list(BODY_PARTS), describe('body-part names, in the model\'s order'))
-        backend = self.get_parameter('backend').value
-        get = lambda name: self.get_parameter(name).value  # noqa: E731
-        settings = {name: get(name) for name in ('model_path', 'model_type', 'device', 'resize')}
-        settings.update(body_parts=list(get('body_parts')), logger=self.get_logger())
+        backend, values = POSE_SCHEMAS.declare(self)
+        settings = {name: values[name] for name in ('model_path', 'model_type', 'device', 'resize')}
+        settings.update(body_parts=list(values['body_parts']), logger=self.get_logger())
 
-        def declare(name, default, text=''):
-            return p(name, default, describe(text)).value
+        def declare(name, default, text=''):   # the backend's own, declared with the schema above
+            return values[name]
 
         try:
             self.estimate = make_pose_backend(backend, BUILTIN_BACKENDS, declare, settings)
         except PoseBackendError as exc:
             raise StartupError(str(exc)) from exc
-        check_overrides(self)
         self.body_parts = list(self.estimate.body_parts)
         self.pose_pub = self.create_publisher(Pose, qos.POSE, qos.STREAM_QOS)
         self.published = 0

@@ -10,35 +10,23 @@ from __future__ import annotations
 import math
 from clopy_common import qos
 from clopy_common.frames import FramePairer, image_array
-from clopy_common.node_main import StartupError, check_overrides, describe, run_node
+from clopy_common.node_main import StartupError, run_node
 from clopy_interfaces.msg import ControlSignal, FrameInfo, RoiSignal
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from clopy_signal.dff import DffEstimator, history_frames_for
 from clopy_signal.roi import ConfigError, rois_from_config
+from clopy_signal.roi_dff_params import ROI_DFF
 from clopy_signal.rule import Rule
 
 class RoiDffNode(Node):
     def __init__(self) -> None:
         super().__init__('roi_dff')
-        p = self.declare_parameter
-        p('rois', ['M1_L'], describe("atlas regions with side ('BC_L') or 'name=row,col,height,width' in px"))
-        p('rule', '', describe("control rule over ROI names with + - * / ( ), e.g. 'BC_L-BC_R'; empty = the single ROI"))
-        p('frame_width_px', 256, describe('expected frame width (px)'))
-        p('frame_height_px', 256, describe('expected frame height (px)'))
-        p('bregma_row_px', 135.0, describe('bregma row in the frame (px)'))
-        p('bregma_col_px', 128.0, describe('bregma column in the frame (px)'))
-        p('px_per_mm', 25.6, describe('image scale (px/mm)'))
-        p('roi_size_mm', 0.3, describe('side of an atlas ROI square (mm)'))
-        p('dff_history_s', 6.0, describe('F0 = mean of the previous dff_history_s of frames (s)'))
-        p('frame_rate_hz', 15.0, describe('camera frame rate, to turn dff_history_s into frames'))
-        p('correction', 'green_minus_blue', describe('green_minus_blue | green | mono'))
-
-        check_overrides(self)
+        values = ROI_DFF.declare(self)
 
         def get(name):
-            return self.get_parameter(name).value
+            return values[name]
 
         try:
             self.rois = rois_from_config(list(get('rois')), get('frame_height_px'), get('frame_width_px'),

@@ -6,12 +6,13 @@ distance from `target_px`), or a lab's own `package.module:ClassName`."""
 from __future__ import annotations
 
 from clopy_common import qos
-from clopy_common.node_main import StartupError, check_overrides, describe, run_node
+from clopy_common.node_main import StartupError, run_node
 from clopy_common.stamps import to_s
 from clopy_interfaces.msg import ControlSignal, Pose
 from rclpy.node import Node
 
-from clopy_signal.control import BUILTIN_PROCESSORS, PoseSample, ProcessorError, make_processor
+from clopy_signal.control import PoseSample, ProcessorError, make_processor
+from clopy_signal.speed_params import SPEED
 
 SETTINGS = ('control_part', 'px_per_mm', 'likelihood_min', 'smoothing_frames', 'units', 'target_px')
 
@@ -19,18 +20,9 @@ SETTINGS = ('control_part', 'px_per_mm', 'likelihood_min', 'smoothing_frames', '
 class SpeedNode(Node):
     def __init__(self) -> None:
         super().__init__('speed')
-        p = self.declare_parameter
-        p('processor', 'speed', describe(f'pose -> control value: {", ".join(BUILTIN_PROCESSORS)} | '
-                                         'package.module:ClassName (docs/clmf.md)'))
-        p('control_part', 'fl_l', describe('body part whose speed is the control signal'))
-        p('px_per_mm', 3.5, describe('image scale (px/mm), for mm/s'))
-        p('likelihood_min', 0.0, describe('poses with a lower control-point likelihood are skipped'))
-        p('smoothing_frames', 1, describe('moving average over this many speeds (1 = none)'))
-        p('units', 'px_per_frame', describe('speed processor units: px_per_frame | mm_per_s'))
-        p('target_px', [0.0, 0.0], describe('paw_distance processor: the target point [x, y] (px)'))
-        check_overrides(self)
-        name = self.get_parameter('processor').value
-        settings = {key: self.get_parameter(key).value for key in SETTINGS}
+        values = SPEED.declare(self)
+        name = values['processor']
+        settings = {key: values[key] for key in SETTINGS}
         try:
             self.processor = make_processor(name, settings)
         except ProcessorError as exc:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from clopy_acquisition.sources import SourceBackend
 
 from .learning_mouse import LearningMouse
-from .params import Declare, synthetic_behaviour_params, synthetic_cortex_params
+from .params import (SYNTHETIC_BEHAVIOUR_PARAMS, SYNTHETIC_CORTEX_PARAMS, Declare, synthetic_behaviour_params,
+                     synthetic_cortex_params)
 from .synthetic import SyntheticCortexSource
 from .synthetic_behaviour import SyntheticBehaviourSource
 
@@ -32,5 +33,5 @@ def behaviour_from_camera(declare: Declare, common: dict) -> SyntheticBehaviourS
     return SyntheticBehaviourSource(**synthetic_behaviour_params(declare))
 
 
-SYNTHETIC_CORTEX = SourceBackend(SyntheticCortexSource, cortex_from_camera)
-SYNTHETIC_BEHAVIOUR = SourceBackend(SyntheticBehaviourSource, behaviour_from_camera)
+SYNTHETIC_CORTEX = SourceBackend(SyntheticCortexSource, cortex_from_camera, SYNTHETIC_CORTEX_PARAMS)
+SYNTHETIC_BEHAVIOUR = SourceBackend(SyntheticBehaviourSource, behaviour_from_camera, SYNTHETIC_BEHAVIOUR_PARAMS)

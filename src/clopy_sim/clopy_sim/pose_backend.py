@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from clopy_signal.pose_backends import PoseBackendError
 
-from .params import Declare, synthetic_behaviour_params
+from .params import SYNTHETIC_BEHAVIOUR_PARAMS, Declare, synthetic_behaviour_params
 from .synthetic_behaviour import BODY_PARTS, SyntheticBehaviourSource
 
 
 class SyntheticPoseBackend:
     """(x, y, likelihood 1) of every body part of the synthetic mouse at a frame index."""
+
+    #: this backend's own parameters (joined to the pose node's schema when chosen)
+    params = SYNTHETIC_BEHAVIOUR_PARAMS
 
     def __init__(self, params: dict) -> None:
         try:

@@ -33,6 +33,7 @@ from clopy_task.api import (TaskError, fail_signal, feedback_tone, goto_state, r
                             tone_for, tone_off, v, watch_signal)
 from clopy_task.api import print as task_print
 from clopy_task.threshold import ThresholdAdapter
+from clopy_task.tones import TONE_MAPPINGS, TONE_RANGES
 
 SESSION_TYPES = ('graded', 'fixed_tone', 'no_audio', 'random_reward', 'no_reward')
 EVENTS = ['adapt_threshold', 'crossed']
@@ -46,6 +47,28 @@ TONE_VARIABLES = {'threshold': 'threshold', 'n_tones': 'n_tones', 'mapping': 'to
                   'tone_range': 'tone_range'}
 #: default pulse lengths of reward() and fail_signal().
 PULSE_VARIABLES = {'reward': 'valve_pulse_s', 'fail_signal': 'fail_pulse_s'}
+
+_SECONDS = {'min': 0.0, 'unit': 's'}
+#: What the shared variables allow (a task file's ``variable_limits``): the pre-flight
+#: check of `clopy run` and `ros2 param set /task v.<name>` refuse anything else.
+VARIABLE_LIMITS = {
+    **{name: dict(_SECONDS) for name in ('initial_rest_s', 'max_trial_s', 'success_rest_s', 'fail_rest_s',
+                                         'reward_delay_s', 'valve_pulse_s', 'fail_pulse_s', 'adapt_window_s')},
+    'total_trials': {'min': 1},
+    'threshold': {'min': 0.0},
+    'threshold_step': {'min': 0.0},
+    'threshold_floor': {'min': 0.0},
+    'n_tones': {'min': 1, 'max': 1000},
+    'tone_mapping': {'choices': TONE_MAPPINGS},
+    'tone_range': {'choices': TONE_RANGES},
+    'fixed_tone_hz': {'gt': 0.0, 'max': 100000.0, 'unit': 'Hz'},
+    'session_type': {'choices': SESSION_TYPES},
+    'random_reward_p': {'min': 0.0, 'max': 1.0},
+    'seed': {'min': 0},
+    'trial_n': {'min': 0},
+    'successes': {'min': 0},
+    'failures': {'min': 0},
+}
 
 
 def define_session_variables():

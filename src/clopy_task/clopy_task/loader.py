@@ -38,6 +38,7 @@ class LoadedTask:
     status_variables: dict[str, str]
     tone_variables: dict[str, str]
     pulse_variables: dict[str, str]
+    variable_limits: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 @functools.lru_cache(maxsize=32)
@@ -75,6 +76,20 @@ def _name_map(path: Path, ns: dict[str, Any], key: str, allowed: tuple[str, ...]
     if unknown:
         raise TaskFileError(f'{path}: {key} has {unknown}; allowed keys: {list(allowed)}')
     return dict(value)
+
+
+LIMIT_KEYS = ('min', 'max', 'gt', 'choices', 'unit')
+
+
+def _limits(path: Path, ns: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The file's ``variable_limits``: variable name -> {min, max, gt, choices, unit}."""
+    value = ns.get('variable_limits', {})
+    ok = isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(lim, dict) and set(lim) <= set(LIMIT_KEYS) for k, lim in value.items())
+    if not ok:
+        raise TaskFileError(f'{path}: variable_limits = {value!r}; allowed: a dict of task variable name -> '
+                            f'{{key: value}} with keys {", ".join(LIMIT_KEYS)}')
+    return {k: dict(lim) for k, lim in value.items()}
 
 
 def load_task(path: Path, engine: Any) -> LoadedTask:
@@ -127,4 +142,4 @@ def load_task(path: Path, engine: Any) -> LoadedTask:
                       {name: ns.get(name) for name in ('all_states', 'run_start', 'run_end')},
                       frame_events, _name_map(path, ns, 'status_variables', None),
                       _name_map(path, ns, 'tone_variables', TONE_KEYS),
-                      _name_map(path, ns, 'pulse_variables', PULSE_KEYS))
+                      _name_map(path, ns, 'pulse_variables', PULSE_KEYS), _limits(path, ns))

@@ -50,6 +50,8 @@ initial_state = 'initial_rest'
 status_variables = library.STATUS_VARIABLES
 tone_variables = library.TONE_VARIABLES
 pulse_variables = library.PULSE_VARIABLES
+variable_limits = dict(library.VARIABLE_LIMITS,
+                       stillness_window_s={'min': 0.0, 'unit': 's'}, stillness_level_px_per_frame={'min': 0.0})  # what each variable allows
 
 SESSION_TYPES = library.SESSION_TYPES
 

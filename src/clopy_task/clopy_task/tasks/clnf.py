@@ -39,6 +39,7 @@ frame_events = 'requested'  # only random_reward trials take 'frame' events
 status_variables = library.STATUS_VARIABLES
 tone_variables = library.TONE_VARIABLES
 pulse_variables = library.PULSE_VARIABLES
+variable_limits = library.VARIABLE_LIMITS  # what each variable allows
 
 SESSION_TYPES = library.SESSION_TYPES
 
