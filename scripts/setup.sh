@@ -109,6 +109,25 @@ else
     say "Python packages up to date"
 fi
 
+# --- wheelhouse for the analysis package (PyPI world) ------------------------------
+# `pip install src/clopy_data` into a plain venv without ROS (the analysis laptop) is
+# tested offline: the wheels it needs are fetched here, once, while the network may
+# be used, and the test installs from this folder with --no-index.
+if [ "$world" = "pypi" ]; then
+    wheelhouse="$venv/wheelhouse"
+    wh_stamp="$venv/.clopy-wheelhouse"
+    wh_want="$pyver $(hash_files "$lock" src/clopy_data/setup.py src/clopy_task/setup.py)"
+    if [ "$(cat "$wh_stamp" 2>/dev/null)" != "$wh_want" ]; then
+        say "fetching the wheels of the ROS-free analysis install (src/clopy_data) into $wheelhouse"
+        rm -rf "$wheelhouse"
+        "$vpy" -m pip download --disable-pip-version-check -q -c "$lock" -d "$wheelhouse" \
+            pip setuptools wheel "$repo/src/clopy_data" \
+            || die "could not fetch the wheels of src/clopy_data's dependencies"
+        rm -f "$wheelhouse"/clopy_data-* "$wheelhouse"/clopy_task-*   # built from the checkout when installed
+        echo "$wh_want" > "$wh_stamp"
+    fi
+fi
+
 # --- optional extra: DeepLabCut-Live ---------------------------------------------
 dlc_stamp="$venv/.clopy-dlc"
 if [ "$with_dlc" = 1 ]; then

@@ -24,7 +24,7 @@ from clopy_data.folder import PARAMETERS, SessionFolder
 from clopy_data.session import EventLogWriter, archive_file, create_session_dir
 from clopy_data.topics import RECORDER_QOS
 from clopy_data.topics import TOPICS as TOPIC_TYPES
-from clopy_interfaces.msg import TaskEvent
+from clopy_interfaces.msg import FrameInfo, TaskEvent
 from rclpy.node import Node
 
 from clopy.recorder_params import RECORDER
@@ -95,6 +95,8 @@ class RecorderNode(Node):
             connection = self.bag.add_topic(topic, type_name)
             self.create_subscription(cls, topic, self._writer(topic, connection), sub_qos, raw=True)
         self.create_subscription(TaskEvent, qos.TASK_EVENT, self.on_task_event, qos.EVENT_QOS)
+        self.create_subscription(FrameInfo, qos.FRAME_INFO, self.on_frame_info, qos.STREAM_QOS)
+        self.last_frame_index = -1
         self.create_timer(get('flush_period_s'), self.bag.flush)
         self.linger_s = 0.0
         # stopped together with everything (ros2 launch): record until every other node has gone
@@ -110,6 +112,18 @@ class RecorderNode(Node):
             self.bag.write_raw(connection, clock.now().nanoseconds, data)
             self.counts[topic] = self.counts.get(topic, 0) + 1
         return write
+
+    def on_frame_info(self, msg: FrameInfo) -> None:
+        """One camera per session: its frame indices only grow. An index seen again means a
+        second camera (a second graph) publishes into this domain: stop, saying why."""
+        if msg.frame_index <= self.last_frame_index and not getattr(self, 'finished', False):
+            self.get_logger().error(
+                f'frame index {msg.frame_index} arrived after {self.last_frame_index}: a second camera publishes '
+                'frame_info in this ROS domain (two graphs on one domain merge their sessions); stopping the '
+                'recording')
+            self.exit_status = 1
+            self.finished = True
+        self.last_frame_index = max(self.last_frame_index, msg.frame_index)
 
     def on_task_event(self, msg: TaskEvent) -> None:
         if msg.type == 'info' and msg.subtype == 'task_file':

@@ -129,7 +129,11 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
         tone['wav_path'] = str(session_dir / (tone.get('wav_path') or TONES_WAV))
     rec = params.setdefault('recorder', {})
     # the first frame goes out once roi_dff (and the recorder, when it keeps images) are connected
-    params.setdefault('camera', {})['wait_for_subscribers'] = PARADIGMS[opts.paradigm].required_subscribers(params)['image_raw']
+    required = PARADIGMS[opts.paradigm].required_subscribers(params)
+    camera = params.setdefault('camera', {})
+    camera['wait_for_subscribers'] = required['image_raw']
+    # the graph's own start condition: the camera's first frame waits for every subscription
+    camera['wait_for_topics'] = [f'{topic}:{count}' for topic, count in required.items()]
     rec.update(session_dir=str(session_dir), mouse=mouse, paradigm=opts.paradigm,
                task_file=str(task_file), session_type=str(cfg.get(params, 'task', 'v.session_type', '')))
     params_path = session_dir / PARAMETERS
@@ -211,6 +215,13 @@ class Session:
 
     def exited(self) -> dict[str, int]:
         return {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
+
+    def error_lines(self, name: str) -> str:
+        """The node's ERROR / configuration-error lines (why it failed), else its log's tail."""
+        tail = self.log_tail(name, lines=200).splitlines()
+        errors = [line for line in tail if '[ERROR]' in line or 'configuration error' in line
+                  or line.startswith(('Traceback', 'Error', 'RuntimeError'))]
+        return '\n'.join(errors[-5:]) if errors else '\n' + '\n'.join(tail[-12:])
 
     def log_tail(self, name: str, lines: int = 12) -> str:
         try:
@@ -359,11 +370,13 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
             monitor.spin(0.1)
             ended = session.exited()
             if 'task' in ended:
-                reason = 'all trials done' if ended['task'] == 0 else f'task node failed (exit {ended["task"]})'
+                reason = ('all trials done' if ended['task'] == 0 else
+                          f'task node failed (exit {ended["task"]}): {session.error_lines("task")}')
                 break
             if 'camera' in ended:
                 code = ended['camera']
-                reason = 'end of the recording' if code == 0 else f'camera failed (exit {code})'
+                reason = ('end of the recording' if code == 0 else
+                          f'camera failed (exit {code}): {session.error_lines("camera")}')
                 if code == 2:
                     reason = f'camera could not start:\n{session.log_tail("camera")}'
                 break

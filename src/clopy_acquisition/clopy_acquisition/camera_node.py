@@ -15,6 +15,7 @@ Kinds of other packages (clopy_sim's `synthetic` cortex with its learning mouse 
 from __future__ import annotations
 
 import array
+import os
 import threading
 import time
 
@@ -61,6 +62,7 @@ class CameraNode(Node):
         self.max_frames = int(get('max_frames'))
         self.pace = get('pace')
         self.frame_id = get('frame_id')
+        self.wait_for_topics = list(get('wait_for_topics'))
         self.source = self._make_source(kind, get)
         try:
             self.source.open()
@@ -82,6 +84,8 @@ class CameraNode(Node):
             self.create_subscription(ControlSignal, qos.CONTROL_SIGNAL, self._on_control, qos.STREAM_QOS)
         if getattr(self.source, 'wants_rewards', False):   # e.g. clopy_sim's learning mouse
             self.create_subscription(RewardEvent, qos.REWARD_EVENT, self._on_reward, qos.EVENT_QOS)
+        self.create_timer(1.0, self._check_foreign_publishers)
+        self.linger_s = 0.3   # the last frame's reliable messages reach their readers
         self._thread = threading.Thread(target=self._loop, name='capture', daemon=True)
         self.get_logger().info(
             f'{self.source.describe()}: {self.source.width_px}x{self.source.height_px} '
@@ -146,6 +150,46 @@ class CameraNode(Node):
         if not ok:
             self.get_logger().warn(f'lockstep: no control signal for frame {index}; going on')
 
+    def _wait_for_topics(self) -> bool:
+        """The graph's start condition: every 'topic:count' of wait_for_topics matched.
+        False (and an error naming what is missing) when the wait times out."""
+        wanted = {}
+        for item in self.wait_for_topics:
+            topic, _, count = item.rpartition(':')
+            wanted[topic or item] = int(count) if count.isdigit() else 1
+        if not wanted:
+            return True
+        deadline = time.monotonic() + self.get_parameter('wait_timeout_s').value
+        while not self._stop.is_set():
+            missing = {t: n for t, n in wanted.items() if self.count_subscribers(t) < n}
+            if not missing:
+                return True
+            if time.monotonic() > deadline:
+                self.get_logger().error(
+                    'start-up: not every subscription of the graph is matched after '
+                    f'{self.get_parameter("wait_timeout_s").value:g} s; topic: subscribers needed '
+                    f'(have): {", ".join(f"{t}: {n} ({self.count_subscribers(t)})" for t, n in missing.items())}')
+                return False
+            self._stop.wait(0.02)
+        return False
+
+    def _check_foreign_publishers(self) -> None:
+        """One camera per graph: another publisher of image_raw or frame_info in this
+        domain means a second graph (or a stray camera) is mixing its frames into this
+        session's records and driving its valve: stop with an error saying so."""
+        for topic in (qos.IMAGE, qos.FRAME_INFO):
+            others = [f'{i.node_namespace.rstrip("/")}/{i.node_name}' for i in self.get_publishers_info_by_topic(topic)
+                      if (i.node_name, i.node_namespace) != (self.get_name(), self.get_namespace())]
+            if others:
+                self.get_logger().error(
+                    f'another publisher on {topic} in ROS_DOMAIN_ID={os.environ.get("ROS_DOMAIN_ID", "0")}: '
+                    f'{", ".join(sorted(set(others)))}; two graphs on one domain would merge their sessions: '
+                    'stopping this camera (give each session its own domain)')
+                self.exit_status = 1
+                self._stop.set()
+                self.finished = True
+                return
+
     def _wait_for_subscribers(self) -> None:
         wanted = self.get_parameter('wait_for_subscribers').value
         if wanted <= 0:
@@ -163,6 +207,9 @@ class CameraNode(Node):
             self._stop.wait(0.02)
 
     def _capture(self) -> None:
+        if not self._wait_for_topics():
+            self.exit_status = getattr(self, 'exit_status', 0) or 1
+            return
         self._wait_for_subscribers()
         interval_s = 1.0 / self.fps
         clock = self.get_clock()

@@ -22,6 +22,9 @@ CAMERA = NodeSchema('camera', [
     Param('frame_id', 'camera', 'header.frame_id of the images'),
     Param('wait_for_subscribers', 0, 'before the first frame, wait until image_raw and frame_info have this '
           'many matched subscriptions (0 = do not wait)', min=0, max=100),
+    Param('wait_for_topics', [], "before the first frame, wait until each 'topic:count' has that many matched "
+          "subscriptions (the paradigm's start condition; set by clopy run and the launch files); not all matched "
+          "within wait_timeout_s stops the camera with an error naming them", type='str[]'),
     Param('wait_timeout_s', 30.0, 'longest wait for subscribers; then frames start anyway', unit='s',
           min=0.0, max=3600.0),
     Param('crop_px', [0, 0, 0, 0], '[x, y, width, height] region of the frame to publish (all 0: the whole '

@@ -223,8 +223,8 @@ class NodeSchema:
         for p in self.params.values():
             try:   # the given value first: the schema's message, not rclpy's range or type error
                 p.coerce(self.given(node, p.name))
-                param = node.declare_parameter(p.name, p.default, descriptor(p))
-                values[p.name] = p.coerce(param.value)
+                param = node.declare_parameter(p.name, _declared_default(p), descriptor(p))
+                values[p.name] = p.coerce(p.default if param.value is None else param.value)
             except SchemaError as exc:
                 raise StartupError(f'{self.node}.{p.name} = {exc}') from None
         if check_sets:
@@ -288,6 +288,17 @@ class ChosenSchema:
         except SchemaError as exc:
             raise StartupError(str(exc)) from None
         return choice, schema.declare(node, ignore=tuple(self.others(choice)))
+
+
+def _declared_default(p: Param):
+    """What rclpy is given as the default: an empty list has no element type, so rclpy
+    would make it a byte array; such a parameter is declared by its type instead (its
+    value stays unset unless given, and the schema's empty default applies)."""
+    if isinstance(p.default, (list, tuple)) and not p.default:
+        from rclpy.parameter import Parameter
+        return {'int[]': Parameter.Type.INTEGER_ARRAY, 'float[]': Parameter.Type.DOUBLE_ARRAY,
+                'str[]': Parameter.Type.STRING_ARRAY}[p.type]
+    return p.default
 
 
 def descriptor(p: Param):

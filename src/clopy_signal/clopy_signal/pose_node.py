@@ -93,6 +93,7 @@ class PoseNode(Node):
         self.create_subscription(FrameInfo, qos.FRAME_INFO, pairer.on_info, qos.STREAM_QOS)
         self.create_subscription(Image, qos.IMAGE, pairer.on_image, qos.IMAGE_QOS)
         self.upstream_topics = (qos.IMAGE, qos.FRAME_INFO)  # on stop: until the camera has gone
+        self.linger_s = 0.3   # the last frame's reliable messages reach their readers
         self._worker = threading.Thread(target=self._inference_loop, name='pose-inference', daemon=True)
         self._worker.start()
         self.get_logger().info(f'{backend} pose, {len(self.body_parts)} body parts')

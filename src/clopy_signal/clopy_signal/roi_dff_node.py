@@ -51,6 +51,7 @@ class RoiDffNode(Node):
         self.create_subscription(FrameInfo, qos.FRAME_INFO, pairer.on_info, qos.STREAM_QOS)
         self.create_subscription(Image, qos.IMAGE, pairer.on_image, qos.IMAGE_QOS)
         self.upstream_topics = (qos.IMAGE, qos.FRAME_INFO)  # on stop: until the camera has gone
+        self.linger_s = 0.3   # the last frame's reliable messages reach their readers
         self.get_logger().info(
             f'ROIs {", ".join(f"{r.name} {r.box_str}" for r in self.rois)}; rule {self.rule.expression}; '
             f'F0 over {history} frames; correction {self.estimator.correction}')

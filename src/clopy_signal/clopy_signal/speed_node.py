@@ -31,6 +31,7 @@ class SpeedNode(Node):
         self.control_pub = self.create_publisher(ControlSignal, qos.CONTROL_SIGNAL, qos.STREAM_QOS)
         self.create_subscription(Pose, qos.POSE, self.on_pose, qos.STREAM_QOS)
         self.upstream_topics = (qos.POSE,)  # on stop: until the pose node has gone
+        self.linger_s = 0.3   # the last frame's reliable messages reach their readers
 
     def on_pose(self, pose: Pose) -> None:
         parts = {name: (x, y, p) for name, x, y, p in zip(pose.body_parts, pose.x_px, pose.y_px, pose.likelihood)}
