@@ -2,8 +2,9 @@
 upstream launch, launch_ros and ros2 CLI (../shared/ros2-cli installed by the set-up,
 or a system ROS), started from outside the repository and from its root, stopped
 with SIGINT like a person at the rig would, and the session folder checked against
-what `clopy run` writes. While it runs: `ros2 topic hz` sees the camera rate and
-`ros2 param set /task v.threshold` is applied and logged.
+what `clopy run` writes. While it runs: `ros2 topic hz` sees the camera rate,
+`ros2 param set /task v.threshold` is applied and logged, an out-of-range value is
+refused by the node, and `ros2 param describe` shows the range.
 
 Skipped, with the reason, where no `ros2 launch` exists."""
 from __future__ import annotations
@@ -136,6 +137,14 @@ def test_ros2_launch_sim_session_is_complete(paradigm, where, fps, tmp_path, ros
         assert rate == pytest.approx(fps, rel=0.15), f'control_signal at {rate} Hz, camera at {fps} fps'
         answer = set_threshold(0.05 if paradigm.startswith('clnf') else 15.0, ros_env)
         assert 'Set parameter successful' in answer, answer
+        # out of range: refused by the node (the parameter's descriptor range, the task's limits)
+        bad = subprocess.run(['ros2', 'param', 'set', '/task', 'v.threshold', '-1.0'], env=ros_env,
+                             capture_output=True, text=True, timeout=60)
+        assert 'Set parameter successful' not in bad.stdout, bad.stdout
+        assert 'failed' in (bad.stdout + bad.stderr).lower(), bad.stdout + bad.stderr
+        described = subprocess.run(['ros2', 'param', 'describe', '/task', 'v.threshold'], env=ros_env,
+                                   capture_output=True, text=True, timeout=60).stdout
+        assert 'Min value: 0.0' in described or 'from_value' in described or 'Range' in described, described
         time.sleep(1.0)
     finally:
         if proc.poll() is None:
@@ -161,10 +170,11 @@ def test_ros2_launch_sim_session_is_complete(paradigm, where, fps, tmp_path, ros
     frames = [m for m in read_bag(d / 'bag', typestore_with_clopy(), topics=['frame_info'])]
     indices = {m.msg.frame_index for m in frames}
     assert set(table.frame) <= indices and len(frames) > 0
-    if paradigm == 'clmf':  # the pose node may skip a frame while its model is busy (NewestFrame)
-        assert len(table) >= 0.95 * len(frames), (len(table), len(frames))
-    else:  # stopped all at once by ros2 launch, the graph still processes every frame to the last
-        assert len(table) == len(frames)
+    # images are best effort (a loaded machine may lose one; roi_dff logs it) and the pose
+    # node skips frames while its model is busy (NewestFrame)
+    assert len(table) >= (0.95 if paradigm == 'clmf' else 0.98) * len(frames), (len(table), len(frames))
+    if paradigm != 'clmf':  # stopped all at once by ros2 launch, the graph still processes the last frame
+        assert table.frame.max() == max(indices), (table.frame.max(), max(indices))
     if paradigm == 'clnf_1roi':
         assert list(table.columns) == list(read_frame_table(reference_run / 'VideoTimestamp.txt').columns)
     # the threshold change was applied and logged; the run ended in the log
