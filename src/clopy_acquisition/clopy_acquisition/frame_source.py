@@ -154,6 +154,14 @@ class FrameSource(abc.ABC):
         """Release resources."""
 
 
+def check_size_rate(width_px: int, height_px: int, fps: float) -> None:
+    """ValueError unless the frame size is >= 1 px each way and the rate > 0."""
+    if width_px < 1 or height_px < 1:
+        raise ValueError(f'width_px={width_px}, height_px={height_px} must be >= 1')
+    if not fps > 0:
+        raise ValueError(f'fps={fps!r} must be > 0')
+
+
 def check_file(path: str, kind: str) -> str:
     """Fail early with a clear message; libraries report missing files
     inconsistently (OpenCV just says 'not opened')."""

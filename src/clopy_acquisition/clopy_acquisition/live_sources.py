@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .frame_source import Frame, FrameSource, SourceError, count_dropped
+from .frame_source import Frame, FrameSource, SourceError, check_size_rate, count_dropped
 
 
 class OpenCvDeviceSource(FrameSource):
@@ -38,11 +38,7 @@ class OpenCvDeviceSource(FrameSource):
                  resize: bool = False,
                  clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
-        if width_px < 1 or height_px < 1:
-            raise ValueError(
-                f'width_px={width_px}, height_px={height_px} must be >= 1')
-        if not fps > 0:
-            raise ValueError(f'fps={fps!r} must be > 0')
+        check_size_rate(width_px, height_px, fps)
         self.device = device
         self.width_px, self.height_px = int(width_px), int(height_px)
         self.nominal_fps = float(fps)
@@ -172,11 +168,7 @@ class PiCameraSource(FrameSource):
                  colour_gains: tuple[float, float] = (1.0, 1.0),
                  camera_num: int = 0) -> None:
         super().__init__()
-        if width_px < 1 or height_px < 1:
-            raise ValueError(
-                f'width_px={width_px}, height_px={height_px} must be >= 1')
-        if not fps > 0:
-            raise ValueError(f'fps={fps!r} must be > 0')
+        check_size_rate(width_px, height_px, fps)
         frame_us = int(round(1e6 / fps))
         if not 0 < exposure_us <= frame_us:
             raise ValueError(
