@@ -192,3 +192,17 @@ def test_ros2_launch_sim_session_is_complete(paradigm, where, fps, tmp_path, ros
     params = (d / 'parameters.yaml').read_text()
     assert 'backend: wav' in params and 'simulate: true' in params
     assert not no_process_left(d)
+
+
+def test_ros2_cli_sees_every_package_and_interface(ros_env, ros2_daemon_stopped):
+    """`ros2 interface show` and `ros2 pkg list` in the project's environment (scripts/env.sh
+    puts the PyPI ROS prefix on AMENT_PREFIX_PATH)."""
+    shown = subprocess.run(['ros2', 'interface', 'show', 'clopy_interfaces/msg/ControlSignal'], env=ros_env,
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert 'std_msgs/Header header' in shown.stdout and 'builtin_interfaces/Time stamp' in shown.stdout
+    listed = subprocess.run(['ros2', 'pkg', 'list'], env=ros_env, capture_output=True, text=True, timeout=60)
+    packages = set(listed.stdout.split())
+    ours = {p.parent.name for p in (REPO / 'src').glob('*/package.xml')}
+    assert ours <= packages, ours - packages
+    assert {'rclpy', 'std_msgs', 'sensor_msgs', 'launch_ros'} <= packages
