@@ -40,7 +40,7 @@ def test_a_second_session_on_a_domain_in_use_is_refused(tmp_path, ros_env):
 def test_a_second_camera_in_the_domain_stops_the_session_saying_why(tmp_path, ros_env):
     """A graph started around the lease (by hand, or a lab's own launch file) still cannot
     mix a second camera into a session: the camera and the recorder see it and stop."""
-    from clopy.runner import executable
+    from clopy.processes import executable
     domain = ros_env['ROS_DOMAIN_ID']
     out = tmp_path / 'sessions'
     run = clopy_run(out, 'clnf_1roi', '--sim', '--domain-id', domain, env=ros_env, wait=False,

@@ -1,0 +1,114 @@
+"""The node processes of one session: where an executable is, starting each with the
+session's parameter file and its log in the session folder, stopping them in order,
+and none outliving `clopy run` (parent-death signal)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from clopy_data.folder import SessionFolder
+
+STOP_TIMEOUT_S = 10.0
+RECORDER_STOP_TIMEOUT_S = 60.0  # closes the bag, then makes the table, summary row and figure
+
+
+class ProcessError(RuntimeError):
+    """A node executable is missing (names the path and what to run)."""
+
+
+def executable(package: str, name: str) -> Path:
+    from ament_index_python.packages import get_package_prefix
+    path = Path(get_package_prefix(package)) / 'lib' / package / name
+    if not path.exists():
+        raise ProcessError(f'{package} {name} is not installed at {path}: run ./clopy.sh setup')
+    return path
+
+
+try:
+    import ctypes
+    _LIBC = ctypes.CDLL('libc.so.6', use_errno=True)   # loaded before any fork
+except OSError:
+    _LIBC = None
+
+
+def _stop_with_parent() -> None:
+    """In the child before exec: SIGTERM it when `clopy run` dies (even by SIGKILL),
+    so no node outlives its session; the node then closes cleanly (valve shut,
+    files flushed). Linux prctl(PR_SET_PDEATHSIG)."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+class Session:
+    """The running processes of one session."""
+
+    def __init__(self, session_dir: Path, params_path: Path, env: dict, quiet: bool = False):
+        self.session_dir = session_dir
+        self.params_path = params_path
+        self.env = env
+        self.quiet = quiet
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.logs: dict[str, object] = {}
+        SessionFolder(session_dir).logs.mkdir(exist_ok=True)
+
+    def start(self, package: str, exe: str, name: str) -> None:
+        log = open(SessionFolder(self.session_dir).log(name), 'w')
+        self.logs[name] = log
+        self.procs[name] = subprocess.Popen(
+            [str(executable(package, exe)), '--ros-args', '-r', f'__node:={name}',
+             '--params-file', str(self.params_path)],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, preexec_fn=_stop_with_parent)
+
+    def exited(self) -> dict[str, int]:
+        return {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
+
+    def error_lines(self, name: str) -> str:
+        """The node's ERROR / configuration-error lines (why it failed), else its log's tail."""
+        tail = self.log_tail(name, lines=200).splitlines()
+        errors = [line for line in tail if '[ERROR]' in line or 'configuration error' in line
+                  or line.startswith(('Traceback', 'Error', 'RuntimeError'))]
+        return '\n'.join(errors[-5:]) if errors else '\n' + '\n'.join(tail[-12:])
+
+    def log_tail(self, name: str, lines: int = 12) -> str:
+        try:
+            text = SessionFolder(self.session_dir).log(name).read_text(errors='replace')
+        except OSError:
+            return ''
+        return '\n'.join(text.strip().splitlines()[-lines:])
+
+    def stop(self, name: str, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
+        if name == 'recorder':
+            timeout_s = RECORDER_STOP_TIMEOUT_S
+        proc = self.procs.get(name)
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+        log = self.logs.get(name)
+        if log is not None:
+            log.close()
+        return proc.returncode
+
+    def stop_all(self, drain_s: float = 0.5) -> dict[str, int | None]:
+        """Stop in the reverse of the start order: the camera first, the recorder last."""
+        codes = {}
+        for name in reversed(list(self.procs)):
+            codes[name] = self.stop(name)
+            if name == 'camera':
+                time.sleep(drain_s)   # let the last frames through the pipeline
+        return codes
