@@ -25,7 +25,7 @@ CAMERA = NodeSchema('camera', [
     Param('wait_for_topics', [], "before the first frame, wait until each 'topic:count' has that many matched "
           "subscriptions (the paradigm's start condition; set by clopy run and the launch files); not all matched "
           "within wait_timeout_s stops the camera with an error naming them", type='str[]'),
-    Param('wait_timeout_s', 30.0, 'longest wait for subscribers; then frames start anyway', unit='s',
+    Param('wait_timeout_s', 30.0, 'longest wait for subscribers (wait_for_subscribers: then frames start anyway; wait_for_topics: the camera stops with an error)', unit='s',
           min=0.0, max=3600.0),
     Param('crop_px', [0, 0, 0, 0], '[x, y, width, height] region of the frame to publish (all 0: the whole '
           'frame)', unit='px', min=0, max=8192),
