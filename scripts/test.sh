@@ -45,9 +45,14 @@ fi
 colcon --log-base "$repo/log" test --base-paths "$repo/src" --build-base "$repo/build" \
     --install-base "$repo/install" --event-handlers console_direct+ summary+ \
     --pytest-args -q -p no:cacheprovider
+colcon_rc=$?   # non-zero when a package's test step itself broke (its tests then never ran)
 colcon test-result --test-result-base "$repo/build" --all > "$results/colcon.txt" 2>&1
 colcon test-result --test-result-base "$repo/build" --verbose
 unit_rc=$?
+if [ "$colcon_rc" != 0 ]; then
+    echo "[clopy test] FAIL: colcon test could not run every package's tests (exit $colcon_rc): see log/latest_test" >&2
+    unit_rc=1
+fi
 
 # --- whole-graph tests ----------------------------------------------------------
 python -m pytest "$repo/tests" -p no:cacheprovider -q -rs --junitxml="$results/graph.xml" "$@"

@@ -10,7 +10,8 @@ here = Path(__file__).resolve().parent
 # neighbouring source folder; colcon builds it as its own package.
 requires = ['setuptools', 'numpy', 'pandas', 'pyyaml', 'matplotlib', 'scipy', 'rosbags', 'mcap']
 if (here.parent / 'clopy_task' / 'setup.py').is_file():
-    requires.append(f'clopy_task @ {(here.parent / "clopy_task").as_uri()}')
+    # file://localhost/...: the form both pip and colcon's requirement parser (distlib) accept
+    requires.append(f'clopy_task @ file://localhost{(here.parent / "clopy_task").as_posix()}')
 
 setup(
     name=package_name,
