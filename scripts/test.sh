@@ -42,15 +42,27 @@ else
 fi
 
 # --- unit tests of every package -------------------------------------------------
+started="$results/.started"
+touch "$started"
 colcon --log-base "$repo/log" test --base-paths "$repo/src" --build-base "$repo/build" \
     --install-base "$repo/install" --event-handlers console_direct+ summary+ \
     --pytest-args -q -p no:cacheprovider
-colcon_rc=$?   # non-zero when a package's test step itself broke (its tests then never ran)
+colcon_rc=$?
+# colcon reports a package whose test step broke (its tests never ran) as finished: every
+# package with tests must have written its results during this run
+missing=()
+for t in "$repo"/src/*/test; do
+    pkg="$(basename "$(dirname "$t")")"
+    [ "$repo/build/$pkg/pytest.xml" -nt "$started" ] || missing+=("$pkg")
+done
+if [ "${#missing[@]}" != 0 ]; then
+    echo "[clopy test] FAIL: no test results from ${missing[*]} (see log/latest_test)" >&2
+    colcon_rc=1
+fi
 colcon test-result --test-result-base "$repo/build" --all > "$results/colcon.txt" 2>&1
 colcon test-result --test-result-base "$repo/build" --verbose
 unit_rc=$?
 if [ "$colcon_rc" != 0 ]; then
-    echo "[clopy test] FAIL: colcon test could not run every package's tests (exit $colcon_rc): see log/latest_test" >&2
     unit_rc=1
 fi
 
