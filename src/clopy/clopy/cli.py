@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def on_signal(signum, frame):
         if stop.is_set():
-            print('still stopping: the camera first, the recorder last; each node has at most 10 s',
+            print('still stopping: the camera first, the recorder last; each node has at most 10 s, '
+                  'the recorder 60 s (it closes the bag, then makes the table and figure)',
                   file=sys.stderr, flush=True)
             return
         print('\nstopping...', file=sys.stderr, flush=True)
