@@ -224,7 +224,7 @@ def parse_peers(text: str, source: str = '--peers') -> list[str]:
             continue
         if address.version != 4 or address.is_loopback or address.is_multicast or address.is_unspecified:
             raise ValueError(f'{source} {text!r}: {peer!r}: allowed are the IPv4 addresses of the other '
-                             'computers of the rig (not loopback, multicast or 0.0.0.0)')
+                             'computers of the rig (not loopback, multicast or the unspecified address)')
     return peers
 
 
