@@ -102,23 +102,39 @@ def test_package_xml_declares_what_the_code_imports(name):
     assert not stale, f'{name}/package.xml declares project packages its code neither imports nor starts: {stale}'
 
 
-def test_arrows_between_packages_point_one_way():
-    edges = {name: {OWNER[t] for t in package_imports(name) if t in OWNER} - {name} for name in PACKAGES}
-    # depth-first search for a cycle
-    state: dict[str, int] = {}
+def find_cycle(edges: dict[str, set[str]]) -> list[str]:
+    """A cycle in a directed graph, as the path that closes it ([] when there is none)."""
+    state: dict[str, int] = {}   # 1: on the current path, 2: done
 
-    def visit(n: str, path: list[str]) -> None:
+    def visit(n: str, path: list[str]) -> list[str]:
         state[n] = 1
         for m in sorted(edges.get(n, ())):
             if state.get(m) == 1:
-                raise AssertionError('import cycle between packages: ' + ' -> '.join(path + [n, m]))
+                return path + [n, m]
             if m not in state:
-                visit(m, path + [n])
+                found = visit(m, path + [n])
+                if found:
+                    return found
         state[n] = 2
+        return []
 
     for n in sorted(edges):
         if n not in state:
-            visit(n, [])
+            found = visit(n, [])
+            if found:
+                return found
+    return []
+
+
+def test_find_cycle_finds_one_and_only_one():
+    assert find_cycle({'a': {'b'}, 'b': {'c'}, 'c': set()}) == []
+    assert find_cycle({'a': {'b'}, 'b': {'c'}, 'c': {'a'}}) == ['a', 'b', 'c', 'a']
+
+
+def test_arrows_between_packages_point_one_way():
+    edges = {name: {OWNER[t] for t in package_imports(name) if t in OWNER} - {name} for name in PACKAGES}
+    cycle = find_cycle(edges)
+    assert not cycle, 'import cycle between packages: ' + ' -> '.join(cycle)
 
 
 def test_no_package_imports_another_packages_node_module():
@@ -156,17 +172,5 @@ def test_no_import_circle_inside_a_package():
                             if parts[0] == top and len(parts) > 1:
                                 deps.add(parts[1])
                 edges[stem] = {m for m in deps if m in modules and m != stem}
-            state: dict[str, int] = {}
-
-            def visit(n: str, path: list[str]) -> None:
-                state[n] = 1
-                for m in sorted(edges[n]):
-                    if state.get(m) == 1:
-                        raise AssertionError(f'{top}: import circle ' + ' -> '.join(path + [n, m]))
-                    if m not in state:
-                        visit(m, path + [n])
-                state[n] = 2
-
-            for n in sorted(edges):
-                if n not in state:
-                    visit(n, [])
+            cycle = find_cycle(edges)
+            assert not cycle, f'{top}: import circle ' + ' -> '.join(cycle)
