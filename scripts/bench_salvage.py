@@ -109,7 +109,7 @@ def write_bag(bag: Path, images: list[tuple[int, int, str]], fps: float, minutes
             msg = t['clopy_interfaces/msg/ControlSignal'](
                 header=t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](
                     sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9), frame_id='camera'),
-                frame_index=i, value=float(np.sin(i / 50.0)) * 0.05, units='dff', valid=True)
+                frame_index=i, value=float(np.sin(i / 50.0)) * 0.05, units='dff', valid=True, invalid_reason='')
             writer.write_raw(signal, stamp_ns + 2_000_000, store.serialize_cdr(msg, 'clopy_interfaces/msg/ControlSignal'))
     return {'frames': n, 'messages': n * (len(images) + 1), 'write_s': time.perf_counter() - start}
 

@@ -173,7 +173,7 @@ class SessionWriter:
         self.put('roi_signal', 'RoiSignal', s, header=self.header(s), frame_index=i, roi_names=self.rois,
                  dff=np.array(dff, dtype=np.float64), rule_value=rule_value, rule=self.rule, valid=valid)
         self.put('control_signal', 'ControlSignal', s, header=self.header(s), frame_index=i,
-                 value=rule_value if valid else 0.0, units='dff', valid=valid)
+                 value=rule_value if valid else 0.0, units='dff', valid=valid, invalid_reason='')
 
     def task(self, i: int, type_: str, subtype: str, content: str):
         s = self.stamp(i)
@@ -196,7 +196,8 @@ class SessionWriter:
         self.put('reward_event', 'RewardEvent', off, header=self.header(s), frame_index=i, output=output,
                  name='valve' if output == 0 else 'fail', reason=reason, delivered=delivered, note='',
                  on_time=self.time(on if delivered else 0), off_time=self.time(off if delivered else 0),
-                 duration_s=0.3 if delivered else 0.0, rewards_delivered=0)
+                 duration_s=0.3 if delivered else 0.0, rewards_delivered=0, opened=False,
+                 rewards_refused=0, water_ul=0.0)
 
     def close(self) -> Path:
         self.writer.close()

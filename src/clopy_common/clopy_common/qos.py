@@ -30,6 +30,7 @@ REWARD = 'reward'
 REWARD_EVENT = 'reward_event'
 TASK_EVENT = 'task_event'
 SESSION_STATUS = 'session_status'
+SESSION_END = 'session_end'
 MANUAL_REWARD = 'manual_reward'
 
 # header.frame_id of what the task sends when it stops (its final tone-off): caused by
@@ -54,6 +55,11 @@ EVENT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000,
 STATUS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                         reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# session_end: reliable, transient local, keep last 10: a recorder that joins late still
+# hears why the session ended
+SESSION_END_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                             reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
 # The recorder takes images best effort too, but with a deep queue (about 6 s
 # at 15 fps), so a burst of work on a loaded machine does not cost frames in the bag.
 RECORDER_IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,

@@ -16,6 +16,7 @@ REWARD = 'reward'
 REWARD_EVENT = 'reward_event'
 TASK_EVENT = 'task_event'
 SESSION_STATUS = 'session_status'
+SESSION_END = 'session_end'
 
 #: Every recorded topic -> its message type (rosbag2 / rosbags type name).
 TOPICS: dict[str, str] = {
@@ -30,11 +31,13 @@ TOPICS: dict[str, str] = {
     REWARD_EVENT: 'clopy_interfaces/msg/RewardEvent',
     TASK_EVENT: 'clopy_interfaces/msg/TaskEvent',
     SESSION_STATUS: 'clopy_interfaces/msg/SessionStatus',
+    SESSION_END: 'clopy_interfaces/msg/SessionEnd',
 }
 
 #: The QoS each topic is recorded (and replayed) with: a profile name in ``clopy_common.qos``.
 RECORDER_QOS: dict[str, str] = {
-    topic: ('RECORDER_IMAGE_QOS' if topic == IMAGE else 'STATUS_QOS' if topic == SESSION_STATUS else 'EVENT_QOS')
+    topic: ('RECORDER_IMAGE_QOS' if topic == IMAGE else 'STATUS_QOS' if topic == SESSION_STATUS else
+            'SESSION_END_QOS' if topic == SESSION_END else 'EVENT_QOS')
     for topic in TOPICS
 }
 

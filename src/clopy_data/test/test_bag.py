@@ -88,6 +88,9 @@ def sample_messages(store) -> dict[str, tuple[str, object]]:
                 off_time=t['builtin_interfaces/msg/Time'](sec=12, nanosec=300_000_001),
                 duration_s=0.3,
                 rewards_delivered=3,
+                opened=False,
+                rewards_refused=0,
+                water_ul=0.0,
             ),
         ),
         '/clopy/task_event': (
@@ -119,6 +122,11 @@ def sample_messages(store) -> dict[str, tuple[str, object]]:
                 dropped_frames=2,
                 elapsed_s=100.5,
                 running=True,
+                rewards_refused=0,
+                stalled=False,
+                stalled_s=0.0,
+                invalid_frames=0,
+                warning='',
             ),
         ),
     }
@@ -361,7 +369,7 @@ def test_concurrent_writers_lose_nothing(tmp_path, store):
 
         def work(k: int) -> None:
             for i in range(n_each):
-                msg = sig(header=header(store, k, i), frame_index=k * n_each + i, value=float(i), units='dff', valid=True)
+                msg = sig(header=header(store, k, i), frame_index=k * n_each + i, value=float(i), units='dff', valid=True, invalid_reason='')
                 stamp = np.int64(k * 10**9 + i) if k == 0 else k * 10**9 + i  # numpy ints accepted
                 writer.write_raw(conns[k], stamp, bytes(store.serialize_cdr(msg, sig.__msgtype__)))
 
@@ -390,7 +398,7 @@ def _messages_on_disk(mcap_file: Path) -> int:
 
 def test_chunks_reach_disk_before_close(tmp_path, store):
     sig = store.types['clopy_interfaces/msg/ControlSignal']
-    cdr = bytes(store.serialize_cdr(sig(header=header(store, 0, 0), frame_index=0, value=1.0, units='dff', valid=True), sig.__msgtype__))
+    cdr = bytes(store.serialize_cdr(sig(header=header(store, 0, 0), frame_index=0, value=1.0, units='dff', valid=True, invalid_reason=''), sig.__msgtype__))
 
     # Size limit: with 1 KiB chunks, 100 messages are mostly on disk already.
     writer = McapBagWriter(tmp_path / 'size', store, chunk_bytes=1024, max_chunk_age_s=None)
@@ -435,7 +443,7 @@ Header = store.types['std_msgs/msg/Header']; Time = store.types['builtin_interfa
 writer = McapBagWriter(Path(sys.argv[1]), store, max_chunk_age_s=None)
 conn = writer.add_topic('/signal', sig.__msgtype__)
 for i in range(250):
-    msg = sig(header=Header(stamp=Time(sec=i, nanosec=0), frame_id=''), frame_index=i, value=i / 10, units='dff', valid=True)
+    msg = sig(header=Header(stamp=Time(sec=i, nanosec=0), frame_id=''), frame_index=i, value=i / 10, units='dff', valid=True, invalid_reason='')
     writer.write_raw(conn, 1000 + i, bytes(store.serialize_cdr(msg, sig.__msgtype__)))
     if i == 199:
         writer.flush()

@@ -328,7 +328,7 @@ def test_session_bag_is_read_from_control_signal(tmp_path):
             ns = t0_ns + i * 100_000_000
             stamp = t['builtin_interfaces/msg/Time'](sec=ns // 10**9, nanosec=ns % 10**9)
             msg = sig(header=t['std_msgs/msg/Header'](stamp=stamp, frame_id='cam'), frame_index=i,
-                      value=float(x), units='dff', valid=True)
+                      value=float(x), units='dff', valid=True, invalid_reason='')
             writer.write_raw(conn, ns, bytes(store.serialize_cdr(msg, sig.__msgtype__)))
     rec = load_recording(session)
     assert rec.column == 'control_signal' and rec.stamps_s.size == 600
