@@ -137,13 +137,41 @@ def validate(params: dict, path: Path) -> None:
         file = Path(str(camera.get('path', '')))
         if not file.is_file():
             raise ConfigError(f'{path}: camera.path = {str(file)!r}: no such file (camera.source = {camera["source"]})')
-    reward = params.get('reward', {})
-    if 'valve_pulse_s' in reward or 'max_valve_open_s' in reward:
-        from clopy_reward.reward_params import REWARD
-        r = REWARD.defaults() | reward
-        if r['valve_pulse_s'] > r['max_valve_open_s']:
-            raise ConfigError(f'{path}: reward.valve_pulse_s = {r["valve_pulse_s"]!r}: allowed: at most '
-                              f'reward.max_valve_open_s = {r["max_valve_open_s"]!r}')
+    check_valve_limits(params, path)
+
+
+def check_valve_limits(params: dict, path: Path) -> None:
+    """The valve's limits before start (clopy_reward.limits): the ceiling and its
+    override, the reward node's default pulses, and every pulse length of the task
+    (its pulse_variables and *valve*pulse* / *fail*pulse* variables, from --set, the
+    file or the task file's default) within the reward node's limit of that output."""
+    from clopy_reward import limits as valve
+    from clopy_reward.reward_params import REWARD
+    origins = getattr(params, 'origins', {})
+
+    def where(node: str):
+        return lambda key: origins.get((node, key), str(path))
+    try:
+        out = valve.check_reward_values(REWARD.defaults() | params.get('reward', {}), where('reward'))
+        task = params.get('task')
+        if task is not None:
+            valve.check_task_pulses(_task_pulses(task), out, where('task'))
+    except valve.ValveLimitError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _task_pulses(task: dict) -> dict[str, tuple[float, str]]:
+    """{variable: (pulse length s, output)} of the task file a task block runs (the
+    block's v.<name> over the file's defaults)."""
+    from clopy_feedback.task_params import TASK
+    from clopy_reward.limits import task_pulse_outputs
+    from clopy_task import files
+    from clopy_task.engine import TaskEngine
+    engine = TaskEngine(files.resolve_task_file(str(task.get('task_file', TASK['task_file'].default))),
+                        frame_rate_hz=float(task.get('frame_rate_hz', TASK['frame_rate_hz'].default)))
+    outputs = task_pulse_outputs(engine.task.pulse_variables, engine.variables)
+    return {name: (task.get(f'v.{name}', engine.variables[name]), output) for name, output in outputs.items()
+            if isinstance(task.get(f'v.{name}', engine.variables[name]), (int, float))}
 
 
 def merged(params: dict) -> dict:

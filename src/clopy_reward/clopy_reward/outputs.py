@@ -8,6 +8,8 @@ Safety rules:
   the timer that should have closed it never ran;
 - `close()` (called on shutdown, signals and errors) drives every output low
   before releasing the pins; it is idempotent;
+- what an output does is reported as it happens: `on_open` the moment the pin
+  went high, `on_done` once it is low again (always in that order);
 - simulation (gpiozero MockFactory) is chosen explicitly; a real rig whose pin
   library cannot be loaded stops with an error instead of falling back.
 """
@@ -61,6 +63,7 @@ class _Active:
     timer: threading.Timer | None = None
     on_done: Callable[[PulseRecord], None] | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    opened: threading.Event = field(default_factory=threading.Event)   # on_open has returned
 
 
 def make_pin_factory(simulate: bool):
@@ -140,10 +143,12 @@ class OutputBank:
 
     # -- commands --------------------------------------------------------------
     def pulse(self, name: str, duration_s: float, reason: str = '',
-              on_done: Callable[[PulseRecord], None] | None = None, tag: object = None) -> PulseRecord:
-        """Switch `name` on for `duration_s`, without blocking. `on_done` gets the
-        record once the output is off again. A refused pulse returns a record with
-        delivered False (and calls on_done at once)."""
+              on_done: Callable[[PulseRecord], None] | None = None, tag: object = None,
+              on_open: Callable[[PulseRecord], None] | None = None) -> PulseRecord:
+        """Switch `name` on for `duration_s`, without blocking. `on_open` gets the
+        record the moment the output is on (on_time_s set, off_time_s 0), `on_done`
+        once it is off again (never before on_open has returned). A refused pulse
+        returns a record with delivered False (on_done at once, no on_open)."""
         spec = self.spec(name)
         record = PulseRecord(name=name, requested_s=duration_s, reason=reason, delivered=False, tag=tag)
         refusal = None
@@ -172,6 +177,12 @@ class OutputBank:
             self._active[name] = active
             active.timer.start()
             self._wake.set()
+        # outside the lock: the pin's timing does not wait for the report
+        try:
+            if on_open:
+                on_open(record)
+        finally:
+            active.opened.set()
         return record
 
     def set_level(self, name: str, level: bool) -> None:
@@ -236,6 +247,8 @@ class OutputBank:
                     active.record.note = note
                 del self._active[name]
         active.done.set()
+        # the opening is reported first (bounded wait: a stuck on_open never holds the closing record)
+        active.opened.wait(1.0)
         if active.on_done:
             active.on_done(active.record)
 
