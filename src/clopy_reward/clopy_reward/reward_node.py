@@ -29,8 +29,8 @@ OUTPUT_NAMES = {RewardCommand.OUTPUT_VALVE: 'valve', RewardCommand.OUTPUT_FAIL: 
 
 
 class RewardNode(Node):
-    def __init__(self) -> None:
-        super().__init__('reward')
+    def __init__(self, **node_options) -> None:
+        super().__init__('reward', **node_options)   # node_options: rclpy Node's (a test's context)
         values = REWARD.declare(self)
         self.simulate = values['simulate']
         pins = {name: values[f'{name}_pin'] for name in ('valve', 'fail', 'behaviour_camera', 'illumination')}
@@ -81,7 +81,7 @@ class RewardNode(Node):
         msg.time_s = 0.0
         msg.type, msg.subtype, msg.content = 'warning', subtype, text
         self.task_events.publish(msg)
-        self.get_logger().warn(text)
+        self.get_logger().warning(text)
 
     # -- commands -----------------------------------------------------------
     def on_command(self, cmd: RewardCommand) -> None:
@@ -167,7 +167,7 @@ class RewardNode(Node):
         msg.water_ul = self.water.water_ul
         self.events.publish(msg)
         if record.note and not opened:
-            self.get_logger().warn(f'{record.name}: {record.note}')
+            self.get_logger().warning(f'{record.name}: {record.note}')
 
     def close(self) -> None:
         self._closing = True
