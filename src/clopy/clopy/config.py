@@ -143,35 +143,40 @@ def validate(params: dict, path: Path) -> None:
 def check_valve_limits(params: dict, path: Path) -> None:
     """The valve's limits before start (clopy_reward.limits): the ceiling and its
     override, the reward node's default pulses, and every pulse length of the task
-    (its pulse_variables and *valve*pulse* / *fail*pulse* variables, from --set, the
-    file or the task file's default) within the reward node's limit of that output."""
+    (its pulse_variables and *valve*pulse* / *fail*pulse* variables: from --set, the
+    parameter file, or the task file's default, which the error then names) within
+    the reward node's limit of that output."""
     from clopy_reward import limits as valve
     from clopy_reward.reward_params import REWARD
     origins = getattr(params, 'origins', {})
-
-    def where(node: str):
-        return lambda key: origins.get((node, key), str(path))
     try:
-        out = valve.check_reward_values(REWARD.defaults() | params.get('reward', {}), where('reward'))
+        out = valve.check_reward_values(REWARD.defaults() | params.get('reward', {}),
+                                        lambda key: origins.get(('reward', key), str(path)))
         task = params.get('task')
         if task is not None:
-            valve.check_task_pulses(_task_pulses(task), out, where('task'))
+            task_file, pulses = _task_pulses(task)
+            valve.check_task_pulses(pulses, out, lambda key: origins.get(('task', key), str(path)) if key in task
+                                    else f'{task_file} (the task file\'s default)')
     except valve.ValveLimitError as exc:
         raise ConfigError(str(exc)) from None
 
 
-def _task_pulses(task: dict) -> dict[str, tuple[float, str]]:
-    """{variable: (pulse length s, output)} of the task file a task block runs (the
-    block's v.<name> over the file's defaults)."""
+def _task_pulses(task: dict) -> tuple[Path, dict[str, tuple[float, str]]]:
+    """(task file, {variable: (pulse length s, output)}) of the task a task block runs
+    (the block's v.<name> over the file's defaults)."""
     from clopy_feedback.task_params import TASK
     from clopy_reward.limits import task_pulse_outputs
     from clopy_task import files
     from clopy_task.engine import TaskEngine
-    engine = TaskEngine(files.resolve_task_file(str(task.get('task_file', TASK['task_file'].default))),
-                        frame_rate_hz=float(task.get('frame_rate_hz', TASK['frame_rate_hz'].default)))
-    outputs = task_pulse_outputs(engine.task.pulse_variables, engine.variables)
-    return {name: (task.get(f'v.{name}', engine.variables[name]), output) for name, output in outputs.items()
-            if isinstance(task.get(f'v.{name}', engine.variables[name]), (int, float))}
+    task_file = files.resolve_task_file(str(task.get('task_file', TASK['task_file'].default)))
+    engine = TaskEngine(task_file, frame_rate_hz=float(task.get('frame_rate_hz', TASK['frame_rate_hz'].default)))
+    values = {name: task.get(f'v.{name}', engine.variables[name]) for name in engine.variables}
+    pulses = {}
+    for name, output in task_pulse_outputs(engine.task.pulse_variables, values).items():
+        value = values.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            pulses[name] = (value, output)
+    return task_file, pulses
 
 
 def merged(params: dict) -> dict:
