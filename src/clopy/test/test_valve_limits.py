@@ -2,33 +2,13 @@
 2 s ceiling, its explicit override, and the task's pulse lengths against the reward
 node's limits, refused before anything starts with one line naming where the value
 came from, the key, the value and what is allowed."""
-from pathlib import Path
-
 import pytest
+from test_preflight import prepared, refusal
 
 from clopy import config as cfg
 from clopy_task import files
 
-REPO = Path(__file__).resolve().parents[3]
 PARADIGMS = ('clnf_1roi', 'clnf_2roi', 'clmf')
-
-
-def prepared(paradigm, *sets, edit=None):
-    path, params = cfg.load_params(paradigm, REPO / 'config' / f'{paradigm}.yaml')
-    cfg.apply_simulation(params, paradigm)
-    if edit:
-        edit(params)
-    for s in sets:
-        cfg.apply_set(params, s)
-    return path, params
-
-
-def refusal(paradigm, *sets, edit=None) -> str:
-    path, params = prepared(paradigm, *sets, edit=edit)
-    with pytest.raises(cfg.ConfigError) as err:
-        cfg.validate(params, path)
-    assert '\n' not in str(err.value)
-    return str(err.value)
 
 
 @pytest.mark.parametrize('paradigm', PARADIGMS)

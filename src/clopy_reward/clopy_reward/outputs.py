@@ -55,7 +55,7 @@ class PulseRecord:
         return max(0.0, self.off_time_s - self.on_time_s) if self.off_time_s else 0.0
 
 
-@dataclass
+@dataclass(eq=False)   # compared by identity
 class _Active:
     record: PulseRecord
     deadline_s: float           # time.monotonic() at which it must be off
@@ -111,6 +111,7 @@ class OutputBank:
         self._pins = {}
         self._lock = threading.RLock()
         self._active: dict[str, _Active] = {}
+        self._unreported: list[_Active] = []   # on, or off but not yet reported (on_done)
         self._closed = False
         self.factory = pin_factory
         try:
@@ -175,6 +176,7 @@ class OutputBank:
             active.timer = threading.Timer(duration_s, self._finish, args=(name, active, ''))
             active.timer.daemon = True
             self._active[name] = active
+            self._unreported.append(active)
             active.timer.start()
             self._wake.set()
         # outside the lock: the pin's timing does not wait for the report
@@ -199,15 +201,17 @@ class OutputBank:
                 self._devices[name].off()
 
     def wait_idle(self, timeout_s: float = 5.0) -> bool:
-        """Block until no pulse is running (for shutdown and tests)."""
+        """Block until no pulse is running and every finished one has been reported
+        (on_done returned); for shutdown and tests."""
         end = time.monotonic() + timeout_s
         while time.monotonic() < end:
             with self._lock:
-                pending = list(self._active.values())
+                pending = list(self._unreported)
             if not pending:
                 return True
             pending[0].done.wait(max(0.0, end - time.monotonic()))
-        return not self._active
+        with self._lock:
+            return not self._unreported
 
     def close(self) -> None:
         """Every output low, then release the pins. Safe to call more than once,
@@ -246,11 +250,16 @@ class OutputBank:
                 if note:
                     active.record.note = note
                 del self._active[name]
-        active.done.set()
-        # the opening is reported first (bounded wait: a stuck on_open never holds the closing record)
-        active.opened.wait(1.0)
-        if active.on_done:
-            active.on_done(active.record)
+        try:
+            # the opening is reported first (bounded wait: a stuck on_open never holds the closing record)
+            active.opened.wait(1.0)
+            if active.on_done:
+                active.on_done(active.record)
+        finally:
+            active.done.set()   # wait_idle: off and reported
+            with self._lock:
+                if active in self._unreported:
+                    self._unreported.remove(active)
 
     def _watch(self, period_s: float) -> None:
         while not self._stop.is_set():
