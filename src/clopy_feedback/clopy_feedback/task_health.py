@@ -106,7 +106,7 @@ class TaskHealth:
             self.stalled = True
             notices.append(self._warn('stall', f'no frame for {silent_s:.2f} s: task paused, tone off'))
         if self.stalled and silent_s > self.stall_limit_s:
-            return notices, f'camera stalled: no frame for {silent_s:.1f} s (limit {self.stall_limit_s:g} s)'
+            return notices, f'camera stalled: no frame for {silent_s:.2f} s (limit {self.stall_limit_s:g} s)'
         return notices, None
 
     def stalled_s(self, now_s: float) -> float:

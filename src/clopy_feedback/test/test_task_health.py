@@ -46,7 +46,7 @@ def test_a_stall_longer_than_the_limit_ends_the_session_with_the_reason():
     frames(h, 0.0, 3)
     h.check(1.0)
     notices, end = h.check(2.3)
-    assert end == 'camera stalled: no frame for 2.1 s (limit 2 s)'
+    assert end == 'camera stalled: no frame for 2.10 s (limit 2 s)'
 
 
 def test_the_watchdog_never_calls_a_short_hiccup_a_stall():
