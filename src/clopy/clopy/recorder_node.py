@@ -27,7 +27,8 @@ from pathlib import Path
 
 from clopy_common import qos
 from clopy_common.node_main import StartupError, run_node
-from clopy_common.session_end import SessionEnder, end_message_fields
+from clopy_common.session_end import (CLOPY_RUN_DIED, STOPPED_BY_USER, SessionEnder, disk_error, disk_full,
+                                      end_message_fields)
 from clopy_data.bag import McapBagWriter, typestore_with_clopy
 from clopy_data.folder import PARAMETERS, SessionFolder
 from clopy_data.session import EventLogWriter, archive_file, create_session_dir
@@ -170,13 +171,13 @@ class RecorderNode(Node):
                 raise
             return
         if free_mb < self.min_free_mb:
-            self._end_for_disk(f'disk full: {free_mb:.0f} MB free (limit {self.min_free_mb} MB)')
+            self._end_for_disk(disk_full(free_mb, self.min_free_mb))
 
     def _disk_full(self, exc: BaseException) -> bool:
         """End the session cleanly when `exc` (or what caused it) is ENOSPC/EDQUOT."""
         cause = disk_error(exc)
         if cause is not None:
-            self._end_for_disk(f'disk full: {cause.strerror or errno.errorcode[cause.errno]}')
+            self._end_for_disk(disk_full(cause=cause.strerror or errno.errorcode[cause.errno]))
         return cause is not None
 
     def _end_for_disk(self, reason: str) -> None:
@@ -211,7 +212,7 @@ class RecorderNode(Node):
     def inferred_end(self) -> dict:
         """The end reason when no SessionEnd came."""
         if getattr(self, 'parent_died', False):
-            reason = PARENT_DIED
+            reason = CLOPY_RUN_DIED
         elif self.gone_nodes:
             reason = f'node {self.gone_nodes[0]} left the graph'
         else:
