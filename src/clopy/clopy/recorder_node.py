@@ -139,7 +139,9 @@ class RecorderNode(Node):
         self.create_timer(1.0, self.watch_graph)
         self.linger_s = 0.0
         # stopped together with everything (ros2 launch): record until every other node has gone
-        self.upstream_topics = tuple(TOPICS)
+        # (not session_end: clopy run publishes it too, and a killed clopy run stays in the
+        # graph for a while; every node that says why also publishes on the other topics)
+        self.upstream_topics = tuple(t for t in TOPICS if t != qos.SESSION_END)
         self.upstream_wait_s = 20.0
         self.get_logger().info(f'recording to {self.session_dir}')
         print(f'CLOPY_SESSION_DIR={self.session_dir}', flush=True)
