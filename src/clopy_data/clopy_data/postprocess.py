@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,7 +195,11 @@ def finish_session(session_dir: Path, summary_csv: Path | None, rerun_of: str = 
     roi = folder.node_parameters('roi_dff')
     d = digest(folder.path)
     session_type = _session_type(task)
-    n = write_frame_table(d, folder.frame_table, audio_on=session_type != 'no_audio')
+    # written beside, then put in place: made again over an existing table, never half written
+    partial = folder.frame_table.with_name(folder.frame_table.name + '.partial')
+    partial.unlink(missing_ok=True)
+    n = write_frame_table(d, partial, audio_on=session_type != 'no_audio')
+    os.replace(partial, folder.frame_table)
     info = session_info(read_event_log(folder.events))
     times = [r.time_s for r in d.frames.values()]
     duration_s = (max(times) - min(times)) if times else 0.0
