@@ -79,8 +79,7 @@ class CameraNode(Node):
         try:
             self.source.open()
             check_frame_budget(self.source.width_px, self.source.height_px, self.fps,
-                               1 if self.source.encoding == 'mono8' else 3, self.source.max_size_px,
-                               where=f'camera ({self.source.describe()})')
+                               1 if self.source.encoding == 'mono8' else 3, self.source.max_size_px)
         except (SourceError, ValueError) as exc:
             raise StartupError(f'camera.source = {kind!r}: {exc}') from exc
         self.ender = SessionEnder(self)

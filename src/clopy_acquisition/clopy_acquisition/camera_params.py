@@ -55,7 +55,7 @@ def kind_params(kind: str) -> tuple[Param, ...]:
 CAMERA_SCHEMAS = ChosenSchema(CAMERA, 'source', kind_params, source_kinds)
 
 
-def check_camera(values: dict, where: str = 'camera') -> None:
+def check_camera(values: dict, file: str = '') -> None:
     """What no single parameter shows: the requested frame size and rate within what the
     source can deliver (clopy_acquisition.limits). ``values``: the camera block of a
     parameter file (defaults fill the rest); file kinds take their size from the file
@@ -70,6 +70,6 @@ def check_camera(values: dict, where: str = 'camera') -> None:
         raise SchemaError(str(exc)) from None
     try:
         check_frame_budget(int(merged['width_px']), int(merged['height_px']), float(merged['frame_rate_hz']),
-                           max_size_px=max_size, where=where)
+                           max_size_px=max_size)
     except ValueError as exc:
-        raise SchemaError(str(exc)) from None
+        raise SchemaError(f'{file}: {exc}' if file else str(exc)) from None

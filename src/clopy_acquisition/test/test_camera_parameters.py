@@ -95,7 +95,7 @@ def test_an_exhausted_file_ends_the_session_with_the_reason(hdf5_path):
     executor.add_node(listener)
     try:
         deadline = time.monotonic() + 20.0
-        while not got and time.monotonic() < deadline:
+        while not (got and node.finished) and time.monotonic() < deadline:   # published, then finished
             executor.spin_once(timeout_sec=0.05)
         assert [(m.reason, m.node, m.error) for m in got] == [('end of the recording', 'camera', False)]
         assert node.finished and node.frames_published == 3

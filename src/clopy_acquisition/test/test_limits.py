@@ -35,6 +35,8 @@ def test_the_preflight_check_uses_the_kind_and_defaults():
         check_camera({'source': 'synthetic', 'width_px': 8192, 'height_px': 8192})
     with pytest.raises(SchemaError, match=r'camera\.width_px = 5000: allowed: 1 to 4056 px for this source'):
         check_camera({'source': 'picamera', 'width_px': 5000, 'height_px': 100})
+    with pytest.raises(SchemaError, match=r'^rig\.yaml: camera\.frame_rate_hz = 900: '):
+        check_camera({'source': 'synthetic', 'width_px': 512, 'height_px': 512, 'frame_rate_hz': 900.0}, 'rig.yaml')
 
 
 def test_one_reaction_per_valve_pulse():

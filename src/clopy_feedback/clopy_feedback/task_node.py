@@ -159,8 +159,11 @@ class TaskNode(Node):
 
     def publish_notice(self, notice: Notice, t_s: float | None = None) -> None:
         """A task event of the node's own (at task time `t_s`, default the engine's time)."""
-        log = self.get_logger()
-        (log.info if notice.type == 'info' else log.warn)(f'{notice.subtype}: {notice.content}')
+        line = f'{notice.subtype}: {notice.content}'
+        if notice.type == 'info':   # one severity per call site (rclpy)
+            self.get_logger().info(line)
+        else:
+            self.get_logger().warning(line)
         start_s = self.engine.start_time_s
         time_s = self.engine.time_s if start_s is None or t_s is None else max(self.engine.time_s, t_s - start_s)
         self.on_record(TaskRecord(time_s if start_s is not None else 0.0, notice.type, notice.subtype,

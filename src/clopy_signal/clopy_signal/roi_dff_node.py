@@ -74,7 +74,7 @@ class RoiDffNode(Node):
         result = self.estimator.update(frame, add_to_baseline=not problem)
         checked, rule_value, log_once = self.guard.check(result, problem, filled)
         if log_once:
-            self.get_logger().warn(f'frame {frame_index}: {log_once}')
+            self.get_logger().warning(f'frame {frame_index}: {log_once}')
         valid = checked.valid
 
         roi = RoiSignal()
