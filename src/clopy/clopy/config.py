@@ -133,6 +133,14 @@ def validate(params: dict, path: Path) -> None:
     if params.get('pose', {}).get('backend') == 'synthetic' and camera.get('source') != 'synthetic_behaviour':
         raise ConfigError(f'{path}: pose.backend = synthetic needs camera.source = synthetic_behaviour '
                           f'(it publishes that camera\'s ground truth), not {camera.get("source")!r}')
+    from clopy_acquisition.camera_params import check_camera
+    try:
+        origins = getattr(params, 'origins', {})
+        size_from = next((origins[('camera', k)] for k in ('width_px', 'height_px', 'frame_rate_hz')
+                          if ('camera', k) in origins), str(path))
+        check_camera(camera, size_from)   # frame size and rate within what the source delivers
+    except SchemaError as exc:
+        raise ConfigError(str(exc)) from None
     if camera.get('source') in ('hdf5', 'tiff', 'video'):
         file = Path(str(camera.get('path', '')))
         if not file.is_file():
