@@ -106,7 +106,7 @@ def test_the_first_session_end_is_the_reason(tmp_path, probe):
     assert recorded[0].startswith('camera stalled') and 'all trials done' in recorded
 
 
-def test_a_session_node_that_left_the_graph_is_named(tmp_path):
+def test_a_session_node_that_left_the_graph_is_named(tmp_path, probe):
     session = tmp_path / 'clnf_1roi' / 'm1_1'
     proc = start_recorder(session)
     node = subprocess.Popen([sys.executable, '-c', textwrap.dedent('''
@@ -119,10 +119,13 @@ def test_a_session_node_that_left_the_graph_is_named(tmp_path):
             pass
         node.destroy_node()
     ''')])
-    time.sleep(4)   # the recorder sees it (it looks once a second)
+    # the recorder looks once a second: seen by this probe, then two looks more
+    spin_until(probe, lambda: 'roi_dff' in probe.get_node_names(), timeout_s=60)
+    spin_until(probe, lambda: False, timeout_s=2.5)
     node.send_signal(signal.SIGINT)
     node.wait(timeout=30)
-    time.sleep(4)
+    spin_until(probe, lambda: 'roi_dff' not in probe.get_node_names(), timeout_s=60)
+    spin_until(probe, lambda: False, timeout_s=2.5)
     out = stop(proc)
     rows = end_rows(session)
     assert rows['end_reason'] == 'node roi_dff left the graph' and rows['end_error'] == 'true', out
