@@ -205,9 +205,11 @@ def inherit_for_rerun(params: dict, source: Path) -> None:
 def progress_line(status: dict) -> str:
     if not status:
         return 'waiting for the first frame...'
-    return (f"{status['state']:<13} trial {status['trial']}/{status['total_trials']}  "
-            f"successes {status['successes']}  valve {status['rewards_delivered']}  fails {status['failures']}  "
-            f"threshold {status['threshold']:.4g}  {status['frame_rate_hz']:.1f} fps  "
+    state = 'STALLED' if status.get('stalled') else status['state']
+    refused = f"  REFUSED {status['rewards_refused']}" if status.get('rewards_refused') else ''
+    return (f"{state:<13} trial {status['trial']}/{status['total_trials']}  "
+            f"successes {status['successes']}  valve {status['rewards_delivered']}{refused}  "
+            f"fails {status['failures']}  threshold {status['threshold']:.4g}  {status['frame_rate_hz']:.1f} fps  "
             f"dropped {status['dropped_frames']}  t {status['elapsed_s']:.0f} s")
 
 
