@@ -39,7 +39,8 @@ def test_a_session_that_does_not_fit_is_refused_before_its_folder_exists(tmp_pat
     with pytest.raises(cfg.ConfigError) as err:
         prepare(RunOptions('clnf_1roi', sim=True, out_dir=out, sets=[f'recorder.min_free_mb={too_much}']))
     message = str(err.value)
-    assert '\n' not in message and message.startswith(f'--out {out}: ') and ' MB free, the session needs about ' in message
+    assert '\n' not in message and message.startswith(f'--out {out}: ')
+    assert ' MB free, the session needs about ' in message
     assert 'recorder.check_free_space=false' in message
     assert not out.exists(), 'no session folder was made'
     # the estimate can be skipped (tests on a small file system)
