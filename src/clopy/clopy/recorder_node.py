@@ -310,7 +310,7 @@ class RecorderNode(Node):
         from clopy_data.postprocess import finish_session
         folder = SessionFolder(self.session_dir)
         csv = self.get_parameter('summary_csv').value
-        csv_path = Path(csv) if csv else SessionFolder.sessions_summary(folder.path.parents[1])
+        csv_path = Path(csv) if csv else folder.default_sessions_summary
         try:
             finish_session(folder.path, csv_path, rerun_of=self.get_parameter('rerun_of').value)
             self.get_logger().info(f'{folder.frame_table.name} written; summary row in {csv_path}')
