@@ -18,6 +18,7 @@ the recorder closes the bag and the event log and ends the session (`disk full: 
 from __future__ import annotations
 
 import errno
+import os
 import platform
 import shutil
 import socket
@@ -29,6 +30,7 @@ from clopy_common import qos
 from clopy_common.node_main import StartupError, run_node
 from clopy_common.session_end import (CLOPY_RUN_DIED, STOPPED_BY_USER, SessionEnder, disk_error, disk_full,
                                       end_message_fields)
+from clopy_common.session_end import exit_reason as node_exit_reason
 from clopy_data.bag import McapBagWriter, typestore_with_clopy
 from clopy_data.folder import PARAMETERS, SessionFolder
 from clopy_data.session import EventLogWriter, archive_file, create_session_dir
@@ -71,9 +73,18 @@ def _versions() -> dict[str, str]:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             pass
-    import os
     versions['ros_distro'] = os.environ.get('ROS_DISTRO', 'kilted (PyPI)')
     return versions
+
+
+def parent_label() -> str:
+    """What started this node, for the end reason when it dies: 'ros2 launch' when the
+    parent process is a launch, else 'clopy run'."""
+    try:
+        cmdline = Path(f'/proc/{os.getppid()}/cmdline').read_bytes().split(b'\0')
+    except OSError:
+        return 'clopy run'
+    return 'ros2 launch' if any(a.endswith(b'ros2') for a in cmdline) and b'launch' in cmdline else 'clopy run'
 
 
 class RecorderNode(Node):
@@ -125,6 +136,7 @@ class RecorderNode(Node):
         self.session_nodes = {n for _, _, n in PARADIGMS[get('paradigm')].entries()} - {'recorder'} \
             if get('paradigm') in PARADIGMS else set()
         self.seen_nodes: set[str] = set()
+        self.parent_label = parent_label()
         self.gone_nodes: list[str] = []
         for topic, (cls, type_name, sub_qos) in TOPICS.items():
             if topic == qos.IMAGE and not get('record_images'):
@@ -212,9 +224,15 @@ class RecorderNode(Node):
         self.seen_nodes |= present
 
     def inferred_end(self) -> dict:
-        """The end reason when no SessionEnd came."""
+        """The end reason when no SessionEnd came: the first node process that exited
+        under ros2 launch (logs/node_exits.tsv), else the parent's death, else a session
+        node gone from the graph, else a stop by the user."""
+        exited = SessionFolder(self.session_dir).first_node_exit()   # written by ros2 launch
+        if exited is not None and exited[0] != self.get_name():
+            reason, error = node_exit_reason(*exited)
+            return {'reason': reason, 'node': self.get_name(), 'error': error}
         if getattr(self, 'parent_died', False):
-            reason = CLOPY_RUN_DIED
+            reason = CLOPY_RUN_DIED if self.parent_label == 'clopy run' else f'{self.parent_label} died'
         elif self.gone_nodes:
             reason = f'node {self.gone_nodes[0]} left the graph'
         else:

@@ -9,7 +9,6 @@ other way: camera first, the pipeline drains, the recorder closes last.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import threading
 import time
@@ -18,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from clopy_common.session_end import ALL_TRIALS_DONE, END_OF_RECORDING, STOPPED_BY_USER
+from clopy_common.session_end import exit_reason as node_exit_reason
 from clopy_data.folder import BAG_METADATA, PARAMETERS, TONES_WAV, SessionFolder
 from clopy_data.session import create_session_dir
 
@@ -76,23 +76,16 @@ class RunResult:
 def exit_reason(session: Session, name: str, code: int) -> tuple[str, str]:
     """(end reason, details for the console) of a node that exited, as clopy run sees
     it; a SessionEnd the node published itself comes first (Monitor.end)."""
-    if code == 0 and name == 'task':
-        return ALL_TRIALS_DONE, ''
-    if code == 0 and name == 'camera':
-        return END_OF_RECORDING, ''
-    if code < 0:
-        try:
-            how = signal.Signals(-code).name
-        except ValueError:
-            how = f'signal {-code}'
-        return f'node {name} died ({how})', f'{name} stopped unexpectedly ({how}):\n{session.log_tail(name)}'
-    if code == 0:
-        return f'node {name} died (exit 0)', f'{name} stopped unexpectedly (exit 0):\n{session.log_tail(name)}'
+    reason, error = node_exit_reason(name, code)
+    if not error:
+        return reason, ''
+    if code <= 0:
+        how = reason[reason.rindex('(') + 1:-1]
+        return reason, f'{name} stopped unexpectedly ({how}):\n{session.log_tail(name)}'
     first = session.first_error(name) or f'exit {code}'
     if name == 'camera' and code == 2:
         return f'camera failed: {first}', f'camera could not start:\n{session.log_tail(name)}'
     return f'{name} failed: {first}', f'{name} stopped unexpectedly (exit {code}):\n{session.error_lines(name)}'
-
 
 
 def check_paradigm(name: str) -> None:

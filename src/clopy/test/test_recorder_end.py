@@ -215,3 +215,16 @@ def test_enospc_ends_the_session_in_one_line_without_a_traceback(small_fs, probe
     assert ends[0].reason == 'disk full: No space left on device', out
     assert len([line for line in out.splitlines() if 'closing the bag and the event log' in line]) == 1, out
     assert SessionFolder(session).unfinished_marker.is_file()
+
+
+def test_under_ros2_launch_the_first_node_exit_is_the_reason(tmp_path):
+    """ros2 launch writes each node process that exits before its shutdown into
+    logs/node_exits.tsv (launch_common); with no SessionEnd, the first one is the reason."""
+    session = tmp_path / 'clnf_1roi' / 'm1_1'
+    proc = start_recorder(session)
+    folder = SessionFolder(session)
+    folder.record_node_exit('camera', -9)
+    folder.record_node_exit('task', 0)
+    out = stop(proc, signal.SIGINT)
+    rows = end_rows(session)
+    assert rows['end_reason'] == 'node camera died (SIGKILL)' and rows['end_error'] == 'true', out
