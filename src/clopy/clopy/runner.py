@@ -333,6 +333,8 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
         reason = f'error: {exc}'
     finally:
         # what only clopy run saw goes on record before anything stops
+        if monitor.session_end is not None and not reason.startswith('error: '):
+            details = ''   # the node said why itself: its exit is no failure
         monitor.end(reason.splitlines()[0] if reason else reason, error=reason not in NORMAL_ENDS)
         end = dict(monitor.session_end)
         if 'camera' in remote and monitor.was_running and not monitor.status.get('running', True):
