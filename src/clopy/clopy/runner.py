@@ -270,7 +270,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
 
     def alert(kind: str, subtype: str, content: str) -> None:   # a task warning or error, one line
         line = f'{kind.upper()} {subtype}: {content}'
-        print(('\r' + line.ljust(110)) if tty else line, flush=True)
+        say(('\r' + line.ljust(110)) if tty else line)
 
     monitor = Monitor(on_alert=alert) if not remote else Monitor(f'clopy_run_monitor_{os.getpid()}', alert)
     camera = [e for e in nodes if e[2] == 'camera']
