@@ -117,16 +117,16 @@ class RecorderNode(Node):
             self.bag = McapBagWriter(folder.bag, typestore_with_clopy(),
                                      max_chunk_age_s=get('flush_period_s'))
             self.events = EventLogWriter(folder.events)
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise StartupError(f'recorder: cannot create the session in {get("session_dir") or get("out_dir")!r}: {exc}') from exc
-        self.events.write_start_info(
-            subject_id=get('mouse'), paradigm=get('paradigm'), start_time=start,
-            task_file=Path(get('task_file')).name if get('task_file') else '',
-            task_file_hash=task_hash,
-            setup_id=socket.gethostname(), session_type=get('session_type'), versions=_versions())
-
-        if get('rerun_of'):
-            self.events.info('rerun_of', get('rerun_of'))
+            self.events.write_start_info(
+                subject_id=get('mouse'), paradigm=get('paradigm'), start_time=start,
+                task_file=Path(get('task_file')).name if get('task_file') else '',
+                task_file_hash=task_hash,
+                setup_id=socket.gethostname(), session_type=get('session_type'), versions=_versions())
+            if get('rerun_of'):
+                self.events.info('rerun_of', get('rerun_of'))
+        except (OSError, ValueError, RuntimeError) as exc:   # a full disk too: one line, no traceback
+            where = get('session_dir') or get('out_dir')
+            raise StartupError(f'recorder: cannot create the session in {where!r}: {exc}') from exc
         self.counts: dict[str, int] = {}
         self.tsv_rows = 0
         self.min_free_mb = int(get('min_free_mb'))
