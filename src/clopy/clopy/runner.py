@@ -151,7 +151,10 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
                task_file=str(task_file), session_type=str(cfg.get(params, 'task', 'v.session_type', '')))
     params_path = session_dir / PARAMETERS
     rec['param_file'] = str(params_path)
-    cfg.write_params(params, params_path)
+    try:
+        cfg.write_params(params, params_path)
+    except OSError as exc:   # a full disk, a folder that went read-only
+        raise cfg.ConfigError(f'--out {opts.out_dir}: cannot write {params_path}: {exc}') from exc
     return session_dir, params, params_path
 
 
