@@ -19,8 +19,10 @@ Frames carry the camera's own timestamp (``Frame.device_stamp_ns``, ns on the
 camera's clock: GigE Vision ticks converted by Aravis with the camera's tick
 frequency, USB3 Vision ns) and the host's arrival time as ``capture_time_s``
 (Aravis's system timestamp of the buffer, moved to the monotonic clock). Frames lost
-between two delivered ones (incomplete, no free buffer, missing frame ids) are
-counted from the stream's statistics.
+between two delivered ones (incomplete, or sent while no buffer was free) are counted
+from the gaps in the camera's frame ids (GigE Vision's 16-bit block ids wrap from
+65535 to 1). Acquisition starts at the first read(), so frames before the graph is
+ready are neither sent nor counted.
 """
 from __future__ import annotations
 
@@ -34,8 +36,7 @@ from .genicam_pixels import PIXEL_FORMAT_ALIASES, PIXEL_FORMATS, frame_encoding,
 
 #: genicam.trigger_edge -> the GenICam TriggerActivation entry
 TRIGGER_EDGES = {'rising': 'RisingEdge', 'falling': 'FallingEdge', 'any': 'AnyEdge'}
-#: stream statistics that count frames lost before the one delivered
-LOST_COUNTERS = ('n_failures', 'n_underruns', 'n_missing_frames')
+GEV_BLOCK_ID_MAX = 65535   # GigE Vision 1.x block ids: 1 to 65535, then 1 again
 GIGE_CONTROL_PORT = 3956
 POP_SLICE_US = 100_000   # one wait for a buffer; read() waits in such slices up to frame_timeout_s
 
@@ -68,6 +69,19 @@ def local_address_for(address: str) -> str:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.connect((address, GIGE_CONTROL_PORT))
         return sock.getsockname()[0]
+
+
+def frames_between(last_id: int | None, frame_id: int) -> int:
+    """Frames the camera sent between frame ids ``last_id`` (None: none read yet) and
+    ``frame_id``: GigE Vision 1.x ids run 1 to 65535 and wrap to 1; 64-bit ids (USB3
+    Vision, GigE Vision 2) do not wrap (a smaller id: the camera restarted, 0)."""
+    if last_id is None:
+        return 0
+    if frame_id > last_id:
+        return frame_id - last_id - 1
+    if last_id <= GEV_BLOCK_ID_MAX:
+        return GEV_BLOCK_ID_MAX - last_id + frame_id - 1
+    return 0
 
 
 class GenicamSource(FrameSource):
@@ -133,8 +147,8 @@ class GenicamSource(FrameSource):
         self.frames_read = 0
         self.frames_lost = 0
         self._aravis = self._glib = self._camera = self._stream = None
-        self._lost_names: tuple[str, ...] = ()
-        self._lost_seen = 0
+        self._last_frame_id: int | None = None
+        self._started = False
 
     def describe(self) -> str:
         return f'GenICam camera {self.device_id!r}' + (f' ({self.model})' if self.model else '')
@@ -312,15 +326,10 @@ class GenicamSource(FrameSource):
         payload = camera.get_payload()
         for _ in range(self.buffer_count):
             stream.push_buffer(Aravis.Buffer.new_allocate(payload))
-        names = {stream.get_info_name(i) for i in range(stream.get_n_infos())}
-        self._lost_names = tuple(n for n in LOST_COUNTERS if n in names)
         self._stream = stream
-        self._lost_seen = self._lost_count()
         camera.set_acquisition_mode(Aravis.AcquisitionMode.CONTINUOUS)
-        camera.start_acquisition()
+        self._last_frame_id, self._started = None, False
 
-    def _lost_count(self) -> int:
-        return sum(self._stream.get_info_uint64_by_name(n) for n in self._lost_names)
 
     def software_trigger(self) -> None:
         """One frame now (TriggerSoftware), with genicam.trigger on and trigger_line 'Software'
@@ -332,13 +341,20 @@ class GenicamSource(FrameSource):
     # --- reading -------------------------------------------------------------------------
     def _read(self) -> Frame | None:
         Aravis = self._aravis
+        if not self._started:
+            try:
+                self._camera.start_acquisition()
+            except self._glib.Error as exc:
+                raise SourceError(f'{self.describe()}: acquisition does not start ({exc.message}); check that no '
+                                  'other program streams from the camera') from exc
+            self._started = True
         deadline = time.monotonic() + self.frame_timeout_s
         while True:
             buffer = self._stream.timeout_pop_buffer(POP_SLICE_US)
             if buffer is not None:
                 if buffer.get_status() == Aravis.BufferStatus.SUCCESS:
                     break
-                self._stream.push_buffer(buffer)   # incomplete: counted by the stream's statistics
+                self._stream.push_buffer(buffer)   # incomplete: a gap in the frame ids
             if time.monotonic() > deadline:
                 what = (f'pulses on {self.trigger_line} ({self.trigger_edge} edges)' if self.trigger else
                         'the cable, the link bandwidth (GigE: packet size, other traffic)')
@@ -349,25 +365,34 @@ class GenicamSource(FrameSource):
                              buffer.get_image_height(), buffer.get_image_padding()[0])
             device_ns = int(buffer.get_timestamp())
             arrival_ns = int(buffer.get_system_timestamp())
+            frame_id = int(buffer.get_frame_id())
         except ValueError as exc:
             raise SourceError(f'{self.describe()}: {exc}') from exc
         finally:
             self._stream.push_buffer(buffer)
         # Aravis stamps arrival on the wall clock; capture_time_s is on the monotonic one
         capture_s = (arrival_ns - time.time_ns() + time.monotonic_ns()) / 1e9
-        lost = self._lost_count()
-        dropped, self._lost_seen = max(0, lost - self._lost_seen), lost
+        dropped = frames_between(self._last_frame_id, frame_id)
+        self._last_frame_id = frame_id
         self.frames_read += 1
         self.frames_lost += dropped
         return Frame(image, capture_s, dropped, device_stamp_ns=device_ns or None)
 
     # --- closing -------------------------------------------------------------------------
     def _stop_camera(self, camera) -> None:
-        try:
-            camera.stop_acquisition()
-        except self._glib.Error:
-            pass   # the camera is gone (unplugged): nothing left to stop
+        """Stop streaming and give up control of the camera (a GigE Vision camera takes
+        one controller: the next open, here or in another program, needs it back even
+        while an error's traceback still holds this camera object)."""
+        for step in (camera.stop_acquisition, self._leave_control(camera)):
+            try:
+                step()
+            except self._glib.Error:
+                pass   # the camera is gone (unplugged): nothing left to stop
         self._stream = None
+
+    def _leave_control(self, camera):
+        device = camera.get_device()
+        return device.leave_control if isinstance(device, self._aravis.GvDevice) else (lambda: None)
 
     def _close(self) -> None:
         self._stop_camera(self._camera)
