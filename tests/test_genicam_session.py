@@ -21,7 +21,7 @@ GENICAM = ['camera.source=genicam', 'camera.genicam.exposure_us=5000', 'camera.g
 @pytest.fixture
 def fake_camera():
     if shutil.which(FAKE) is None:
-        pytest.skip(f'{FAKE} not installed (Debian aravis-tools; requirements/debian-test.txt)')
+        pytest.fail(f'{FAKE} not installed (Debian aravis-tools; requirements/debian-test.txt)')
     proc = subprocess.Popen([FAKE, '-i', '127.0.0.1', '-s', 'CLOPYGRAPH'], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     time.sleep(0.5)   # listening; the camera node retries nothing, so give it its moment

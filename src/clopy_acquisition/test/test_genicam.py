@@ -82,7 +82,7 @@ def _stop_watch(watch) -> dict[str, list[str]]:
 def fake_camera(gvcp_watch):
     missing = _aravis_missing()
     if missing:
-        pytest.skip(missing)
+        pytest.fail(missing)
     proc = subprocess.Popen([FAKE, '-i', ADDRESS, '-s', 'CLOPY01'], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 10.0
