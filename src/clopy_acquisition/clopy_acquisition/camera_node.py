@@ -2,8 +2,10 @@
 `image_raw` and a FrameInfo (frame index, dropped frames) with the same stamp
 on `frame_info`.
 
-Live sources (Pi camera, OpenCV device) pace themselves and report frames the
-driver lost. Replay and synthetic sources are paced here at `frame_rate_hz`;
+Live sources (Pi camera, OpenCV device, GenICam camera) pace themselves and report
+frames the driver lost; a GenICam camera's own timestamp of each frame goes into
+FrameInfo.device_stamp_ns (0 for sources without one). Replay and synthetic
+sources are paced here at `frame_rate_hz`;
 when this node falls behind by a whole frame interval it skips frames, as a
 camera would, and counts them as dropped instead of hiding them.
 

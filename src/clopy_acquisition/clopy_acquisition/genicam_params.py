@@ -18,7 +18,8 @@ GENICAM_PARAMS = (
     Param(_G + 'exposure_us', 10000.0, 'fixed exposure time (automatic exposure off)', unit='us', gt=0.0,
           max=10_000_000.0),
     Param(_G + 'gain_db', 0.0, "fixed gain (automatic gain off): the camera's Gain feature, dB on cameras "
-          "following the GenICam naming convention; raw units on cameras with only GainRaw", min=0.0, max=100.0),
+          "following the GenICam naming convention; raw units on cameras with only GainRaw", unit='dB', min=0.0,
+          max=100.0),
     Param(_G + 'pixel_format', 'Mono8', 'pixel format; Bayer and RGB formats are published as bgr8',
           choices=PIXEL_FORMATS),
     Param(_G + 'trigger', False, 'hardware trigger: one frame per edge on trigger_line (camera.frame_rate_hz '

@@ -119,7 +119,8 @@ class GenicamSource(FrameSource):
         self.device_id = str(device_id).strip()
         if not self.device_id:
             raise ValueError('genicam.device_id is empty: give the camera\'s IPv4 address (GigE Vision) or its '
-                             'Aravis device id or serial number (USB3 Vision; `arv-tool-0.8` lists them)')
+                             'Aravis device id or serial number (USB3 Vision; `arv-tool-0.8` of Debian\'s '
+                             'aravis-tools-cli lists them)')
         if not exposure_us > 0:
             raise ValueError(f'genicam.exposure_us = {exposure_us!r}: must be > 0')
         if not trigger and exposure_us > 1e6 / fps:
@@ -206,8 +207,8 @@ class GenicamSource(FrameSource):
                     'better give the camera\'s IPv4 address')
             raise SourceError(
                 f'GenICam camera {self.device_id!r} (genicam.device_id) cannot be opened ({message}); check that it '
-                f'is plugged in and powered, the id (`arv-tool-0.8` lists the cameras Aravis sees), the USB3 '
-                f'permissions (udev rules of aravis) and that no other program holds it; {gige}')
+                f'is plugged in and powered, the id (`arv-tool-0.8` of Debian\'s aravis-tools-cli lists the cameras '
+                f'Aravis sees), the USB3 permissions (udev rules of aravis) and that no other program holds it; {gige}')
         return camera
 
     def _configure(self, camera) -> None:
