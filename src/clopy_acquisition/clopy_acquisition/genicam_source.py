@@ -331,7 +331,6 @@ class GenicamSource(FrameSource):
         camera.set_acquisition_mode(Aravis.AcquisitionMode.CONTINUOUS)
         self._last_frame_id, self._started = None, False
 
-
     def software_trigger(self) -> None:
         """One frame now (TriggerSoftware), with genicam.trigger on and trigger_line 'Software'
         (a rig check without the trigger wiring)."""
