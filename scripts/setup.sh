@@ -187,6 +187,41 @@ if [ "$world" = "pypi" ] && [ -d "$ros2cli_dir/wheels" ]; then
     [ -d "$ros2cli_dir/src/composition_interfaces" ] && extra_base_paths=("$ros2cli_dir/src")
 fi
 
+# --- PyGObject for GenICam cameras (PyPI world only) -----------------------------
+# camera.source: genicam reaches Aravis through PyGObject (`import gi`). PyPI's
+# PyGObject builds from source against the system's girepository, so the system's
+# own python3-gi is used instead: when the system's python3 has this .venv's CPython
+# ABI (the same extension suffix, e.g. .cpython-311-x86_64-linux-gnu.so),
+# .venv/system-gi/gi links to its dist-packages/gi and site-packages/clopy-system-gi.pth
+# puts .venv/system-gi on the path. Nothing else of the system's dist-packages becomes
+# visible. The link is made even before python3-gi is installed (the test set-up,
+# scripts/system_deps.sh, installs it later as root): `import gi` works from then on.
+# A system-ROS world's .venv sees the system packages already. Aravis itself is the
+# typelib of gir1.2-aravis-0.8; without it only the genicam kind is unavailable.
+if [ "$world" = "pypi" ]; then
+    ext="$("$vpy" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
+    site="$("$vpy" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    sys_ext="$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null || true)"
+    sys_gi=/usr/lib/python3/dist-packages/gi
+    if [ "$sys_ext" = "$ext" ]; then
+        gi_dir="$(cd "$venv" && pwd -P)/system-gi"   # the real path: a linked .venv may serve several checkouts
+        mkdir -p "$gi_dir"
+        ln -sfn "$sys_gi" "$gi_dir/gi"
+        echo "$gi_dir" > "$site/clopy-system-gi.pth"
+        if "$vpy" -c 'import gi; gi.require_version("Aravis", "0.8")' 2>/dev/null; then
+            say "GenICam cameras: Aravis 0.8 through the system's PyGObject ($sys_gi)"
+        else
+            say "GenICam cameras: .venv uses the system's PyGObject ($sys_gi); for camera.source genicam: \
+apt install python3-gi gir1.2-aravis-0.8"
+        fi
+    else
+        rm -f "$site/clopy-system-gi.pth"
+        rm -rf "$venv/system-gi"
+        say "GenICam cameras unavailable: the system's python3 (${sys_ext:-none}) is not this .venv's CPython $pyver \
+($ext), so its python3-gi cannot be used; see docs/hardware-genicam.md"
+    fi
+fi
+
 # --- the cmake path fix-up (PyPI world only) ---------------------------------
 # The wheels' exported cmake files name the include and site-packages paths of
 # the machine that built them (/opt/python/cpXY-cpXY/...); point them at ours.

@@ -19,7 +19,7 @@ THIRD_PARTY = {
     'matplotlib': 'python3-matplotlib', 'cv2': 'python3-opencv', 'h5py': 'python3-h5py',
     'tifffile': 'python3-tifffile', 'gpiozero': 'python3-gpiozero', 'sounddevice': 'python3-sounddevice',
     'rosbags': 'python3-rosbags-pip', 'mcap': 'python3-mcap-pip', 'pingouin': 'python3-pingouin-pip',
-    'picamera2': 'python3-picamera2', 'statsmodels': 'python3-statsmodels',
+    'picamera2': 'python3-picamera2', 'statsmodels': 'python3-statsmodels', 'gi': 'python3-gi',
     'rclpy': 'rclpy', 'sensor_msgs': 'sensor_msgs', 'std_msgs': 'std_msgs', 'rcl_interfaces': 'rcl_interfaces',
     'builtin_interfaces': 'builtin_interfaces', 'ament_index_python': 'ament_index_python',
     'launch': 'launch', 'launch_ros': 'launch_ros', 'composition_interfaces': 'composition_interfaces',

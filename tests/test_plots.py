@@ -170,7 +170,7 @@ class SessionWriter:
         s = self.stamp(i)
         rule_value = dff[0] - dff[1] if len(dff) > 1 else dff[0]
         self.put('frame_info', 'FrameInfo', s, header=self.header(s), frame_index=i, dropped_before=0,
-                 dropped_total=0, interval_s=1 / FPS if i else 0.0)
+                 dropped_total=0, interval_s=1 / FPS if i else 0.0, device_stamp_ns=0)
         self.put('roi_signal', 'RoiSignal', s, header=self.header(s), frame_index=i, roi_names=self.rois,
                  dff=np.array(dff, dtype=np.float64), rule_value=rule_value, rule=self.rule, valid=valid)
         self.put('control_signal', 'ControlSignal', s, header=self.header(s), frame_index=i,

@@ -2,8 +2,10 @@
 `image_raw` and a FrameInfo (frame index, dropped frames) with the same stamp
 on `frame_info`.
 
-Live sources (Pi camera, OpenCV device) pace themselves and report frames the
-driver lost. Replay and synthetic sources are paced here at `frame_rate_hz`;
+Live sources (Pi camera, OpenCV device, GenICam camera) pace themselves and report
+frames the driver lost; a GenICam camera's own timestamp of each frame goes into
+FrameInfo.device_stamp_ns (0 for sources without one). Replay and synthetic
+sources are paced here at `frame_rate_hz`;
 when this node falls behind by a whole frame interval it skips frames, as a
 camera would, and counts them as dropped instead of hiding them.
 
@@ -290,13 +292,13 @@ class CameraNode(Node):
                 stamp_ns = clock.now().nanoseconds
             self.dropped_total += dropped
             image = frame.image if self.crop is None else frame.image[self.crop]
-            self._publish(image, stamp_ns, index, dropped, previous_stamp_ns)
+            self._publish(image, stamp_ns, index, dropped, previous_stamp_ns, frame.device_stamp_ns or 0)
             previous_stamp_ns = stamp_ns
             if self.pace == 'lockstep':
                 self._wait_for_ack(index)
             index += 1
 
-    def _publish(self, image, stamp_ns: int, index: int, dropped: int, previous_ns) -> None:
+    def _publish(self, image, stamp_ns: int, index: int, dropped: int, previous_ns, device_stamp_ns: int) -> None:
         stamp = from_ns(stamp_ns)
         info = FrameInfo()
         info.header.stamp = stamp
@@ -305,6 +307,7 @@ class CameraNode(Node):
         info.dropped_before = dropped
         info.dropped_total = self.dropped_total
         info.interval_s = (stamp_ns - previous_ns) * 1e-9 if previous_ns is not None else 0.0
+        info.device_stamp_ns = device_stamp_ns
         msg = Image()
         msg.header = info.header
         msg.height, msg.width = image.shape[0], image.shape[1]

@@ -48,6 +48,9 @@ class Frame:
             previous frame and this one (0 for files).
         index: the frame's index in its original session (bag replay), else None.
         stamp_ns: the frame's original ROS stamp in ns (bag replay), else None.
+        device_stamp_ns: the camera's own timestamp of the frame in ns on the
+            camera's clock (GenICam cameras), else None; published as
+            FrameInfo.device_stamp_ns.
     """
 
     image: np.ndarray
@@ -55,6 +58,7 @@ class Frame:
     dropped_before: int = 0
     index: int | None = None
     stamp_ns: int | None = None
+    device_stamp_ns: int | None = None
 
 
 def count_dropped(gap_s: float, interval_s: float) -> int:

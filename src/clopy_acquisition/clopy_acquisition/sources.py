@@ -23,9 +23,12 @@ from clopy_common.plugins import FRAME_SOURCES, PluginError, load_plugin, plugin
 from .bag_source import BagSource
 from .file_sources import Hdf5Source, TiffSource, VideoFileSource
 from .frame_source import Frame, FrameSource, SourceError, count_dropped
+from .genicam_params import GENICAM_PARAMS, genicam_from_camera
+from .genicam_source import GenicamSource
 from .live_sources import OpenCvDeviceSource, PiCameraSource
 
-__all__ = ['BUILTIN_KINDS', 'BagSource', 'SourceBackend', 'Frame', 'FrameSource', 'Hdf5Source', 'OpenCvDeviceSource',
+__all__ = ['BUILTIN_KINDS', 'BagSource', 'SourceBackend', 'Frame', 'FrameSource', 'GenicamSource', 'Hdf5Source',
+           'OpenCvDeviceSource',
            'PiCameraSource', 'SOURCE_KINDS', 'SourceError', 'TiffSource', 'VideoFileSource',
            'count_dropped', 'open_source', 'source_backend', 'source_class', 'source_kinds']
 
@@ -54,14 +57,15 @@ class SourceBackend:
     params: tuple = ()
 
 
-#: Kinds this package provides itself.
-BUILTIN_KINDS: dict[str, type[FrameSource]] = {
+#: Kinds this package provides itself (`genicam` with its own `genicam.*` parameters).
+BUILTIN_KINDS: dict[str, type[FrameSource] | SourceBackend] = {
     'hdf5': Hdf5Source,
     'tiff': TiffSource,
     'video': VideoFileSource,
     'opencv': OpenCvDeviceSource,
     'picamera': PiCameraSource,
     'bag': BagSource,
+    'genicam': SourceBackend(GenicamSource, genicam_from_camera, GENICAM_PARAMS),
 }
 
 

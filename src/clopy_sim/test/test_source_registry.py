@@ -31,6 +31,7 @@ def test_open_source_kinds(hdf5_path, tmp_path, avi_path):
         'synthetic': open_source('synthetic', seed=1, activity='flat'),
         'synthetic_behaviour': open_source('synthetic_behaviour', seed=1),
         'bag': open_source('bag', path=tmp_path),
+        'genicam': open_source('genicam', device_id='127.0.0.1'),
     }
     assert set(made) == set(SOURCE_KINDS)
     assert isinstance(made['hdf5'], Hdf5Source)
