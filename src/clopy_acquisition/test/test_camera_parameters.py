@@ -8,6 +8,8 @@ import rclpy
 from clopy_acquisition.camera_node import CameraNode
 from clopy_common.node_main import StartupError
 
+from acquisition_files import camera_node, spin_listening
+
 
 @pytest.fixture
 def hdf5_path(tmp_path):
@@ -17,15 +19,7 @@ def hdf5_path(tmp_path):
     return path
 
 
-def camera(*params):
-    args = ['--ros-args'] + [a for p in params for a in ('-p', p)]
-    rclpy.init(args=args)
-    try:
-        node = CameraNode()
-    except BaseException:
-        rclpy.shutdown()
-        raise
-    return node
+camera = camera_node
 
 
 def close(node):
@@ -81,26 +75,16 @@ def test_a_frame_the_source_cannot_deliver_stops_the_camera_before_any_frame_is_
 
 
 def test_an_exhausted_file_ends_the_session_with_the_reason(hdf5_path):
-    import time
-
     from clopy_common.qos import SESSION_END, SESSION_END_QOS
     from clopy_interfaces.msg import SessionEnd
-    from rclpy.executors import SingleThreadedExecutor
     node = camera('source:=hdf5', f'path:={hdf5_path}', 'frame_rate_hz:=50.0')
-    listener = rclpy.create_node('listener')
     got = []
-    listener.create_subscription(SessionEnd, SESSION_END, got.append, SESSION_END_QOS)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    executor.add_node(listener)
     try:
-        deadline = time.monotonic() + 20.0
-        while not (got and node.finished) and time.monotonic() < deadline:   # published, then finished
-            executor.spin_once(timeout_sec=0.05)
+        spin_listening(node, [(SessionEnd, SESSION_END, SESSION_END_QOS, got)],
+                       lambda: got and node.finished, 20.0)   # published, then finished
         assert [(m.reason, m.node, m.error) for m in got] == [('end of the recording', 'camera', False)]
         # every frame of the file was published, or counted as dropped (realtime pacing on a busy machine)
         assert node.finished and node.frames_published + node.dropped_total == 3 and node.frames_published >= 1
         assert getattr(node, 'exit_status', 0) == 0
     finally:
-        listener.destroy_node()
         close(node)

@@ -22,6 +22,8 @@ from clopy_acquisition.genicam_source import frames_between
 from clopy_acquisition.sources import SourceError, open_source
 from clopy_common.node_main import StartupError
 
+from acquisition_files import camera_node, spin_listening
+
 FAKE = 'arv-fake-gv-camera-0.8'
 ADDRESS = '127.0.0.1'
 ABSENT = '127.0.0.2'   # also on lo: nothing answers there
@@ -172,13 +174,7 @@ def test_a_missing_camera_names_its_address_and_what_to_check(fake_camera):
         genicam(device_id='Vendor-Model-0000').open()
 
 
-def _camera_node(*params):
-    rclpy.init(args=['--ros-args'] + [a for p in params for a in ('-p', p)])
-    try:
-        return CameraNode()
-    except BaseException:
-        rclpy.shutdown()
-        raise
+_camera_node = camera_node
 
 
 def test_a_missing_camera_stops_the_camera_node_naming_the_device(fake_camera):
@@ -190,27 +186,18 @@ def test_a_missing_camera_stops_the_camera_node_naming_the_device(fake_camera):
 def test_the_camera_node_publishes_the_cameras_timestamps(fake_camera):
     from clopy_common.qos import FRAME_INFO, IMAGE, IMAGE_QOS, STREAM_QOS
     from clopy_interfaces.msg import FrameInfo
-    from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
     node = _camera_node('source:=genicam', f'genicam.device_id:={ADDRESS}', 'width_px:=64', 'height_px:=48',
                         'frame_rate_hz:=30.0', 'genicam.exposure_us:=2000.0', 'genicam.gain_db:=1.0',
                         'max_frames:=6', 'wait_for_subscribers:=1')
-    listener = rclpy.create_node('listener')
     infos, images = [], []
-    listener.create_subscription(FrameInfo, FRAME_INFO, infos.append, STREAM_QOS)
-    listener.create_subscription(Image, IMAGE, images.append, IMAGE_QOS)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    executor.add_node(listener)
     try:
-        deadline = time.monotonic() + 30.0
-        while not (node.finished and len(infos) >= node.frames_published) and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
+        spin_listening(node, [(FrameInfo, FRAME_INFO, STREAM_QOS, infos), (Image, IMAGE, IMAGE_QOS, images)],
+                       lambda: node.finished and len(infos) >= node.frames_published, 30.0)
         assert node.finished and node.frames_published == 6
         assert node.source.settings['ExposureTime'] == pytest.approx(2000.0)
         assert node.source.settings['Gain'] == pytest.approx(1.0)
     finally:
-        listener.destroy_node()
         node.close()
         node.destroy_node()
         rclpy.shutdown()
