@@ -210,7 +210,9 @@ def end_record(run: Run) -> dict:
         'end_rows_before_end_time': ('end_reason' in order and 'end_time' in order
                                      and order.index('end_reason') < order.index('end_time')),
         'csv_reason': str(row.get('end_reason', '')),
-        'csv_error': str(row.get('end_error', '')).lower(),
+        # the table writes a flag as 1/0 (or true/false)
+        'csv_error': {'1': 'true', '0': 'false'}.get(str(row.get('end_error', '')).lower(),
+                                                     str(row.get('end_error', '')).lower()),
         'bag_reason': [getattr(m, 'reason', repr(m)) for m in ends],
         'bag_error': [getattr(m, 'error', None) for m in ends],
     }
