@@ -206,7 +206,8 @@ def test_a_rule_dividing_by_zero_is_reported_once_and_never_rewards(degraded):
     warned = degraded.rows('warning', 'invalid_signal')
     assert warned and 'division by zero' in warned[0], degraded.events().tail(30)
     row = degraded.summary()
-    divided = [m for m in signals if m.invalid_reason.startswith('rule: division by zero')]
+    done = [m.frame_index for m in degraded.bag('task_event') if m.type == 'state' and m.content == 'done'][0]
+    divided = [m for m in signals if m.invalid_reason.startswith('rule: division by zero') and m.frame_index <= done]
     assert divided and row['invalid_frames'] >= 0.8 * len(divided), (row['invalid_frames'], len(divided))
     assert row['valve_openings'] == 0 and row['rewards'] == 0
     assert 'invalid_signal' in degraded.console() or 'division by zero' in degraded.console()
@@ -313,7 +314,7 @@ def test_killing_clopy_run_mid_pulse_stops_the_graph_and_finishes_the_folder(fau
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 0 and 'Traceback' not in result.stdout + result.stderr, result.stderr
     assert folder.frame_table.is_file() and run.summary() is not None
-    assert_ended(run, 'clopy run died', error=True)
+    assert_ended(run, 'clopy run died', error=True, in_bag=False)
     assert_no_traceback(run)
 
 
