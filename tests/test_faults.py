@@ -378,6 +378,9 @@ def test_a_killed_recorder_leaves_a_bag_that_clopy_tables_salvages(fault_run):
     assert 'salvag' in out.lower(), out
     assert read_frame_table(folder.frame_table).equals(first)
     assert 'node recorder died' in session_line(run)
+    # every record says how it ended, even with the recorder gone: clopy run knows why
+    assert run.summary()['end_reason'].startswith('node recorder died'), run.summary()
+    assert any(r.startswith('node recorder died') for r in run.rows('info', 'end_reason')), run.events().tail(5)
 
 
 # -- a 20 MB output filesystem ---------------------------------------------------------------
@@ -415,7 +418,8 @@ def test_low_space_during_the_session_ends_it_with_a_closed_record(small_disk, f
             f.write(b'\0' * 256 * 1024)
             f.flush()
     assert run.wait(90) == 1, run.console()[-3000:]
-    rec = assert_ended(run, 'disk full', error=True)
+    # the recorder itself ends this session: the reason is in its event log and the summary
+    rec = assert_ended(run, 'disk full', error=True, in_bag=False)
     assert 'limit 5' in rec['tsv_reason'][0]
     assert 'disk full' in session_line(run)
     assert (run.dir / 'bag' / 'metadata.yaml').is_file(), 'the bag is closed'
