@@ -165,6 +165,7 @@ def degraded(tmp_path_factory):
                                 'camera.synthetic.target_regions=[BC_L]', 'roi_dff.rule=BC_L/(BC_R-BC_R)'])
         watch = GraphWatch(domain_id)
         try:
+            assert watch.manual.wait_for_service(timeout_sec=60), 'manual_reward service never appeared'
             run.wait_state('trial')
             run.manual = watch.manual_reward(5.0)
             time.sleep(0.3)
