@@ -68,7 +68,7 @@ def test_rewards_follow_bouts_that_start_after_the_paw_was_still(clmf_session):
         assert crossing.value > THRESHOLD, 'the rewarded speed, one reward delay earlier, is above threshold'
         earlier = [signals[i].value for i in range(start + 1, cmd.frame_index - delay) if i in signals]
         assert all(v <= THRESHOLD for v in earlier), 'rewarded at the first crossing'
-    events = [m for m in bag_messages(clmf_session, 'reward_event') if m.output == 0 and m.delivered]
+    events = [m for m in bag_messages(clmf_session, 'reward_event') if m.output == 0 and m.delivered and not m.opened]
     assert len(events) == len(valves)
     for e in events:
         assert stamp_s(e.off_time) - stamp_s(e.on_time) == pytest.approx(0.1, abs=0.03)

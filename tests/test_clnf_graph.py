@@ -49,6 +49,21 @@ def stamp_s(obj) -> float:
     return t.sec + t.nanosec * 1e-9
 
 
+def assert_openings_recorded(events, n: int | None = None) -> None:
+    """Valve records: every pulse has its opening record (opened, off_time zero) before its
+    closing record with the same on_time; ``n``: how many pulses."""
+    valve = [m for m in events if m.output == 0 and m.delivered]
+    opened = [m for m in valve if m.opened]
+    closed = [m for m in valve if not m.opened]
+    if n is not None:
+        assert len(opened) == len(closed) == n
+    assert [stamp_s(m.on_time) for m in opened] == [stamp_s(m.on_time) for m in closed]
+    assert all(m.off_time.sec == m.off_time.nanosec == 0 for m in opened)
+    for k, m in enumerate(closed):
+        assert valve.index(opened[k]) < valve.index(m)
+        assert m.rewards_delivered == opened[k].rewards_delivered == k + 1
+
+
 def states(d: Path):
     """[(state, frame_index, time_s)] from the recorded task events."""
     return [(m.content, m.frame_index, m.time_s) for m in bag_messages(d, 'task_event') if m.type == 'state']
@@ -82,10 +97,12 @@ def test_signal_held_above_threshold_rewards_every_trial_within_the_delay(tmp_pa
     for start, cmd in zip(trial_starts, valves):
         assert 0 <= cmd.frame_index - start <= delay_frames + 1
     # what the hardware did: four valve pulses of the configured 0.3 s
-    events = [m for m in bag_messages(d, 'reward_event') if m.output == 0]
+    events = [m for m in bag_messages(d, 'reward_event') if m.output == 0 and not m.opened]
     assert [e.delivered for e in events] == [True] * 4
     for e in events:
         assert stamp_s(e.off_time) - stamp_s(e.on_time) == pytest.approx(0.3, abs=0.03)
+    # each opening was recorded as it happened, before its closing record, with the same on_time
+    assert_openings_recorded(bag_messages(d, 'reward_event'), 4)
     assert not [m for m in bag_messages(d, 'reward') if m.output == 1], 'no fail pulse in a rewarded session'
     # per-frame table in the original columns: reward 1 on the success frames
     table = read_frame_table(d / 'VideoTimestamp.txt')
@@ -170,8 +187,9 @@ def test_stopping_mid_session_leaves_a_closed_bag_and_event_log(tmp_path, ros_en
     assert 'end_time' in set(log.loc[log.type == 'info', 'subtype'])
     assert 'run_end' in set(log.loc[log.type == 'variable', 'subtype'])
     # every valve opening was closed again
-    for e in (m for m in bag_messages(d, 'reward_event') if m.output == 0 and m.delivered):
+    for e in (m for m in bag_messages(d, 'reward_event') if m.output == 0 and m.delivered and not m.opened):
         assert stamp_s(e.off_time) > stamp_s(e.on_time)
+    assert_openings_recorded(bag_messages(d, 'reward_event'))
     # the stop's tone-off is marked as caused by no frame; every other command names the camera
     tones = bag_messages(d, 'tone')
     marked = [i for i, m in enumerate(tones) if m.header.frame_id == 'session_end']
@@ -344,7 +362,7 @@ def test_the_simulated_mouse_learns_from_its_rewards(tmp_path, ros_env):
                                     'camera.synthetic.learning_per_reward=0.5'])
     assert result.returncode == 0, result.stdout + result.stderr
     d = session_dir(tmp_path)
-    delivered = [m for m in bag_messages(d, 'reward_event') if m.output == 0 and m.delivered]
+    delivered = [m for m in bag_messages(d, 'reward_event') if m.output == 0 and m.delivered and m.opened]
     assert delivered, 'this seed rewards at least one trial'
     log = (d / 'logs' / 'camera.log').read_text()
     levels = [float(line.rsplit('activity level ', 1)[1]) for line in log.splitlines() if 'simulated mouse:' in line]

@@ -253,8 +253,10 @@ def test_camera_on_one_computer_records_completely_on_the_other(paradigm, rig_pa
     assert sorted(table.frame) == sorted({m.frame_index for m in controls} | {m.frame_index for m in signals})
     # every valve command delivered, every opening closed again
     commands = [m for m in _messages(d, 'reward') if m.output == 0]
-    valve = [m for m in _messages(d, 'reward_event') if m.output == 0]
+    valve = [m for m in _messages(d, 'reward_event') if m.output == 0 and not m.opened]
     assert len(valve) == len(commands) and all(m.delivered for m in valve)
+    opened = [m for m in _messages(d, 'reward_event') if m.output == 0 and m.opened]
+    assert [m.on_time for m in opened] == [m.on_time for m in valve]
     for m in valve:
         assert m.off_time.sec + m.off_time.nanosec * 1e-9 > m.on_time.sec + m.on_time.nanosec * 1e-9
     # the frames crossed the veth pair (not shared memory, not another interface)

@@ -53,9 +53,10 @@ def latencies_from_bag(session: Path) -> tuple[np.ndarray, np.ndarray]:
     # frame_info too: a topic list that matches nothing would make read_bag read all topics
     msgs = list(read_bag(session / 'bag', typestore_with_clopy(), topics=['frame_info', 'tone_event', 'reward_event']))
     tone = [(stamp_ns(m.msg.output_time) - stamp_ns(m.msg.header)) / 1e6 for m in msgs if m.topic == 'tone_event']
-    valve = [(stamp_ns(m.msg.on_time) - stamp_ns(m.msg.header)) / 1e6 for m in msgs
-             if m.topic == 'reward_event' and m.msg.output == 0 and m.msg.delivered and m.msg.reason != 'manual']
-    return np.array(tone), np.array(valve)
+    # one valve opening has two records (opened, then closed) with the same on_time
+    valve = {stamp_ns(m.msg.on_time): (stamp_ns(m.msg.on_time) - stamp_ns(m.msg.header)) / 1e6 for m in msgs
+             if m.topic == 'reward_event' and m.msg.output == 0 and m.msg.delivered and m.msg.reason != 'manual'}
+    return np.array(tone), np.array(list(valve.values()))
 
 
 def check_latency_numbers(session: Path) -> None:
@@ -187,12 +188,21 @@ class SessionWriter:
             self.put('tone_event', 'ToneEvent', s, header=self.header(s), frame_index=i, frequency_hz=hz,
                      output_time=self.time(s + round(latency_ms * 1e6)), sample_index=0)
 
-    def reward(self, i: int, output: int, reason: str, latency_ms: float, delivered=True):
+    def reward(self, i: int, output: int, reason: str, latency_ms: float, delivered=True, closed=True):
+        """A command and what the output did: for a delivered valve pulse the opening
+        record, then (``closed``) the closing record with the same on_time."""
         s = self.stamp(i)
         self.put('reward', 'RewardCommand', s, header=self.header(s), frame_index=i, output=output, name='',
                  duration_s=0.3, level=False, reason=reason)
         on = s + round(latency_ms * 1e6)
         off = on + 300_000_000
+        if delivered and output == 0:
+            self.put('reward_event', 'RewardEvent', on, header=self.header(s), frame_index=i, output=output,
+                     name='valve', reason=reason, delivered=True, note='', on_time=self.time(on),
+                     off_time=self.time(0), duration_s=0.0, rewards_delivered=0, opened=True,
+                     rewards_refused=0, water_ul=0.0)
+        if not closed:
+            return
         self.put('reward_event', 'RewardEvent', off, header=self.header(s), frame_index=i, output=output,
                  name='valve' if output == 0 else 'fail', reason=reason, delivered=delivered, note='',
                  on_time=self.time(on if delivered else 0), off_time=self.time(off if delivered else 0),
@@ -270,6 +280,21 @@ def test_latencies_on_the_figure_are_those_of_the_bag(tmp_path):
     assert np.isnan(d.control[:30]).all() and np.isfinite(d.control[30:]).all()
     assert (d.mouse, d.paradigm, d.session_type) == ('M9', 'clnf_test', 'graded')
     assert_reasonable_png(session_figure(session))
+
+
+def test_each_valve_opening_counts_once_even_without_its_closing_record(tmp_path):
+    w, truth = simulate(tmp_path, outcomes=('success', 'timeout'))
+    # a reward node killed mid-pulse: only the opening record of the last pulse is in the bag
+    w.reward(280, 0, 'success', 3.0, closed=False)
+    w.reward(285, 0, 'success', 3.0, delivered=False)
+    session = w.close()
+    d = figure_data(session)
+    assert d.n_rewards == 2 and len(d.refused_t) == 1
+    assert d.valve_t == pytest.approx([w.stamp(f) / 1e9 - w.stamp(0) / 1e9 + ms / 1e3
+                                       for f, ms in ((truth['trials'][0][1], truth['valve_ms'][0]), (280, 3.0))],
+                                      abs=1e-6)
+    assert sorted(d.valve_latency_ms) == pytest.approx(sorted(truth['valve_ms'] + [3.0]), abs=1e-6)
+    check_latency_numbers(session)
 
 
 def test_two_roi_session_draws_the_rule_and_each_roi(tmp_path):

@@ -133,17 +133,58 @@ def validate(params: dict, path: Path) -> None:
     if params.get('pose', {}).get('backend') == 'synthetic' and camera.get('source') != 'synthetic_behaviour':
         raise ConfigError(f'{path}: pose.backend = synthetic needs camera.source = synthetic_behaviour '
                           f'(it publishes that camera\'s ground truth), not {camera.get("source")!r}')
+    from clopy_acquisition.camera_params import check_camera
+    try:
+        origins = getattr(params, 'origins', {})
+        size_from = next((origins[('camera', k)] for k in ('width_px', 'height_px', 'frame_rate_hz')
+                          if ('camera', k) in origins), str(path))
+        check_camera(camera, size_from)   # frame size and rate within what the source delivers
+    except SchemaError as exc:
+        raise ConfigError(str(exc)) from None
     if camera.get('source') in ('hdf5', 'tiff', 'video'):
         file = Path(str(camera.get('path', '')))
         if not file.is_file():
             raise ConfigError(f'{path}: camera.path = {str(file)!r}: no such file (camera.source = {camera["source"]})')
-    reward = params.get('reward', {})
-    if 'valve_pulse_s' in reward or 'max_valve_open_s' in reward:
-        from clopy_reward.reward_params import REWARD
-        r = REWARD.defaults() | reward
-        if r['valve_pulse_s'] > r['max_valve_open_s']:
-            raise ConfigError(f'{path}: reward.valve_pulse_s = {r["valve_pulse_s"]!r}: allowed: at most '
-                              f'reward.max_valve_open_s = {r["max_valve_open_s"]!r}')
+    check_valve_limits(params, path)
+
+
+def check_valve_limits(params: dict, path: Path) -> None:
+    """The valve's limits before start (clopy_reward.limits): the ceiling and its
+    override, the reward node's default pulses, and every pulse length of the task
+    (its pulse_variables and *valve*pulse* / *fail*pulse* variables: from --set, the
+    parameter file, or the task file's default, which the error then names) within
+    the reward node's limit of that output."""
+    from clopy_reward import limits as valve
+    from clopy_reward.reward_params import REWARD
+    origins = getattr(params, 'origins', {})
+    try:
+        out = valve.check_reward_values(REWARD.defaults() | params.get('reward', {}),
+                                        lambda key: origins.get(('reward', key), str(path)))
+        task = params.get('task')
+        if task is not None:
+            task_file, pulses = _task_pulses(task)
+            valve.check_task_pulses(pulses, out, lambda key: origins.get(('task', key), str(path)) if key in task
+                                    else f'{task_file} (the task file\'s default)')
+    except valve.ValveLimitError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _task_pulses(task: dict) -> tuple[Path, dict[str, tuple[float, str]]]:
+    """(task file, {variable: (pulse length s, output)}) of the task a task block runs
+    (the block's v.<name> over the file's defaults)."""
+    from clopy_feedback.task_params import TASK
+    from clopy_reward.limits import task_pulse_outputs
+    from clopy_task import files
+    from clopy_task.engine import TaskEngine
+    task_file = files.resolve_task_file(str(task.get('task_file', TASK['task_file'].default)))
+    engine = TaskEngine(task_file, frame_rate_hz=float(task.get('frame_rate_hz', TASK['frame_rate_hz'].default)))
+    values = {name: task.get(f'v.{name}', engine.variables[name]) for name in engine.variables}
+    pulses = {}
+    for name, output in task_pulse_outputs(engine.task.pulse_variables, values).items():
+        value = values.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            pulses[name] = (value, output)
+    return task_file, pulses
 
 
 def merged(params: dict) -> dict:

@@ -4,12 +4,16 @@ and none outliving `clopy run` (parent-death signal)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 from clopy_data.folder import SessionFolder
+
+# '[ERROR] [1733000000.123456789] [camera]: ' and '[camera] ' in front of a node's log line
+_LOG_PREFIX = re.compile(r'^(\[[A-Z]+\] \[[\d.]+\] \[[^\]]*\]: |\[\w+\] )')
 
 STOP_TIMEOUT_S = 10.0
 RECORDER_STOP_TIMEOUT_S = 60.0  # closes the bag, then makes the table, summary row and figure
@@ -72,6 +76,20 @@ class Session:
         errors = [line for line in tail if '[ERROR]' in line or 'configuration error' in line
                   or line.startswith(('Traceback', 'Error', 'RuntimeError'))]
         return '\n'.join(errors[-5:]) if errors else '\n' + '\n'.join(tail[-12:])
+
+    def first_error(self, name: str) -> str:
+        """Why the node failed, in one line: its first ERROR or configuration-error line
+        (without the log prefix), else the exception line that ends a traceback."""
+        lines = [line.strip() for line in self.log_tail(name, lines=400).splitlines() if line.strip()]
+        for line in lines:
+            if '[ERROR]' in line or 'configuration error' in line:
+                return _LOG_PREFIX.sub('', line)
+        for i, line in enumerate(lines):
+            if line.startswith('Traceback'):
+                after = [x for x in lines[i + 1:] if not x.startswith(('File ', '^', '~'))]
+                exception = next((x for x in after if re.match(r'^[\w.]+(Error|Exception|Interrupt)\b', x)), '')
+                return exception or (after[-1] if after else line)
+        return ''
 
     def log_tail(self, name: str, lines: int = 12) -> str:
         try:

@@ -7,9 +7,17 @@ rosbag2 itself stores, and written with the `rosbags` library. The bag is cut
 into chunks at least every `flush_period_s`, so a killed recorder loses at
 most the last chunk (docs/recording.md: how to recover the rest). Ctrl-C,
 SIGTERM and errors close the bag and the TSV properly.
+
+The folder carries the UNFINISHED marker from the start until the per-frame table
+and the summary row are written. Why the session ended goes into events.tsv
+(`end_reason`, `end_error`, before `end_time`): the first SessionEnd received, else
+what the recorder infers (`clopy run died`, `node <name> left the graph`, `stopped by
+the user`). Free space is checked at every flush: below `min_free_mb`, or on ENOSPC,
+the recorder closes the bag and the event log and ends the session (`disk full: ...`).
 """
 from __future__ import annotations
 
+import errno
 import platform
 import shutil
 import socket
@@ -19,16 +27,36 @@ from pathlib import Path
 
 from clopy_common import qos
 from clopy_common.node_main import StartupError, run_node
+from clopy_common.session_end import (CLOPY_RUN_DIED, STOPPED_BY_USER, SessionEnder, disk_error, disk_full,
+                                      end_message_fields)
 from clopy_data.bag import McapBagWriter, typestore_with_clopy
 from clopy_data.folder import PARAMETERS, SessionFolder
 from clopy_data.session import EventLogWriter, archive_file, create_session_dir
 from clopy_data.topics import RECORDER_QOS
 from clopy_data.topics import TOPICS as TOPIC_TYPES
-from clopy_interfaces.msg import FrameInfo, TaskEvent
+from clopy_interfaces.msg import FrameInfo, SessionEnd, TaskEvent
 from rclpy.node import Node
 
+from clopy.paradigms import PARADIGMS
 from clopy.recorder_params import RECORDER
 from clopy.replay import message_class
+
+#: the end reasons the recorder infers when no node said why the session ended
+STOPPED_BY_USER = 'stopped by the user'
+PARENT_DIED = 'clopy run died'
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+
+def disk_error(exc: BaseException) -> OSError | None:
+    """The ENOSPC/EDQUOT OSError that `exc` is or was caused by, else None."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno in DISK_ERRNOS:
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None
+
 
 # topic -> (message class, rosbags type name, subscription QoS)
 TOPICS = {topic: (message_class(type_name), type_name, getattr(qos, RECORDER_QOS[topic]))
@@ -74,6 +102,7 @@ class RecorderNode(Node):
                 src = resolve_task_file(get('task_file'))   # a path, or a name such as 'clnf'
                 _, task_hash = archive_file(src, self.session_dir)
             folder = SessionFolder(self.session_dir)
+            folder.mark_unfinished()
             self.bag = McapBagWriter(folder.bag, typestore_with_clopy(),
                                      max_chunk_age_s=get('flush_period_s'))
             self.events = EventLogWriter(folder.events)
@@ -89,6 +118,14 @@ class RecorderNode(Node):
             self.events.info('rerun_of', get('rerun_of'))
         self.counts: dict[str, int] = {}
         self.tsv_rows = 0
+        self.min_free_mb = int(get('min_free_mb'))
+        self.ender = SessionEnder(self)
+        self.end_record: dict | None = None   # the first SessionEnd: the cause
+        self.disk_full_reason: str | None = None
+        self.session_nodes = {n for _, _, n in PARADIGMS[get('paradigm')].entries()} - {'recorder'} \
+            if get('paradigm') in PARADIGMS else set()
+        self.seen_nodes: set[str] = set()
+        self.gone_nodes: list[str] = []
         for topic, (cls, type_name, sub_qos) in TOPICS.items():
             if topic == qos.IMAGE and not get('record_images'):
                 continue
@@ -96,11 +133,15 @@ class RecorderNode(Node):
             self.create_subscription(cls, topic, self._writer(topic, connection), sub_qos, raw=True)
         self.create_subscription(TaskEvent, qos.TASK_EVENT, self.on_task_event, qos.EVENT_QOS)
         self.create_subscription(FrameInfo, qos.FRAME_INFO, self.on_frame_info, qos.STREAM_QOS)
+        self.create_subscription(SessionEnd, qos.SESSION_END, self.on_session_end, qos.SESSION_END_QOS)
         self.last_frame_index = -1
-        self.create_timer(get('flush_period_s'), self.bag.flush)
+        self.create_timer(get('flush_period_s'), self.flush)
+        self.create_timer(1.0, self.watch_graph)
         self.linger_s = 0.0
         # stopped together with everything (ros2 launch): record until every other node has gone
-        self.upstream_topics = tuple(TOPICS)
+        # (not session_end: clopy run publishes it too, and a killed clopy run stays in the
+        # graph for a while; every node that says why also publishes on the other topics)
+        self.upstream_topics = tuple(t for t in TOPICS if t != qos.SESSION_END)
         self.upstream_wait_s = 20.0
         self.get_logger().info(f'recording to {self.session_dir}')
         print(f'CLOPY_SESSION_DIR={self.session_dir}', flush=True)
@@ -109,9 +150,76 @@ class RecorderNode(Node):
         clock = self.get_clock()
 
         def write(data: bytes) -> None:
-            self.bag.write_raw(connection, clock.now().nanoseconds, data)
+            if self.disk_full_reason is not None:
+                return
+            try:
+                self.bag.write_raw(connection, clock.now().nanoseconds, data)
+            except Exception as exc:  # noqa: BLE001 - only a full disk is handled here
+                if not self._disk_full(exc):
+                    raise
+                return
             self.counts[topic] = self.counts.get(topic, 0) + 1
         return write
+
+    def flush(self) -> None:
+        """Cut the bag's chunk; then the free-space check of the session folder."""
+        if self.disk_full_reason is not None:
+            return
+        try:
+            self.bag.flush()
+            free_mb = shutil.disk_usage(self.session_dir).free / 1e6
+        except Exception as exc:  # noqa: BLE001
+            if not self._disk_full(exc):
+                raise
+            return
+        if free_mb < self.min_free_mb:
+            self._end_for_disk(disk_full(free_mb, self.min_free_mb))
+
+    def _disk_full(self, exc: BaseException) -> bool:
+        """End the session cleanly when `exc` (or what caused it) is ENOSPC/EDQUOT."""
+        cause = disk_error(exc)
+        if cause is not None:
+            self._end_for_disk(disk_full(cause=cause.strerror or errno.errorcode[cause.errno]))
+        return cause is not None
+
+    def _end_for_disk(self, reason: str) -> None:
+        """Stop writing, close the bag and the event log (their end rows say why), and
+        end the session with an error. Once."""
+        if self.disk_full_reason is not None:
+            return
+        self.disk_full_reason = reason
+        if self.end_record is None:
+            self.end_record = {'reason': reason, 'node': self.get_name(), 'error': True}
+        self.get_logger().error(f'{reason}: closing the bag and the event log')
+        self._close_files()
+        self.ender.end(reason, error=True)
+
+    def on_session_end(self, msg: SessionEnd) -> None:
+        if self.end_record is None:
+            self.end_record = end_message_fields(msg)
+            self.get_logger().info(f'session ends ({msg.node}): {msg.reason}')
+
+    def watch_graph(self) -> None:
+        """The session's nodes seen in the graph; one that leaves before this node is asked
+        to stop is how the session ended under ros2 launch when no node said why."""
+        request = getattr(self, 'stop_request', None)
+        if request is not None and request.stop.is_set():
+            return
+        present = set(self.get_node_names()) & self.session_nodes
+        for name in sorted(self.seen_nodes - present):
+            if name not in self.gone_nodes:
+                self.gone_nodes.append(name)
+        self.seen_nodes |= present
+
+    def inferred_end(self) -> dict:
+        """The end reason when no SessionEnd came."""
+        if getattr(self, 'parent_died', False):
+            reason = CLOPY_RUN_DIED
+        elif self.gone_nodes:
+            reason = f'node {self.gone_nodes[0]} left the graph'
+        else:
+            reason = STOPPED_BY_USER
+        return {'reason': reason, 'node': self.get_name(), 'error': reason != STOPPED_BY_USER}
 
     def on_frame_info(self, msg: FrameInfo) -> None:
         """One camera per session: its frame indices only grow. An index seen again means a
@@ -128,8 +236,15 @@ class RecorderNode(Node):
     def on_task_event(self, msg: TaskEvent) -> None:
         if msg.type == 'info' and msg.subtype == 'task_file':
             return  # the start rows name the archived copy already
+        if self.events.closed:
+            return
+        try:
+            self.events.write(msg.time_s, msg.type, msg.subtype, msg.content)
+        except OSError as exc:
+            if not self._disk_full(exc):
+                raise
+            return
         self.tsv_rows += 1
-        self.events.write(msg.time_s, msg.type, msg.subtype, msg.content)
 
     def _drain(self, quiet_s: float = 0.3, limit_s: float = 2.0) -> None:
         """Take what is still queued (the last reward events, run_end records) until
@@ -149,21 +264,44 @@ class RecorderNode(Node):
 
     def close(self) -> None:
         try:
-            if getattr(self, 'bag', None) is not None:
+            if getattr(self, 'bag', None) is not None and self.disk_full_reason is None:
                 self._drain()
         finally:
-            try:
-                bag = getattr(self, 'bag', None)
-                if bag is not None:
-                    bag.close()
-            finally:
-                events = getattr(self, 'events', None)
-                if events is not None:
-                    events.close(datetime.now(timezone.utc).astimezone())
+            self._close_files()
         summary = ', '.join(f'{t} {n}' for t, n in sorted(self.counts.items()))
         self.get_logger().info(f'bag closed: {summary or "no messages"}; {self.tsv_rows} task events in {SessionFolder(self.session_dir).events.name}')
         if getattr(self, 'bag', None) is not None and self.get_parameter('finish').value:
             self._finish()
+
+    def _close_files(self) -> None:
+        """Close the bag, then the event log with its end rows; idempotent. A full disk
+        here is one log line (what was written before stays readable: `clopy tables`)."""
+        bag = getattr(self, 'bag', None)
+        try:
+            if bag is not None:
+                bag.close()
+        except Exception as exc:  # noqa: BLE001
+            if not self._disk_error_line('the bag', exc):
+                raise
+        finally:
+            events = getattr(self, 'events', None)
+            if events is not None and not events.closed:
+                end = self.end_record or self.inferred_end()
+                try:
+                    events.info('end_reason', end['reason'])
+                    events.info('end_error', 'true' if end['error'] else 'false')
+                    events.close(datetime.now(timezone.utc).astimezone())
+                except OSError as exc:
+                    if not self._disk_error_line('the event log', exc):
+                        raise
+                    events.close()
+
+    def _disk_error_line(self, what: str, exc: BaseException) -> bool:
+        cause = disk_error(exc)
+        if cause is not None:
+            self.get_logger().error(f'disk full while closing {what}: {cause.strerror}; '
+                                    f'`clopy tables {self.session_dir}` recovers what was written')
+        return cause is not None
 
     def _finish(self) -> None:
         """The rest of the session folder, whoever started the graph: the per-frame

@@ -15,6 +15,12 @@ RECORDER = NodeSchema('recorder', [
     Param('rerun_of', '', 'the recording this session re-runs (empty for a live session)'),
     Param('finish', True, 'after the bag is closed, make the per-frame table, the summary row and the '
           'summary figure (the session folder is then complete)'),
+    Param('min_free_mb', 200, 'free space the session folder\'s file system must keep: below it the recorder '
+          'closes the bag and the event log and ends the session (disk full, an error); 0: only a full disk '
+          '(ENOSPC) stops it', unit='MB', min=0, max=10_000_000),
+    Param('check_free_space', True, 'before start (clopy run, ros2 launch): refuse a session whose estimated '
+          'recording (frame size x rate x planned duration x 1.5) plus min_free_mb does not fit; false skips '
+          'the estimate (tests on a small file system)'),
     Param('summary_csv', '', 'sessions table the summary row goes to (empty: <out>/sessions_summary.csv '
           'beside the paradigm folder)'),
 ])

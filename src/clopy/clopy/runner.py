@@ -9,6 +9,7 @@ other way: camera first, the pipeline drains, the recorder closes last.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -16,11 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from clopy_common.session_end import ALL_TRIALS_DONE, END_OF_RECORDING, STOPPED_BY_USER
 from clopy_data.folder import BAG_METADATA, PARAMETERS, TONES_WAV, SessionFolder
 from clopy_data.session import create_session_dir
 
 from clopy import config as cfg
 from clopy import rig
+from clopy.diskspace import check_free_space
 from clopy.monitor import Monitor
 from clopy.paradigms import PARADIGMS
 from clopy.processes import STOP_TIMEOUT_S, ProcessError, Session
@@ -50,7 +53,8 @@ class RunOptions:
     peers: list[str] | None = None    # CLOPY_NETWORK=rig: the other computers (else ROS_STATIC_PEERS)
 
 
-NORMAL_ENDS = ('all trials done', 'end of the recording', 'stopped by the user', rig.ENDED_ELSEWHERE)
+#: ends clopy run sees itself that are no error (a node's own SessionEnd says error or not)
+NORMAL_ENDS = (ALL_TRIALS_DONE, END_OF_RECORDING, STOPPED_BY_USER, rig.ENDED_ELSEWHERE)
 
 
 @dataclass
@@ -58,12 +62,37 @@ class RunResult:
     session_dir: Path
     status: dict
     exit_codes: dict
-    reason: str
+    reason: str             # why the session ended (the first SessionEnd), as the end line says
     recorded: bool = True   # False: the recorder ran on another computer (--nodes)
+    error: bool = False     # the session ended abnormally (its SessionEnd had error=True)
+    rewards_refused: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.reason in NORMAL_ENDS
+        """A normal end, and the mouse got every reward it earned."""
+        return not self.error and self.rewards_refused == 0
+
+
+def exit_reason(session: Session, name: str, code: int) -> tuple[str, str]:
+    """(end reason, details for the console) of a node that exited, as clopy run sees
+    it; a SessionEnd the node published itself comes first (Monitor.end)."""
+    if code == 0 and name == 'task':
+        return ALL_TRIALS_DONE, ''
+    if code == 0 and name == 'camera':
+        return END_OF_RECORDING, ''
+    if code < 0:
+        try:
+            how = signal.Signals(-code).name
+        except ValueError:
+            how = f'signal {-code}'
+        return f'node {name} died ({how})', f'{name} stopped unexpectedly ({how}):\n{session.log_tail(name)}'
+    if code == 0:
+        return f'node {name} died (exit 0)', f'{name} stopped unexpectedly (exit 0):\n{session.log_tail(name)}'
+    first = session.first_error(name) or f'exit {code}'
+    if name == 'camera' and code == 2:
+        return f'camera failed: {first}', f'camera could not start:\n{session.log_tail(name)}'
+    return f'{name} failed: {first}', f'{name} stopped unexpectedly (exit {code}):\n{session.error_lines(name)}'
+
 
 
 def check_paradigm(name: str) -> None:
@@ -107,6 +136,8 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
         task_file = resolve_task_file(str(cfg.get(params, 'task', 'task_file', PARADIGMS[opts.paradigm].task_file)))
     except FileNotFoundError as exc:
         raise cfg.ConfigError(f'{path}: {exc}') from exc
+    if records_here(opts):
+        check_free_space(params, Path(opts.out_dir))
     start = datetime.now(timezone.utc).astimezone()
     mouse = opts.mouse or str(params.get('recorder', {}).get('mouse') or 'mouse')
     try:
@@ -129,6 +160,11 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
     rec['param_file'] = str(params_path)
     cfg.write_params(params, params_path)
     return session_dir, params, params_path
+
+
+def records_here(opts: RunOptions) -> bool:
+    """The recorder runs on this computer (not named by --remote, or named by --nodes)."""
+    return 'recorder' not in (opts.remote or []) and (opts.nodes is None or 'recorder' in opts.nodes)
 
 
 VIDEO_SUFFIXES = ('.mp4', '.avi', '.mkv', '.mov', '.mj2')
@@ -235,9 +271,16 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
     session = Session(session_dir, params_path, env)
     required = PARADIGMS[opts.paradigm].required_subscribers(params)
     # a rig: the other computer's runner is in the graph too: a name of its own
-    monitor = Monitor() if not remote else Monitor(f'clopy_run_monitor_{os.getpid()}')
+    tty = sys.stdout.isatty()
+
+    def alert(kind: str, subtype: str, content: str) -> None:   # a task warning or error, one line
+        line = f'{kind.upper()} {subtype}: {content}'
+        print(('\r' + line.ljust(110)) if tty else line, flush=True)
+
+    monitor = Monitor(on_alert=alert) if not remote else Monitor(f'clopy_run_monitor_{os.getpid()}', alert)
     camera = [e for e in nodes if e[2] == 'camera']
     reason = 'finished'
+    details = ''
     codes: dict = {}
     try:
         say(f'session {session_dir}  (ROS_DOMAIN_ID={domain_id}, '
@@ -267,25 +310,14 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
         for entry in camera:
             session.start(*entry)
         last_print = 0.0
-        tty = sys.stdout.isatty()
         while not stop_event.is_set():
             monitor.spin(0.1)
             ended = session.exited()
-            if 'task' in ended:
-                reason = ('all trials done' if ended['task'] == 0 else
-                          f'task node failed (exit {ended["task"]}): {session.error_lines("task")}')
-                break
-            if 'camera' in ended:
-                code = ended['camera']
-                reason = ('end of the recording' if code == 0 else
-                          f'camera failed (exit {code}): {session.error_lines("camera")}')
-                if code == 2:
-                    reason = f'camera could not start:\n{session.log_tail("camera")}'
-                break
-            others = {n: c for n, c in ended.items()}
-            if others:
-                name, code = next(iter(others.items()))
-                reason = f'{name} stopped unexpectedly (exit {code}):\n{session.log_tail(name)}'
+            if ended:
+                monitor.spin(0.3)   # the SessionEnd of a node that ended the session is on its way
+                name = next((n for n in ('task', 'camera') if n in ended), next(iter(ended)))
+                code = ended[name]
+                reason, details = exit_reason(session, name, code)
                 break
             if remote:
                 ended_there = rig.remote_end(remote, monitor.absent(remote), monitor.was_running, monitor.status)
@@ -299,23 +331,35 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
                 say(progress_line(monitor.status))
                 last_print = now
         else:
-            reason = 'stopped by the user'
+            reason = STOPPED_BY_USER
         if tty:
             print()
     except (RunError, ProcessError) as exc:
         reason = f'error: {exc}'
     finally:
+        # what only clopy run saw goes on record before anything stops
+        monitor.end(reason.splitlines()[0] if reason else reason, error=reason not in NORMAL_ENDS)
+        end = dict(monitor.session_end)
         if 'camera' in remote and monitor.was_running and not monitor.status.get('running', True):
             monitor.wait_gone(['camera'], STOP_TIMEOUT_S / 2)   # it stops when the task is done
             time.sleep(0.5)   # then the last frames drain, as when the camera runs here
         codes = session.stop_all()
         monitor.spin(0.2)
         status = dict(monitor.status)
+        refused = monitor.refused
         monitor.close()
         rclpy.shutdown()
         graph.release()
         lease.release()
         os.environ.clear()
         os.environ.update(saved_env)
-    say(f'session ended: {reason}')
-    return RunResult(session_dir, status, codes, reason, recorded=any(e[2] == 'recorder' for e in nodes))
+    if details:
+        say(details)
+    if reason == rig.ENDED_ELSEWHERE:
+        shown = reason + (f' ({end["reason"]})' if end['reason'] != reason else '')
+    else:
+        shown = end['reason'] if not reason.startswith('error: ') else reason
+    say(f'session ended: {shown}' + (' (error)' if end['error'] else '')
+        + (f'; {refused} valve commands refused' if refused else ''))
+    return RunResult(session_dir, status, codes, shown, recorded=any(e[2] == 'recorder' for e in nodes),
+                     error=bool(end['error']), rewards_refused=refused)

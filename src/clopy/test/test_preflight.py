@@ -56,6 +56,13 @@ def test_a_bad_set_is_refused_naming_the_set(assignment, line):
     assert refusal('clnf_1roi', assignment).startswith(line)
 
 
+def test_a_frame_too_large_for_memory_is_refused_before_start():
+    # each size alone is allowed; together 192 MB a frame, more than a source delivers
+    line = refusal('clnf_1roi', 'camera.width_px=8000', 'camera.height_px=8000')
+    assert line.startswith('--set: camera.width_px = 8000: a 8000x8000 frame is ')
+    assert 'allowed: at most 64 MB a frame' in line
+
+
 def test_a_bad_value_in_the_file_names_the_file():
     def edit(params):
         params['task']['v.total_trials'] = 0

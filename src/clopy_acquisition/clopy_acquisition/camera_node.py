@@ -7,6 +7,11 @@ driver lost. Replay and synthetic sources are paced here at `frame_rate_hz`;
 when this node falls behind by a whole frame interval it skips frames, as a
 camera would, and counts them as dropped instead of hiding them.
 
+Frame sizes and rates beyond what a source can deliver are refused at start-up
+(clopy_acquisition.limits). The camera ends the session itself at the end of a
+recording ('end of the recording') and when its source delivers no first frame
+within `first_frame_timeout_s` of the start of capture.
+
 Kinds of other packages (clopy_sim's `synthetic` cortex with its learning mouse and
 `synthetic_behaviour`, or a lab's camera) are found through the entry-point group
 `clopy.frame_sources` (clopy_acquisition.sources); their parameters live under
@@ -21,12 +26,15 @@ import time
 
 from clopy_common import qos
 from clopy_common.node_main import StartupError, run_node
+from clopy_common.schema import SchemaError
+from clopy_common.session_end import SessionEnder
 from clopy_common.stamps import from_ns
 from clopy_interfaces.msg import ControlSignal, FrameInfo, RewardEvent
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from clopy_acquisition.camera_params import CAMERA_SCHEMAS
+from clopy_acquisition.camera_params import CAMERA_SCHEMAS, check_camera
+from clopy_acquisition.limits import ValvePulses, check_frame_budget
 from clopy_acquisition.sources import SourceBackend, SourceError, open_source, source_backend, source_kinds
 
 
@@ -63,11 +71,21 @@ class CameraNode(Node):
         self.pace = get('pace')
         self.frame_id = get('frame_id')
         self.wait_for_topics = list(get('wait_for_topics'))
+        try:   # before the source makes a frame: a size it cannot deliver would hang and eat memory
+            check_camera(values)
+        except SchemaError as exc:
+            raise StartupError(str(exc)) from None
         self.source = self._make_source(kind, get)
         try:
             self.source.open()
+            check_frame_budget(self.source.width_px, self.source.height_px, self.fps,
+                               1 if self.source.encoding == 'mono8' else 3, self.source.max_size_px)
         except (SourceError, ValueError) as exc:
             raise StartupError(f'camera.source = {kind!r}: {exc}') from exc
+        self.ender = SessionEnder(self)
+        self.first_frame_timeout_s = float(get('first_frame_timeout_s'))
+        self._capture_started_s: float | None = None
+        self._pulses = ValvePulses()
         self.crop = self._crop(list(get('crop_px')))
         if self.source.nominal_fps and abs(self.source.nominal_fps - self.fps) > 1e-6 and not self.source.live:
             self.get_logger().info(f'file says {self.source.nominal_fps} fps; pacing at frame_rate_hz = {self.fps}')
@@ -85,6 +103,7 @@ class CameraNode(Node):
         if getattr(self.source, 'wants_rewards', False):   # e.g. clopy_sim's learning mouse
             self.create_subscription(RewardEvent, qos.REWARD_EVENT, self._on_reward, qos.EVENT_QOS)
         self.create_timer(1.0, self._check_foreign_publishers)
+        self.create_timer(0.25, self._check_first_frame)
         self.linger_s = 0.3   # the last frame's reliable messages reach their readers
         self._thread = threading.Thread(target=self._loop, name='capture', daemon=True)
         self.get_logger().info(
@@ -130,8 +149,19 @@ class CameraNode(Node):
         except (SourceError, ValueError) as exc:
             raise StartupError(f'camera.source = {kind!r}: {exc}') from exc
 
+    def _check_first_frame(self) -> None:
+        """The source delivers nothing after capture started: say so and end the session."""
+        started = self._capture_started_s
+        if started is None or self.frames_published or self.finished:
+            return
+        if time.monotonic() - started > self.first_frame_timeout_s:
+            self.ender.end(f'no first frame within {self.first_frame_timeout_s:g} s', error=True)
+            self._stop.set()
+
     def _on_reward(self, event: RewardEvent) -> None:
-        if event.name != 'valve':
+        # once per valve pulse: the opening record, not the closing one that follows it
+        if event.name != 'valve' or not self._pulses.take(event.delivered, event.opened,
+                                                            (event.on_time.sec, event.on_time.nanosec)):
             return
         line = self.source.on_reward(event.delivered, event.rewards_delivered)
         if line:
@@ -211,6 +241,7 @@ class CameraNode(Node):
             self.exit_status = getattr(self, 'exit_status', 0) or 1
             return
         self._wait_for_subscribers()
+        self._capture_started_s = time.monotonic()
         interval_s = 1.0 / self.fps
         clock = self.get_clock()
         # live sources stamp frames on their monotonic clock; map it to ROS time
@@ -221,7 +252,7 @@ class CameraNode(Node):
         previous_stamp_ns = None
         while not self._stop.is_set():
             if self.max_frames and index >= self.max_frames:
-                self.get_logger().info(f'max_frames = {self.max_frames} reached')
+                self.ender.end(f'end of the recording: camera.max_frames = {self.max_frames} reached')
                 return
             dropped = 0
             if not self.source.live and self.pace == 'realtime':
@@ -232,6 +263,7 @@ class CameraNode(Node):
                 behind = int((time.monotonic() - (start + slot * interval_s)) / interval_s)
                 for _ in range(max(0, behind)):
                     if self.source.read() is None:
+                        self.ender.end('end of the recording')
                         return
                     dropped += 1
                 slot += 1 + max(0, behind)
@@ -242,6 +274,7 @@ class CameraNode(Node):
                     self.exit_status = 1
                 else:
                     self.get_logger().info(f'end of {self.source.describe()} after {index} frames')
+                    self.ender.end('end of the recording')
                 return
             dropped += frame.dropped_before
             index += dropped

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from clopy_common.schema import ChosenSchema, NodeSchema, Param, SchemaError
 
-from clopy_acquisition.sources import SourceBackend, SourceError, source_backend, source_kinds
+from clopy_acquisition.limits import FILE_KINDS, check_frame_budget
+from clopy_acquisition.sources import SourceBackend, SourceError, source_backend, source_class, source_kinds
 
 CAMERA = NodeSchema('camera', [
     Param('source', 'synthetic', 'frame source kind', choices=source_kinds()),
@@ -34,6 +35,9 @@ CAMERA = NodeSchema('camera', [
           "deterministic)", choices=('realtime', 'lockstep')),
     Param('lockstep_timeout_s', 5.0, "lockstep: longest wait for a frame's control signal", unit='s',
           gt=0.0, max=3600.0),
+    Param('first_frame_timeout_s', 30.0, 'no frame from the source this long after capture starts (after the '
+          "wait for the graph) ends the session with an error ('no first frame within X s')", unit='s',
+          gt=0.0, max=3600.0),
 ])
 
 
@@ -49,3 +53,23 @@ def kind_params(kind: str) -> tuple[Param, ...]:
 
 #: The camera's full schema for each `camera.source` (the kind's own parameters join).
 CAMERA_SCHEMAS = ChosenSchema(CAMERA, 'source', kind_params, source_kinds)
+
+
+def check_camera(values: dict, file: str = '') -> None:
+    """What no single parameter shows: the requested frame size and rate within what the
+    source can deliver (clopy_acquisition.limits). ``values``: the camera block of a
+    parameter file (defaults fill the rest); file kinds take their size from the file
+    (checked by the node once it is open). SchemaError names the key, value and range."""
+    merged = CAMERA.defaults() | dict(values)
+    kind = merged['source']
+    if kind in FILE_KINDS:
+        return
+    try:
+        max_size = getattr(source_class(kind, 'camera.source'), 'max_size_px', None)
+    except SourceError as exc:
+        raise SchemaError(str(exc)) from None
+    try:
+        check_frame_budget(int(merged['width_px']), int(merged['height_px']), float(merged['frame_rate_hz']),
+                           max_size_px=max_size)
+    except ValueError as exc:
+        raise SchemaError(f'{file}: {exc}' if file else str(exc)) from None

@@ -89,6 +89,9 @@ class FrameSource(abc.ABC):
     """
 
     live: bool = False
+    #: the largest (width, height) in px the source can deliver; None: not known
+    #: (clopy_acquisition.limits applies its general limits)
+    max_size_px: tuple[int, int] | None = None
 
     def __init__(self) -> None:
         self.width_px: int = 0

@@ -161,6 +161,7 @@ class PiCameraSource(FrameSource):
     """
 
     live = True
+    max_size_px = (4056, 3040)   # the HQ camera's sensor; the ISP scales down, not up
 
     def __init__(self, width_px: int = 256, height_px: int = 256,
                  fps: float = 15.0, exposure_us: int = 60000,

@@ -73,3 +73,33 @@ def test_the_chosen_kind_brings_its_own_parameters():
         assert d.additional_constraints == "allowed: one of 'spontaneous', 'flat', 'ramp'"
     finally:
         close(node)
+
+
+def test_a_frame_the_source_cannot_deliver_stops_the_camera_before_any_frame_is_made():
+    with pytest.raises(StartupError, match=r'camera\.width_px = 8192: a 8192x8192 frame is 201 MB'):
+        camera('source:=synthetic', 'width_px:=8192', 'height_px:=8192')
+
+
+def test_an_exhausted_file_ends_the_session_with_the_reason(hdf5_path):
+    import time
+
+    from clopy_common.qos import SESSION_END, SESSION_END_QOS
+    from clopy_interfaces.msg import SessionEnd
+    from rclpy.executors import SingleThreadedExecutor
+    node = camera('source:=hdf5', f'path:={hdf5_path}', 'frame_rate_hz:=50.0')
+    listener = rclpy.create_node('listener')
+    got = []
+    listener.create_subscription(SessionEnd, SESSION_END, got.append, SESSION_END_QOS)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    executor.add_node(listener)
+    try:
+        deadline = time.monotonic() + 20.0
+        while not (got and node.finished) and time.monotonic() < deadline:   # published, then finished
+            executor.spin_once(timeout_sec=0.05)
+        assert [(m.reason, m.node, m.error) for m in got] == [('end of the recording', 'camera', False)]
+        assert node.finished and node.frames_published == 3
+        assert getattr(node, 'exit_status', 0) == 0
+    finally:
+        listener.destroy_node()
+        close(node)

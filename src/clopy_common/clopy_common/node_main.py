@@ -3,13 +3,25 @@
 Ctrl-C and SIGTERM do not tear ROS down under the node's feet: they ask the
 loop to stop, then the node's `close()` runs while ROS is still up, so it can
 publish its last records (a task's run_end snapshot, a closed valve's event)
-and flush files. A second Ctrl-C stops at once. `close()` also runs after an
-exception and on normal exit, so a valve is closed and a file is flushed
-whatever ends the process. Start-up errors (bad configuration) are printed as
-one line naming the node and exit with status 2, without a traceback.
+and flush files. `close()` also runs after an exception and on normal exit, so
+a valve is closed and a file is flushed whatever ends the process. Start-up
+errors (bad configuration) are printed as one line naming the node and exit
+with status 2, without a traceback.
+
+Signals never cut the clean-up short (`StopRequest`):
+- a repeat within `REPEAT_WINDOW_S` of the first stop signal is the same request
+  (when `clopy run` dies, the kernel's parent-death signal can arrive two or three
+  times a few ms apart);
+- a later second Ctrl-C only cuts the wait for the upstream nodes short;
+- once `close()` has begun every SIGINT/SIGTERM is absorbed, whichever thread the
+  kernel delivers it to (the handler checks a flag; Python runs handlers in the
+  main thread only).
+The node learns that its parent process is gone (`node.parent_died`, set before
+`close()`); a node whose parent dies without any signal stops as if asked to.
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -22,6 +34,9 @@ from rclpy.exceptions import InvalidParameterTypeException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
+#: a stop signal this soon after the first is the same request (parent-death repeats)
+REPEAT_WINDOW_S = 1.0
+
 
 class StartupError(Exception):
     """Configuration that cannot work: message names the key and the value."""
@@ -30,42 +45,86 @@ class StartupError(Exception):
 UPSTREAM_WAIT_S = 5.0  # the longest a stopping node keeps working for its upstream nodes
 
 
-def wait_for_upstream(node, executor) -> None:
+class StopRequest:
+    """What SIGINT/SIGTERM asked for, as the signal handler records it (see the module
+    docstring). `stop` is set by the first signal; `cut_short` by a second one more
+    than REPEAT_WINDOW_S later; nothing at all once `closing` is set."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.first_s: float | None = None
+        self.cut_short = False
+        self.closing = False
+        self.signals = 0          # every stop signal received, absorbed ones included
+        self.parent_pid = os.getppid()
+
+    def on_signal(self, signum, frame) -> None:
+        self.signals += 1
+        if self.closing:
+            return
+        now = time.monotonic()
+        if not self.stop.is_set():
+            self.first_s = now
+            self.stop.set()
+        elif now - self.first_s >= REPEAT_WINDOW_S:
+            self.cut_short = True
+
+    def parent_died(self) -> bool:
+        """The process that started this one is gone (we were re-parented)."""
+        return os.getppid() != self.parent_pid
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self.on_signal)
+        signal.signal(signal.SIGTERM, self.on_signal)
+
+
+def _publishers_elsewhere(node, topic: str) -> int:
+    """Publishers on `topic` other than the node's own (a node that also publishes on
+    a topic it waits for, e.g. session_end, never waits for itself)."""
+    own = (node.get_name(), node.get_namespace())
+    return sum(1 for info in node.get_publishers_info_by_topic(topic)
+               if (info.node_name, info.node_namespace) != own)
+
+
+def wait_for_upstream(node, executor, cancelled: Callable[[], bool] = lambda: False) -> None:
     """Stop order kept by the graph itself: a node asked to stop keeps processing until
-    the nodes feeding it have gone (no publisher left on its `upstream_topics`), then
-    takes what is still queued. So whatever stops the graph (clopy run in order, or
-    ros2 launch signalling every node at once), the camera's last frame still reaches
-    roi_dff, the task and the recorder. Bounded by the node's `upstream_wait_s`."""
+    the nodes feeding it have gone (no publisher of another node left on its
+    `upstream_topics`), then takes what is still queued. So whatever stops the graph
+    (clopy run in order, ros2 launch signalling every node at once, or the parent-death
+    signal reaching every node of a killed clopy run), the camera's last frame still
+    reaches roi_dff, the task and the recorder. Bounded by the node's `upstream_wait_s`;
+    `cancelled()` true (a user's second Ctrl-C) ends the wait at once."""
     topics = tuple(getattr(node, 'upstream_topics', ()))
     if not topics:
         return
     end = time.monotonic() + float(getattr(node, 'upstream_wait_s', UPSTREAM_WAIT_S))
-    while rclpy.ok() and time.monotonic() < end and any(node.count_publishers(t) for t in topics):
+    while (rclpy.ok() and not cancelled() and time.monotonic() < end
+           and any(_publishers_elsewhere(node, t) for t in topics)):
         executor.spin_once(timeout_sec=0.02)
     quiet_end = min(end, time.monotonic() + 0.2)
-    while rclpy.ok() and time.monotonic() < quiet_end:
+    while rclpy.ok() and not cancelled() and time.monotonic() < quiet_end:
         executor.spin_once(timeout_sec=0.02)
 
 
 def run_node(factory: Callable[[], object], args=None, executor=None) -> int:
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-
-    def on_signal(signum, frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    request = StopRequest()
+    request.install()
     node = None
     status = 0
     try:
         node = factory()
+        node.stop_request = request
+        node.parent_died = False
         executor = executor or SingleThreadedExecutor()
         executor.add_node(node)
-        while rclpy.ok() and not stop.is_set() and not getattr(node, 'finished', False):
+        next_parent_check = 0.0
+        while rclpy.ok() and not request.stop.is_set() and not getattr(node, 'finished', False):
             executor.spin_once(timeout_sec=0.05)
+            if time.monotonic() >= next_parent_check:
+                next_parent_check = time.monotonic() + 0.5
+                if request.parent_died():   # orphaned without a signal: stop as if asked to
+                    request.stop.set()
     except (StartupError, InvalidParameterTypeException) as exc:
         name = node.get_name() if node is not None else getattr(factory, '__name__', 'node')
         print(f'[{name}] configuration error: {exc}', file=sys.stderr, flush=True)
@@ -76,15 +135,17 @@ def run_node(factory: Callable[[], object], args=None, executor=None) -> int:
         traceback.print_exc()
         status = 1
     finally:
-        if node is not None and executor is not None and stop.is_set() and status == 0:
+        if node is not None and executor is not None and request.stop.is_set() and status == 0:
+            node.parent_died = request.parent_died()
             try:
-                wait_for_upstream(node, executor)
-            except KeyboardInterrupt:
-                pass
-        # nothing interrupts the clean-up (valve shut, bag closed): a second Ctrl-C
-        # or the SIGTERM that follows it waits until it is done
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+                wait_for_upstream(node, executor, lambda: request.cut_short)
+            except Exception:  # noqa: BLE001 - the clean-up below still runs
+                traceback.print_exc()
+        # nothing interrupts the clean-up (valve shut, bag closed): every later
+        # SIGINT/SIGTERM, in whatever thread it lands, is absorbed
+        request.closing = True
         if node is not None:
+            node.parent_died = getattr(node, 'parent_died', False) or request.parent_died()
             close = getattr(node, 'close', None)
             if close is not None:
                 try:

@@ -10,12 +10,38 @@ receives: the cause, not its effects.
 """
 from __future__ import annotations
 
+import errno
+
 from clopy_interfaces.msg import SessionEnd
 
 from clopy_common import qos
 
 #: exit status of a node that ended the session because of a fault it announced
 ENDED_WITH_ERROR = 3
+
+# end reasons said in more than one place (docs/recording.md lists them all)
+ALL_TRIALS_DONE = 'all trials done'
+END_OF_RECORDING = 'end of the recording'
+STOPPED_BY_USER = 'stopped by the user'
+CLOPY_RUN_DIED = 'clopy run died'
+
+
+def disk_full(free_mb: float | None = None, limit_mb: float | None = None, cause: str = '') -> str:
+    """'disk full: <x> MB free (limit <y> MB)', or 'disk full: <errno text>'."""
+    if free_mb is not None:
+        return f'disk full: {free_mb:.0f} MB free (limit {limit_mb:.0f} MB)'
+    return f'disk full: {cause}'
+
+
+def disk_error(exc: BaseException) -> OSError | None:
+    """The ENOSPC/EDQUOT OSError that `exc` is or was caused by (a library's own error
+    wrapping it included), else None."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 class SessionEnder:
@@ -27,9 +53,10 @@ class SessionEnder:
         self.publisher = node.create_publisher(SessionEnd, qos.SESSION_END, qos.SESSION_END_QOS)
         self.reason: str | None = None
 
-    def end(self, reason: str, error: bool = False, stop: bool = True) -> None:
+    def end(self, reason: str, error: bool = False, stop: bool = True, log: bool = True) -> None:
         """Publish why the session ends (once; later calls are ignored) and, with
-        `stop`, ask the node to stop with exit status 0 or ENDED_WITH_ERROR."""
+        `stop`, ask the node to stop with exit status 0 or ENDED_WITH_ERROR; `log`
+        false leaves the saying to the caller (clopy run's own end line)."""
         if self.reason is not None:
             return
         self.reason = reason
@@ -39,8 +66,9 @@ class SessionEnder:
         msg.node = self.node.get_name()
         msg.error = bool(error)
         self.publisher.publish(msg)
-        log = self.node.get_logger()
-        (log.error if error else log.info)(f'session ends: {reason}')
+        if log:
+            logger = self.node.get_logger()
+            (logger.error if error else logger.info)(f'session ends: {reason}')
         if stop:
             self.node.finished = True
             if error:

@@ -13,6 +13,9 @@ A session folder ``<out>/<paradigm>/<mouse>_<YYYYmmdd-HHMMSS>/`` holds::
     logs/                 one log file per node
     threshold_sim/        output of the offline threshold simulation
     <task file>.py        the task file that ran (archived copy)
+    UNFINISHED            marker: written when the recorder starts, removed once the folder is
+                          finished (frame table and summary row); `clopy tables` finishes a
+                          marked folder
 
 and ``<out>/sessions_summary.csv`` collects one row per session.
 
@@ -39,6 +42,9 @@ TONES_WAV = 'tones.wav'
 LOGS = 'logs'
 THRESHOLD_SIM = 'threshold_sim'
 SESSIONS_SUMMARY = 'sessions_summary.csv'
+UNFINISHED = 'UNFINISHED'
+UNFINISHED_TEXT = ('This session folder is not finished yet (recording, or the recorder was stopped before it '
+                   'made the per-frame table and the summary row).\nRun `clopy tables {path}` to finish it.\n')
 
 
 class SessionFolderError(Exception):
@@ -98,6 +104,33 @@ class SessionFolder:
     @property
     def tones_wav(self) -> Path:
         return self.path / TONES_WAV
+
+    @property
+    def unfinished_marker(self) -> Path:
+        return self.path / UNFINISHED
+
+    @property
+    def unfinished(self) -> bool:
+        """Marked unfinished (see :data:`UNFINISHED`), or a bag without a per-frame table."""
+        return self.unfinished_marker.is_file() or (self.bag.is_dir() and not self.frame_table.is_file())
+
+    def mark_unfinished(self) -> None:
+        """Write the marker (the recorder, when it starts)."""
+        self.unfinished_marker.write_text(UNFINISHED_TEXT.format(path=self.path), encoding='utf-8')
+
+    def mark_finished(self) -> None:
+        """Remove the marker (once the frame table and the summary row are written)."""
+        self.unfinished_marker.unlink(missing_ok=True)
+
+    @property
+    def default_sessions_summary(self) -> Path:
+        """The sessions table of the output root this folder is in
+        (``<out>/<paradigm>/<session>`` -> ``<out>/sessions_summary.csv``, as the recorder
+        writes it); a folder moved out of that layout: the table beside it."""
+        path = self.path.absolute()
+        paradigm = self.node_parameters('recorder').get('paradigm')
+        return self.sessions_summary(path.parents[1] if paradigm and path.parent.name == paradigm
+                                     else path.parent)
 
     @property
     def logs(self) -> Path:

@@ -72,7 +72,7 @@ class FigureData:
     tone_hz: np.ndarray = field(default_factory=lambda: np.zeros(0))
     trials: list[Trial] = field(default_factory=list)
     max_trial_s: float = float('nan')
-    valve_t: np.ndarray = field(default_factory=lambda: np.zeros(0))   # delivered valve pulses (on time)
+    valve_t: np.ndarray = field(default_factory=lambda: np.zeros(0))   # valve openings (on time), each once
     refused_t: np.ndarray = field(default_factory=lambda: np.zeros(0))  # valve commands refused
     fail_t: np.ndarray = field(default_factory=lambda: np.zeros(0))    # fail (timeout) commands
     # camera
@@ -193,6 +193,7 @@ def figure_data(session_dir: Path) -> FigureData:
     tones: list[tuple[float, float]] = []
     tone_lat, valve_lat = [], []
     valves, refused, fails = [], [], []
+    openings: set[int] = set()                # on_time (ns) of the valve openings seen
     states: list[tuple[float, str]] = []
     thresholds: list[tuple[float, float]] = []
     run_start: float | None = None
@@ -217,6 +218,11 @@ def figure_data(session_dir: Path) -> FigureData:
             fails.append(_s(msg.header))
         elif m.topic == REWARD_EVENT and msg.output == 0:
             if msg.delivered:
+                # one opening: its opening record and its closing record share on_time
+                # (a node killed mid-pulse leaves only the first); count it once
+                if _ns(msg.on_time) in openings:
+                    continue
+                openings.add(_ns(msg.on_time))
                 valves.append(_s(msg.on_time))
                 if msg.reason not in NOT_FRAME_DRIVEN and _s(msg.header) > 0:
                     valve_lat.append(_ms_between(msg.header, msg.on_time))

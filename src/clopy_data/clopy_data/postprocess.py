@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,12 +14,15 @@ from clopy_data.bag import BagError, read_bag, readable_bag, typestore_with_clop
 from clopy_data.folder import SessionFolder, SessionFolderError
 from clopy_data.session import append_summary_row, read_event_log, session_info
 from clopy_data.tables import ClmfFrameTableWriter, FrameTableWriter
-from clopy_data.topics import (CONTROL_SIGNAL, FRAME_INFO, POSE, REWARD, REWARD_EVENT, ROI_SIGNAL, SESSION_STATUS,
-                               TASK_EVENT, TONE)
+from clopy_data.topics import (CONTROL_SIGNAL, FRAME_INFO, POSE, REWARD, REWARD_EVENT, ROI_SIGNAL, SESSION_END,
+                               SESSION_STATUS, TASK_EVENT, TONE)
 
 #: Topics a digest reads: not the images (decoding them would be most of the time).
 DIGEST_TOPICS = (CONTROL_SIGNAL, ROI_SIGNAL, POSE, TONE, REWARD, REWARD_EVENT, TASK_EVENT, FRAME_INFO,
-                 SESSION_STATUS)
+                 SESSION_STATUS, SESSION_END)
+
+#: the end reason of a session whose record says nothing about it (an old or cut-short recording)
+UNKNOWN_END = 'unknown'
 
 
 @dataclass
@@ -47,6 +51,23 @@ class SessionDigest:
     status: dict
     dropped_frames: int
     body_parts: list[str] = field(default_factory=list)
+    session_end: dict | None = None        # the first SessionEnd record: reason, node, error
+
+    @property
+    def valve_openings(self) -> int:
+        """Valve openings: distinct on_time of the delivered valve records, so an opening
+        whose closing record never came (reward node killed mid-pulse) still counts."""
+        return len({v['on_time_ns'] for v in self.valve_events if v['delivered']})
+
+    @property
+    def water_ul(self) -> float:
+        return max((v['water_ul'] for v in self.valve_events), default=0.0)
+
+    @property
+    def rewards_refused(self) -> int:
+        counted = max((v['rewards_refused'] for v in self.valve_events), default=0)
+        refused_records = sum(1 for v in self.valve_events if not v['delivered'])
+        return max(counted, refused_records, int(self.status.get('rewards_refused', 0) or 0))
 
 
 def digest(session_dir: Path) -> SessionDigest:
@@ -58,6 +79,7 @@ def digest(session_dir: Path) -> SessionDigest:
     status: dict = {}
     dropped = 0
     body_parts: list[str] = []
+    ended: dict | None = None
     """Read a session's bag (salvaging it first when the recorder never closed it)."""
     bag, _ = readable_bag(SessionFolder(session_dir).bag)
     for m in read_bag(bag, typestore_with_clopy(), topics=DIGEST_TOPICS):
@@ -83,7 +105,14 @@ def digest(session_dir: Path) -> SessionDigest:
             reward[msg.frame_index] = 1 if msg.output == 0 else -1
         elif m.topic == REWARD_EVENT and msg.output == 0:
             valves.append({'frame_index': msg.frame_index, 'delivered': msg.delivered,
-                           'duration_s': msg.duration_s, 'note': msg.note})
+                           'duration_s': msg.duration_s, 'note': msg.note,
+                           'on_time_ns': msg.on_time.sec * 1_000_000_000 + msg.on_time.nanosec,
+                           'opened': bool(getattr(msg, 'opened', False)),
+                           'rewards_refused': int(getattr(msg, 'rewards_refused', 0)),
+                           'water_ul': float(getattr(msg, 'water_ul', 0.0))})
+        elif m.topic == SESSION_END:
+            if ended is None:   # the first one is the cause
+                ended = {'reason': msg.reason, 'node': msg.node, 'error': bool(msg.error)}
         elif m.topic == TASK_EVENT:
             if msg.type == 'state':
                 (trials if msg.content == 'trial' else rests).append(msg.frame_index)
@@ -97,8 +126,9 @@ def digest(session_dir: Path) -> SessionDigest:
             status = {f: getattr(msg, f) for f in ('state', 'trial', 'total_trials', 'successes', 'failures',
                                                    'threshold', 'frame_rate_hz', 'frames', 'dropped_frames',
                                                    'elapsed_s', 'session_type', 'paradigm')}
+            status.update({f: getattr(msg, f, 0) for f in ('rewards_refused', 'stalled_s', 'invalid_frames')})
     return SessionDigest(frames, roi_names, rule, tone, reward, trials, rests, thresholds, valves, status,
-                         dropped, body_parts)
+                         dropped, body_parts, ended)
 
 
 def write_frame_table(d: SessionDigest, path: Path, audio_on: bool) -> int:
@@ -165,25 +195,45 @@ def finish_session(session_dir: Path, summary_csv: Path | None, rerun_of: str = 
     roi = folder.node_parameters('roi_dff')
     d = digest(folder.path)
     session_type = _session_type(task)
-    n = write_frame_table(d, folder.frame_table, audio_on=session_type != 'no_audio')
+    # written beside, then put in place: made again over an existing table, never half written
+    partial = folder.frame_table.with_name(folder.frame_table.name + '.partial')
+    partial.unlink(missing_ok=True)
+    n = write_frame_table(d, partial, audio_on=session_type != 'no_audio')
+    os.replace(partial, folder.frame_table)
     info = session_info(read_event_log(folder.events))
     times = [r.time_s for r in d.frames.values()]
     duration_s = (max(times) - min(times)) if times else 0.0
-    delivered = sum(1 for v in d.valve_events if v['delivered'])
+    reason, error = end_reason(d, info)
     summary = {
         'mouse_id': info.get('subject_id', ''), 'session': folder.name, 'data_path': str(folder.path),
         'start': info.get('start_time', ''), 'end': info.get('end_time', ''), 'duration': round(duration_s, 3),
         'fps': round(n / duration_s, 3) if duration_s else 0, 'dff_history': roi.get('dff_history_s', ''),
         'n_tones': task.get('v.n_tones', 18), 'reward_threshold': task.get('v.threshold', ''),
-        'rewards': delivered, 'audio': int(session_type != 'no_audio'), 'session_type': session_type,
+        'rewards': d.valve_openings, 'audio': int(session_type != 'no_audio'), 'session_type': session_type,
         'paradigm': d.status.get('paradigm', ''), 'trials': d.status.get('trial', len(d.trial_start_frames)),
         'successes': d.status.get('successes', 0), 'failures': d.status.get('failures', 0),
         'final_threshold': d.status.get('threshold', ''), 'dropped_frames': d.dropped_frames,
         'rerun_of': rerun_of, 'clopy_version': '0.1.0',
+        'end_reason': reason, 'end_error': error, 'stalled_s': round(float(d.status.get('stalled_s', 0.0)), 3),
+        'rewards_refused': d.rewards_refused, 'valve_openings': d.valve_openings,
+        'water_ul': round(d.water_ul, 3), 'invalid_frames': int(d.status.get('invalid_frames', 0)),
     }
     if summary_csv is not None:
         append_summary_row(summary_csv, summary)
+        folder.mark_finished()
     return summary
+
+
+def end_reason(d: SessionDigest, info: dict) -> tuple[str, bool | str]:
+    """(reason, error) of a session: the bag's first session_end record, else the event
+    log's end_reason / end_error rows, else ('unknown', '')."""
+    if d.session_end is not None:
+        return d.session_end['reason'], d.session_end['error']
+    reason = info.get('end_reason')
+    if reason is None:
+        return UNKNOWN_END, ''
+    error = info.get('end_error', '')
+    return reason, (error == 'true') if error in ('true', 'false') else ''
 
 
 def read_summary_row(summary_csv: Path, session_dir: Path) -> dict | None:
@@ -213,6 +263,9 @@ def print_summary(s: dict) -> None:
     print(f"{s['paradigm']} {s['session_type']}: {s['trials']} trials, {s['successes']} rewarded, "
           f"{s['failures']} timed out; {s['rewards']} valve pulses; threshold {s['reward_threshold']} -> "
           f"{s['final_threshold']}; {s['duration']:.1f} s at {s['fps']} fps, {s['dropped_frames']} frames dropped")
+    print(f"ended: {s.get('end_reason') or UNKNOWN_END}{' (error)' if s.get('end_error') in (True, 1, 'true') else ''}; "
+          f"{s.get('rewards_refused') or 0} rewards refused; {float(s.get('stalled_s') or 0):.1f} s stalled; "
+          f"{s.get('invalid_frames') or 0} invalid frames")
 
 
 # -------------------------------------------------------------------------- CLI
@@ -228,11 +281,24 @@ def add_command(sub) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    """Make the tables again. A folder the recorder did not finish (marked UNFINISHED,
+    or a bag without its per-frame table) is finished: its bag salvaged when never
+    closed, the table, the summary row in the sessions table of its output root
+    (unless that has one for it already), the marker removed."""
+    folder = SessionFolder(Path(args.session).absolute())
+    csv_path = None
     try:
-        summary = finish_session(args.session, None)
-    except (BagError, SessionFolderError, OSError) as exc:
+        if folder.unfinished:
+            csv_path = folder.default_sessions_summary
+            if read_summary_row(csv_path, folder.path) is not None:
+                csv_path = None
+                folder.mark_finished()   # the row is there: only the table was missing
+        summary = finish_session(folder.path, csv_path)
+    except (BagError, SessionFolderError, OSError, ValueError) as exc:
         print(f'tables: {exc}', file=sys.stderr)
         return 1
     print_summary(summary)
+    if csv_path is not None:
+        print(f'summary row added to {csv_path}')
     return 0
 

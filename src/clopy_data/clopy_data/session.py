@@ -14,6 +14,7 @@ written as ``\\t``, ``\\n``, ``\\r`` and ``\\\\`` so a row is always one line.
 from __future__ import annotations
 
 import csv
+import errno
 import fcntl
 import hashlib
 import io
@@ -47,6 +48,8 @@ ORIGINAL_SUMMARY_COLUMNS: tuple[str, ...] = (
 SUMMARY_COLUMNS: tuple[str, ...] = ORIGINAL_SUMMARY_COLUMNS + (
     'paradigm', 'trials', 'successes', 'failures', 'final_threshold', 'dropped_frames',
     'rerun_of', 'clopy_version',
+    # how the session ended and how healthy it was (docs/recording.md)
+    'end_reason', 'end_error', 'stalled_s', 'rewards_refused', 'valve_openings', 'water_ul', 'invalid_frames',
 )
 
 # Mouse ids and paradigm names become folder names: letters, digits, '.', '-', '_',
@@ -153,8 +156,13 @@ class LineFile:
         """Close the file; idempotent."""
         with self._lock:
             if self._file is not None:
-                self._file.close()
-                self._file = None
+                file, self._file = self._file, None
+                try:
+                    file.close()
+                except OSError as exc:
+                    # a full disk: closed anyway; every line flushed before stays readable
+                    if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not file.closed:
+                        raise
 
     def __enter__(self):  # noqa: ANN204 - returns the subclass instance
         return self

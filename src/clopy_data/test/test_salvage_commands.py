@@ -145,3 +145,23 @@ def test_analyze(killed_session, tmp_path):
     assert_salvaged_once(result, folder)
     assert (tmp_path / 'out' / 'sessions_table.csv').is_file()
     assert not folder.frame_table.exists(), 'analyze reads the bag; it does not write into the session'
+
+
+def test_tables_finishes_an_unfinished_folder(killed_session, tmp_path):
+    """A marked folder without its table (the whole computer crashed): `tables` salvages the
+    bag, writes the table and the summary row into the sessions table of the output root,
+    and removes the marker; a second run adds no second row."""
+    from clopy_data.postprocess import read_summary_row
+    folder = copy_of(killed_session, tmp_path / 'out' / 'clnf_1roi')
+    folder.mark_unfinished()
+    csv_path = tmp_path / 'out' / 'sessions_summary.csv'
+    assert folder.default_sessions_summary == csv_path
+    result = run('tables', str(folder.path))
+    assert_salvaged_once(result, folder)
+    assert folder.frame_table.is_file() and not folder.unfinished_marker.exists()
+    row = read_summary_row(csv_path, folder.path)
+    assert row is not None and row['session'] == folder.name, csv_path.read_text()
+    assert row['end_reason'] != '' and row['valve_openings'] == row['rewards']
+    again = run('tables', str(folder.path))
+    assert again.returncode == 0, again.stderr
+    assert len(csv_path.read_text().splitlines()) == 2, 'one header, one row'

@@ -232,6 +232,7 @@ def test_summary_columns_extend_the_original():
     assert SUMMARY_COLUMNS[len(ORIGINAL_SUMMARY_COLUMNS):] == (
         'paradigm', 'trials', 'successes', 'failures', 'final_threshold', 'dropped_frames',
         'rerun_of', 'clopy_version',
+        'end_reason', 'end_error', 'stalled_s', 'rewards_refused', 'valve_openings', 'water_ul', 'invalid_frames',
     )
 
 

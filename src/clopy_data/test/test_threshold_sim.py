@@ -336,3 +336,38 @@ def test_session_bag_is_read_from_control_signal(tmp_path):
     results, _ = simulate(rec, [0.02, 0.06, 0.14])
     assert [(r.trials, r.successes, r.failures) for r in results] == \
         [HAND_EXPECTED[0.02], HAND_EXPECTED[0.06], HAND_EXPECTED[0.14]]
+
+
+@pytest.mark.parametrize('exact', [False, True], ids=['fast', 'engine'])
+def test_a_camera_stall_is_taken_out_of_task_time_as_live(exact):
+    """The stall rule (clopy_task.stall): a 12 s gap in the stamps inside a trial freezes its
+    timer; the trial resumes and the results equal those of the same frames without the gap."""
+    import dataclasses
+    values = np.zeros(600)
+    steady = synthetic_recording(values, 10.0, variables=HAND_VARIABLES)
+    stamps = np.arange(600) / 10.0
+    stamps[20:] += 12.0                      # frames 0-19 at 0-1.9 s, then nothing for 12 s
+    stalled = synthetic_recording(values, 10.0, stamps_s=stamps, variables=HAND_VARIABLES)
+    a = simulate_engine(steady, 0.2, exact=exact)
+    b = simulate_engine(stalled, 0.2, exact=exact)
+    first = b.outcomes[0]   # not timed out by the resuming frame: 4 s of frames later
+    assert (first.trial, first.outcome, first.frame_index) == (1, 'timeout', 50)
+    assert (first.start_s, first.end_s) == (pytest.approx(1.0), pytest.approx(5.0))
+    assert (b.trials, b.failures) == (a.trials, a.failures)
+    assert [(o.trial, o.outcome, o.frame_index) for o in b.outcomes] == [(o.trial, o.outcome, o.frame_index)
+                                                                        for o in a.outcomes]
+    assert b.duration_s == pytest.approx(a.duration_s)
+    off = simulate_engine(dataclasses.replace(stalled, stall_after_frames=1000), 0.2, exact=exact)
+    assert off.outcomes[0].frame_index == 20       # without the rule the stall ends the trial
+
+
+def test_the_session_stall_setting_is_read_and_checked(tmp_path):
+    session = write_session(tmp_path / 's', two_level_signal(), 10.0, HAND_VARIABLES)
+    params = yaml.safe_load((session / 'parameters.yaml').read_text())
+    params['task']['ros__parameters']['stall_after_frames'] = 7
+    (session / 'parameters.yaml').write_text(yaml.safe_dump(params))
+    assert load_recording(session).stall_after_frames == 7
+    params['task']['ros__parameters']['stall_after_frames'] = 0
+    (session / 'parameters.yaml').write_text(yaml.safe_dump(params))
+    with pytest.raises(ThresholdSimError, match='task.stall_after_frames = 0'):
+        load_recording(session)

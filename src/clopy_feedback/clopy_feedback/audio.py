@@ -185,10 +185,12 @@ class WavSink:
                 self._render_until(self._sample_index(t_end_s, 'close'))
         finally:
             self._closed = True
-            if self._wav is not None:
-                self._wav.close()
-            if self._file is not None:
-                self._file.close()
+            try:
+                if self._wav is not None:
+                    self._wav.close()   # patches the header: can meet a full disk too
+            finally:
+                if self._file is not None:
+                    self._file.close()
 
     def _sample_index(self, t_s: float, where: str) -> int:
         if not math.isfinite(t_s):

@@ -1,8 +1,12 @@
 """Task node: runs a pyControl-style task file on the control signal.
 
 `control_signal` in; `tone` and `reward` commands, `task_event` records and
-`session_status` out. Task time comes from the frame stamps only, so the same
-task gives the same records live, in replay and offline. Every task variable
+`session_status` out. Task time comes from the frame stamps only, with camera
+stalls taken out (clopy_task.stall), so the same task gives the same records live,
+in replay and offline. A wall-clock watchdog (clopy_feedback.task_health) turns the
+tone off while no frame comes and ends the session when a stall lasts longer than
+`stall_limit_s` or no first frame comes; refused valve commands and runs of invalid
+control signals become warnings and errors in task_event and session_status. Every task variable
 `v.name` is a ROS parameter `v.name`: set it in the parameter file, or change
 it during the run (`ros2 param set /task v.threshold 0.08`); each change is
 logged as a task event.
@@ -10,20 +14,23 @@ logged as a task event.
 from __future__ import annotations
 
 import json
+import time
 from collections import deque
 from pathlib import Path
 
 from clopy_common import qos
 from clopy_common.node_main import StartupError, run_node
 from clopy_common.schema import SchemaError
+from clopy_common.session_end import SessionEnder
 from clopy_common.stamps import to_s
-from clopy_interfaces.msg import (ControlSignal, FrameInfo, RewardCommand, SessionStatus, TaskEvent,
+from clopy_interfaces.msg import (ControlSignal, FrameInfo, RewardCommand, RewardEvent, SessionStatus, TaskEvent,
                                   ToneCommand)
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import Header
 
+from clopy_feedback.task_health import Notice, TaskHealth
 from clopy_feedback.task_params import TASK, task_schema
 from clopy_task import files
 from clopy_task.engine import TaskEngine, TaskError, TaskRecord
@@ -96,16 +103,23 @@ class TaskNode(Node):
         self.status_pub = self.create_publisher(SessionStatus, qos.SESSION_STATUS, qos.STATUS_QOS)
         self.create_subscription(ControlSignal, qos.CONTROL_SIGNAL, self.on_signal, qos.STREAM_QOS)
         self.create_subscription(FrameInfo, qos.FRAME_INFO, self.on_frame_info, qos.STREAM_QOS)
+        self.create_subscription(RewardEvent, qos.REWARD_EVENT, self.on_reward_event, qos.EVENT_QOS)
+        self.ender = SessionEnder(self)
         self.upstream_topics = (qos.CONTROL_SIGNAL, qos.FRAME_INFO)  # on stop: until the signal chain has gone
         self.add_on_set_parameters_callback(self.on_set_parameters)
         self.create_timer(values['status_period_s'], self.publish_status)
+        self.health = TaskHealth(frame_rate_hz, values['stall_after_frames'], values['stall_limit_s'],
+                                 values['first_frame_timeout_s'], values['invalid_warn_frames'], time.monotonic())
+        self.create_timer(0.05, self.watchdog)
 
         self.stop_when_done = values['stop_when_done']
         self.linger_s = 0.5
         self.finished = False
         self._frame_headers: dict[int, object] = {}
         self._current_header = None
+        self._current_header_index = -1
         self._stamps_s: deque[float] = deque(maxlen=60)
+        self._task_s: float | None = None   # the latest frame's task time (stall rule)
         self.frames = 0
         self.rewards_commanded = 0
         self.dropped_frames = 0
@@ -121,25 +135,68 @@ class TaskNode(Node):
 
     def on_frame_info(self, info: FrameInfo) -> None:
         self.dropped_frames = info.dropped_total
+        self.health.camera_seen(time.monotonic())
+
+    def on_reward_event(self, event: RewardEvent) -> None:
+        if event.name == 'valve' and not event.delivered:
+            self.publish_notice(self.health.reward_refused(event.note, event.frame_index))
+            self.health.rewards_refused = max(self.health.rewards_refused, event.rewards_refused)
+            self.publish_status()
+
+    def watchdog(self) -> None:
+        """Wall clock: a stall starts (tone off), lasts too long, or no first frame comes."""
+        if self.finished or self.engine.stopped:
+            return
+        notices, end = self.health.check(time.monotonic())
+        for notice in notices:
+            if self.engine.state is not None:   # silence while no frame comes; the engine keeps its tone
+                _NodeOutputs(self).tone(self.engine.time_s, self._current_header_index, 0.0)
+            self.publish_notice(notice)
+            self.publish_status()
+        if end is not None:
+            self.ender.end(end, error=True)
+            self.publish_status()
+
+    def publish_notice(self, notice: Notice, t_s: float | None = None) -> None:
+        """A task event of the node's own (at task time `t_s`, default the engine's time)."""
+        line = f'{notice.subtype}: {notice.content}'
+        if notice.type == 'info':   # one severity per call site (rclpy)
+            self.get_logger().info(line)
+        else:
+            self.get_logger().warning(line)
+        start_s = self.engine.start_time_s
+        time_s = self.engine.time_s if start_s is None or t_s is None else max(self.engine.time_s, t_s - start_s)
+        self.on_record(TaskRecord(time_s if start_s is not None else 0.0, notice.type, notice.subtype,
+                                  notice.content, self._current_header_index))
 
     def on_signal(self, sig: ControlSignal) -> None:
         if self.engine.stopped:
             return
-        t_s = to_s(sig.header.stamp)
+        stamp_s = to_s(sig.header.stamp)
         self._current_header = sig.header
+        self._current_header_index = sig.frame_index
+        was_stalled = self.health.stalled
+        t_s, notices = self.health.frame(time.monotonic(), stamp_s, sig.valid, sig.invalid_reason)
         if self.engine.state is None:
             # silence at the session start: the tone output's time line starts here
             _NodeOutputs(self).tone(t_s, sig.frame_index, 0.0)
             self.engine.start(t_s)
             self.get_logger().info(f'session started at frame {sig.frame_index}')
+        elif was_stalled and self.engine.tone_hz != 0:
+            _NodeOutputs(self).tone(t_s, sig.frame_index, self.engine.tone_hz)   # the tone the stall cut
+        for notice in notices:
+            self.publish_notice(notice, t_s)
         self.engine.process_frame(t_s, sig.frame_index, sig.value, sig.valid)
         self.frames += 1
-        self._stamps_s.append(t_s)
+        self._stamps_s.append(stamp_s)
+        self._task_s = t_s
+        if notices:
+            self.publish_status()
         if self.engine.stopped:
             self.publish_status()
             self.get_logger().info('task finished')
             if self.stop_when_done:
-                self.finished = True
+                self.ender.end('all trials done')
 
     # -- records, variables ---------------------------------------------------
     def on_record(self, record: TaskRecord) -> None:
@@ -186,12 +243,12 @@ class TaskNode(Node):
             if not param.name.startswith('v.'):
                 continue
             name = param.name[2:]
-            if self.engine.state is None or not self._stamps_s:
+            if self.engine.state is None or self._task_s is None:
                 return SetParametersResult(successful=False, reason=(
                     f'{param.name}: the session has not started; set it in the parameter file'))
             try:
                 # logged at the time of the last frame: task time only moves with frames
-                self.engine.set_variable(name, param.value, self._stamps_s[-1], subtype='api')
+                self.engine.set_variable(name, param.value, self._task_s, subtype='api')
             except (TaskError, ValueError, TypeError) as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
         return SetParametersResult(successful=True)
@@ -216,6 +273,11 @@ class TaskNode(Node):
         msg.dropped_frames = self.dropped_frames
         msg.elapsed_s = self.engine.time_s if self.engine.state is not None else 0.0
         msg.running = self.engine.state is not None and not self.engine.stopped
+        msg.rewards_refused = self.health.rewards_refused
+        msg.stalled = self.health.stalled
+        msg.stalled_s = self.health.stalled_s(time.monotonic())
+        msg.invalid_frames = self.health.invalid_frames
+        msg.warning = self.health.warning
         self.status_pub.publish(msg)
 
     def close(self) -> None:
@@ -224,7 +286,7 @@ class TaskNode(Node):
                 # what the stop sends (the final tone-off) was caused by no frame: it keeps
                 # the last frame's stamp (the WAV time line) but says so in frame_id
                 self._current_header = Header(stamp=self._current_header.stamp, frame_id=qos.SESSION_END_FRAME_ID)
-            self.engine.stop(self._stamps_s[-1] if self._stamps_s else self.engine.time_s)
+            self.engine.stop(self._task_s if self._task_s is not None else self.engine.time_s)
         if self.engine.state is not None:
             self.publish_status()
 

@@ -17,7 +17,15 @@ TASK = NodeSchema('task', [
           gt=0.0, max=1000.0),
     Param('paradigm', 'clnf_1roi', 'paradigm name, for status and records'),
     Param('status_period_s', 0.5, 'how often session_status is published', unit='s', gt=0.0, max=60.0),
-    Param('stop_when_done', True, 'exit when the task calls stop_framework()'),
+    Param('stop_when_done', True, "end the session ('all trials done') when the task calls stop_framework()"),
+    Param('stall_after_frames', 5, 'no frame for this many frame periods is a camera stall: the gap is taken out '
+          'of task time (trial timers frozen, the trial resumes), the tone is off while it lasts', min=1, max=1000),
+    Param('stall_limit_s', 10.0, 'a camera stall longer than this ends the session with an error', unit='s',
+          gt=0.0, max=3600.0),
+    Param('first_frame_timeout_s', 30.0, 'no control signal this long after the first frame_info (or after the '
+          'start plus 60 s when no camera delivers) ends the session with an error', unit='s', gt=0.0, max=3600.0),
+    Param('invalid_warn_frames', 15, 'more invalid control-signal frames in a row than this: one warning per run',
+          min=1, max=1_000_000),
 ])
 
 

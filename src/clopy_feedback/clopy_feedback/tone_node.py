@@ -6,7 +6,8 @@ Backends (chosen explicitly, never as a fallback):
   WAV file, placing each command at its frame stamp, so the file is the same
   for the same commands live, in replay and offline.
 Each new frequency is reported on `tone_event` (ToneEvent) with the time it
-reached the output and its sample position.
+reached the output and its sample position. A full disk under the WAV file
+(ENOSPC/EDQUOT) ends the session with one error line (`disk full: ...`), no traceback.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import time
 
 from clopy_common import qos
 from clopy_common.node_main import StartupError, run_node
+from clopy_common.session_end import SessionEnder, disk_error, disk_full
 from clopy_common.stamps import from_s, to_s
 from clopy_interfaces.msg import ToneCommand, ToneEvent
 from rclpy.node import Node
@@ -31,6 +33,7 @@ class ToneNode(Node):
         rate = self.rate = values['sample_rate_hz']
         amplitude = values['amplitude']
         self.events = self.create_publisher(ToneEvent, qos.TONE_EVENT, qos.EVENT_QOS)
+        self.ender = SessionEnder(self)
         self.create_subscription(ToneCommand, qos.TONE, self.on_command, qos.COMMAND_QOS)
         self.upstream_topics = (qos.TONE,)  # on stop: until the task has gone
         self.current_hz = None
@@ -68,11 +71,18 @@ class ToneNode(Node):
             return
         self.current_hz = cmd.frequency_hz
         if self.sink is not None:
-            if not self._started:
-                # sample 0 of the WAV is the stamp of the first command (the task's start)
-                self.sink.start(t_s)
-                self._started = True
-            sample = self.sink.command(t_s, cmd.frequency_hz)
+            if self.sink.closed:
+                return   # the disk was full: the session is ending
+            try:
+                if not self._started:
+                    # sample 0 of the WAV is the stamp of the first command (the task's start)
+                    self.sink.start(t_s)
+                    self._started = True
+                sample = self.sink.command(t_s, cmd.frequency_hz)
+            except OSError as exc:
+                if not self._disk_full(exc):
+                    raise
+                return
             # reached the output = written to the file, now; its place in the file
             # (sample) follows the frame stamp, so the WAV is the same in any replay
             self._publish(cmd, self.get_clock().now().nanoseconds * 1e-9, sample)
@@ -103,12 +113,30 @@ class ToneNode(Node):
         event.sample_index = max(0, int(sample))
         self.events.publish(event)
 
+    def _disk_full(self, exc: OSError) -> bool:
+        """A full disk under the WAV file: close it as far as it goes, one error line, end
+        the session with an error. False for any other OSError."""
+        cause = disk_error(exc)
+        if cause is None:
+            return False
+        try:
+            self.sink.close()
+        except OSError:
+            pass   # the same full disk; what was flushed before stays in the file
+        reason = disk_full(cause=f'{cause.strerror} ({self.sink.path})')
+        self.ender.end(reason, error=True)   # logs the one error line
+        return True
+
     def close(self) -> None:
         if self.sink is not None and not self.sink.closed:
-            if self._started:
-                self.sink.close(self.last_stamp_s + 0.5 if self.last_stamp_s is not None else None)
-            else:
-                self.sink.close()
+            try:
+                if self._started:
+                    self.sink.close(self.last_stamp_s + 0.5 if self.last_stamp_s is not None else None)
+                else:
+                    self.sink.close()
+            except OSError as exc:
+                if not self._disk_full(exc):
+                    raise
         if self.output is not None:
             self.output.close()
 

@@ -8,6 +8,8 @@ Safety rules:
   the timer that should have closed it never ran;
 - `close()` (called on shutdown, signals and errors) drives every output low
   before releasing the pins; it is idempotent;
+- what an output does is reported as it happens: `on_open` the moment the pin
+  went high, `on_done` once it is low again (always in that order);
 - simulation (gpiozero MockFactory) is chosen explicitly; a real rig whose pin
   library cannot be loaded stops with an error instead of falling back.
 """
@@ -53,7 +55,7 @@ class PulseRecord:
         return max(0.0, self.off_time_s - self.on_time_s) if self.off_time_s else 0.0
 
 
-@dataclass
+@dataclass(eq=False)   # compared by identity
 class _Active:
     record: PulseRecord
     deadline_s: float           # time.monotonic() at which it must be off
@@ -61,6 +63,7 @@ class _Active:
     timer: threading.Timer | None = None
     on_done: Callable[[PulseRecord], None] | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    opened: threading.Event = field(default_factory=threading.Event)   # on_open has returned
 
 
 def make_pin_factory(simulate: bool):
@@ -108,6 +111,7 @@ class OutputBank:
         self._pins = {}
         self._lock = threading.RLock()
         self._active: dict[str, _Active] = {}
+        self._unreported: list[_Active] = []   # on, or off but not yet reported (on_done)
         self._closed = False
         self.factory = pin_factory
         try:
@@ -140,10 +144,12 @@ class OutputBank:
 
     # -- commands --------------------------------------------------------------
     def pulse(self, name: str, duration_s: float, reason: str = '',
-              on_done: Callable[[PulseRecord], None] | None = None, tag: object = None) -> PulseRecord:
-        """Switch `name` on for `duration_s`, without blocking. `on_done` gets the
-        record once the output is off again. A refused pulse returns a record with
-        delivered False (and calls on_done at once)."""
+              on_done: Callable[[PulseRecord], None] | None = None, tag: object = None,
+              on_open: Callable[[PulseRecord], None] | None = None) -> PulseRecord:
+        """Switch `name` on for `duration_s`, without blocking. `on_open` gets the
+        record the moment the output is on (on_time_s set, off_time_s 0), `on_done`
+        once it is off again (never before on_open has returned). A refused pulse
+        returns a record with delivered False (on_done at once, no on_open)."""
         spec = self.spec(name)
         record = PulseRecord(name=name, requested_s=duration_s, reason=reason, delivered=False, tag=tag)
         refusal = None
@@ -170,8 +176,15 @@ class OutputBank:
             active.timer = threading.Timer(duration_s, self._finish, args=(name, active, ''))
             active.timer.daemon = True
             self._active[name] = active
+            self._unreported.append(active)
             active.timer.start()
             self._wake.set()
+        # outside the lock: the pin's timing does not wait for the report
+        try:
+            if on_open:
+                on_open(record)
+        finally:
+            active.opened.set()
         return record
 
     def set_level(self, name: str, level: bool) -> None:
@@ -188,15 +201,17 @@ class OutputBank:
                 self._devices[name].off()
 
     def wait_idle(self, timeout_s: float = 5.0) -> bool:
-        """Block until no pulse is running (for shutdown and tests)."""
+        """Block until no pulse is running and every finished one has been reported
+        (on_done returned); for shutdown and tests."""
         end = time.monotonic() + timeout_s
         while time.monotonic() < end:
             with self._lock:
-                pending = list(self._active.values())
+                pending = list(self._unreported)
             if not pending:
                 return True
             pending[0].done.wait(max(0.0, end - time.monotonic()))
-        return not self._active
+        with self._lock:
+            return not self._unreported
 
     def close(self) -> None:
         """Every output low, then release the pins. Safe to call more than once,
@@ -235,9 +250,16 @@ class OutputBank:
                 if note:
                     active.record.note = note
                 del self._active[name]
-        active.done.set()
-        if active.on_done:
-            active.on_done(active.record)
+        try:
+            # the opening is reported first (bounded wait: a stuck on_open never holds the closing record)
+            active.opened.wait(1.0)
+            if active.on_done:
+                active.on_done(active.record)
+        finally:
+            active.done.set()   # wait_idle: off and reported
+            with self._lock:
+                if active in self._unreported:
+                    self._unreported.remove(active)
 
     def _watch(self, period_s: float) -> None:
         while not self._stop.is_set():

@@ -1,63 +1,87 @@
 """Reward node: water valve, fail signal and TTL outputs.
 
 Subscribes `reward` (RewardCommand), serves `manual_reward` (ManualReward) and
-publishes `reward_event` (RewardEvent) for what the hardware actually did, with
-the measured on and off times. Safety lives in clopy_reward.outputs: pulse
-limits, a watchdog, and every output low on shutdown, signal or error.
+publishes `reward_event` (RewardEvent) for what the hardware actually did: a record
+the moment the valve opens (opened True, off_time zero), then the closing record
+with the same on_time and the measured off time; a refused command is a record with
+delivered False and the reason in `note`. Safety lives in clopy_reward.outputs
+(pulse limits, a watchdog, every output low on shutdown, signal or error),
+clopy_reward.limits (the valve ceiling, checked at start) and clopy_reward.water
+(openings, refusals, water, the session's cap: the reward node ends the session
+once the pulse reaching it has closed).
 """
 from __future__ import annotations
 
-import threading
-
 from clopy_common import qos
 from clopy_common.node_main import StartupError, run_node
+from clopy_common.session_end import SessionEnder
 from clopy_common.stamps import from_s
-from clopy_interfaces.msg import RewardCommand, RewardEvent
+from clopy_interfaces.msg import RewardCommand, RewardEvent, TaskEvent
 from clopy_interfaces.srv import ManualReward
 from rclpy.node import Node
 
-from clopy_reward.reward_params import REWARD
+from clopy_reward.limits import ValveLimitError, check_reward_values, override_warning
 from clopy_reward.outputs import OutputBank, OutputError, OutputSpec, PulseRecord, make_pin_factory
+from clopy_reward.reward_params import REWARD
+from clopy_reward.water import WaterLedger
 
 OUTPUT_NAMES = {RewardCommand.OUTPUT_VALVE: 'valve', RewardCommand.OUTPUT_FAIL: 'fail'}
 
 
 class RewardNode(Node):
-    def __init__(self) -> None:
-        super().__init__('reward')
+    def __init__(self, **node_options) -> None:
+        super().__init__('reward', **node_options)   # node_options: rclpy Node's (a test's context)
         values = REWARD.declare(self)
         self.simulate = values['simulate']
         pins = {name: values[f'{name}_pin'] for name in ('valve', 'fail', 'behaviour_camera', 'illumination')}
         self.valve_pulse_s, self.fail_pulse_s = values['valve_pulse_s'], values['fail_pulse_s']
-        max_valve_s, max_fail_s = values['max_valve_open_s'], values['max_fail_pulse_s']
-        self.max_rewards = values['max_rewards']
         self.hold_ttl = values['hold_ttl_outputs']
-        if self.valve_pulse_s > max_valve_s:
-            raise StartupError(f'reward.valve_pulse_s = {self.valve_pulse_s} exceeds reward.max_valve_open_s = {max_valve_s}')
+        try:
+            limits = check_reward_values(values, 'reward node parameters')
+        except ValveLimitError as exc:
+            raise StartupError(str(exc)) from None
+        self.water = WaterLedger(values['max_rewards'], values['valve_flow_ul_per_ms'], values['max_water_ml'])
+        self.ender = SessionEnder(self)
+        self._closing = False
+        self.linger_s = 0.3   # the last reward events reach the recorder
 
         try:
             self.outputs = OutputBank(
-                [OutputSpec('valve', pins['valve'], max_valve_s),
-                 OutputSpec('fail', pins['fail'], max_fail_s),
+                [OutputSpec('valve', pins['valve'], limits['valve']),
+                 OutputSpec('fail', pins['fail'], limits['fail']),
                  OutputSpec('behaviour_camera', pins['behaviour_camera'], 0.0),
                  OutputSpec('illumination', pins['illumination'], 0.0)],
                 make_pin_factory(self.simulate))
         except OutputError as exc:
             raise StartupError(str(exc)) from exc
 
-        self.rewards_delivered = 0
-        self.linger_s = 0.3   # the last reward events reach the recorder
-        self._count_lock = threading.Lock()
         self.events = self.create_publisher(RewardEvent, qos.REWARD_EVENT, qos.EVENT_QOS)
+        self.task_events = self.create_publisher(TaskEvent, qos.TASK_EVENT, qos.EVENT_QOS)
         self.create_subscription(RewardCommand, qos.REWARD, self.on_command, qos.VALVE_COMMAND_QOS)
         self.upstream_topics = (qos.REWARD,)  # on stop: until the task has gone (a pulse still finishes)
         self.create_service(ManualReward, qos.MANUAL_REWARD, self.on_manual)
+        warning = override_warning(values)
+        if warning:
+            self._warn_in_session('valve_ceiling_override', warning)
         if self.hold_ttl:
             for name in ('behaviour_camera', 'illumination'):
                 self.outputs.set_level(name, True)
         self.get_logger().info(
             f'outputs ready ({"simulated pins" if self.simulate else "GPIO"}): '
-            f'valve BCM{pins["valve"]}, fail BCM{pins["fail"]}')
+            f'valve BCM{pins["valve"]} (at most {limits["valve"]:g} s), fail BCM{pins["fail"]}')
+
+    @property
+    def rewards_delivered(self) -> int:
+        return self.water.openings
+
+    def _warn_in_session(self, subtype: str, text: str) -> None:
+        """A warning row of the session's events.tsv (TaskEvent, time 0: at start) and the log."""
+        msg = TaskEvent()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.time_s = 0.0
+        msg.type, msg.subtype, msg.content = 'warning', subtype, text
+        self.task_events.publish(msg)
+        self.get_logger().warning(text)
 
     # -- commands -----------------------------------------------------------
     def on_command(self, cmd: RewardCommand) -> None:
@@ -82,21 +106,30 @@ class RewardNode(Node):
         return response
 
     def pulse(self, name, duration_s, reason, header, frame_index) -> PulseRecord:
-        if name == 'valve':
-            with self._count_lock:
-                if self.max_rewards and self.rewards_delivered >= self.max_rewards:
-                    record = PulseRecord(name, duration_s, reason, False,
-                                         note=f'session reward cap of {self.max_rewards} reached')
-                    self._publish(record, header, frame_index)
-                    return record
-                # counted before it opens so two quick commands cannot pass the cap
-                self.rewards_delivered += 1
-        record = self.outputs.pulse(name, duration_s, reason, tag=(header, frame_index),
-                                    on_done=self._on_done)
-        if not record.delivered and name == 'valve':
-            with self._count_lock:
-                self.rewards_delivered -= 1
-        return record
+        tag = (header, frame_index)
+        if name != 'valve':
+            return self.outputs.pulse(name, duration_s, reason, tag=tag, on_done=self._on_done)
+        note = self.water.reserve()   # counted before it opens: two quick commands cannot pass the cap
+        if note:
+            record = PulseRecord(name, duration_s, reason, False, note=note)
+            self._publish(record, header, frame_index)
+            return record
+        return self.outputs.pulse(name, duration_s, reason, tag=tag, on_open=self._on_open,
+                                  on_done=self._on_valve_done)
+
+    def _on_open(self, record: PulseRecord) -> None:
+        header, frame_index = record.tag
+        self._publish(record, header, frame_index, opened=True)
+
+    def _on_valve_done(self, record: PulseRecord) -> None:
+        if not record.delivered:
+            self.water.cancel()
+            self._on_done(record)
+            return
+        cap = self.water.closed(record.duration_s)
+        self._on_done(record)
+        if cap and not self._closing:
+            self.ender.end(self.water.end_reason(), error=False)
 
     def _on_done(self, record: PulseRecord) -> None:
         header, frame_index = record.tag if record.tag else (RewardCommand().header, 0)
@@ -113,7 +146,8 @@ class RewardNode(Node):
                              on_time_s=now if cmd.level else 0.0, off_time_s=0.0 if cmd.level else now)
         self._publish(record, cmd.header, cmd.frame_index, output=RewardCommand.OUTPUT_TTL)
 
-    def _publish(self, record: PulseRecord, header, frame_index: int, output: int | None = None) -> None:
+    def _publish(self, record: PulseRecord, header, frame_index: int, output: int | None = None,
+                 opened: bool = False) -> None:
         msg = RewardEvent()
         msg.header = header
         msg.frame_index = int(frame_index)
@@ -121,18 +155,22 @@ class RewardNode(Node):
         msg.name = record.name
         msg.reason = record.reason
         msg.delivered = record.delivered
-        msg.note = record.note
+        msg.opened = opened
+        msg.note = '' if opened else record.note
         if record.on_time_s:
             msg.on_time = from_s(record.on_time_s)
-        if record.off_time_s:
+        if record.off_time_s and not opened:
             msg.off_time = from_s(record.off_time_s)
-        msg.duration_s = record.duration_s
-        msg.rewards_delivered = self.rewards_delivered
+        msg.duration_s = 0.0 if opened else record.duration_s
+        msg.rewards_delivered = self.water.openings
+        msg.rewards_refused = self.water.refused
+        msg.water_ul = self.water.water_ul
         self.events.publish(msg)
-        if record.note:
-            self.get_logger().warn(f'{record.name}: {record.note}')
+        if record.note and not opened:
+            self.get_logger().warning(f'{record.name}: {record.note}')
 
     def close(self) -> None:
+        self._closing = True
         outputs = getattr(self, 'outputs', None)
         if outputs is not None:
             outputs.close()

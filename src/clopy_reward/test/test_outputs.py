@@ -115,3 +115,33 @@ def test_concurrent_pulses_on_different_outputs():
     assert high_time_s(b.pin('valve')) == pytest.approx(0.05, abs=0.015)
     assert high_time_s(b.pin('fail')) == pytest.approx(0.05, abs=0.015)
     b.close()
+
+
+def test_on_open_comes_with_the_pin_high_and_before_on_done():
+    b = bank()
+    seen = []
+
+    def on_open(record):
+        seen.append(('open', b.is_on('valve'), record.on_time_s, record.off_time_s))
+        time.sleep(0.05)   # a slow report: the pulse ends meanwhile, its closing report waits
+
+    rec = b.pulse('valve', 0.005, on_open=on_open,
+                  on_done=lambda r: seen.append(('done', b.is_on('valve'), r.on_time_s, r.off_time_s)))
+    assert b.wait_idle(2.0)
+    deadline = time.monotonic() + 2.0
+    while len(seen) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [s[0] for s in seen] == ['open', 'done']
+    assert seen[0][1] is True and seen[0][3] == 0.0 and seen[0][2] == rec.on_time_s
+    assert seen[1][1] is False and seen[1][2] == rec.on_time_s and seen[1][3] > rec.on_time_s
+    # the pin's own timing did not wait for the slow report
+    assert high_time_s(b.pin('valve')) < 0.04
+    b.close()
+
+
+def test_a_refused_pulse_is_never_reported_as_opened():
+    b = bank(max_valve_s=0.5)
+    opened, done = [], []
+    rec = b.pulse('valve', 0.8, on_open=opened.append, on_done=done.append)
+    assert not rec.delivered and opened == [] and done == [rec]
+    b.close()

@@ -40,11 +40,13 @@ class PoseSample:
 
 @dataclasses.dataclass(frozen=True)
 class ControlValue:
-    """What the speed node publishes for one pose (``value`` is sent as 0 when not valid)."""
+    """What the speed node publishes for one pose (``value`` is sent as 0 when not valid;
+    ``reason`` says why it is not valid, sent as the control signal's invalid_reason)."""
 
     value: float
     units: str
     valid: bool
+    reason: str = dataclasses.field(default='', compare=False)
 
 
 @runtime_checkable
@@ -80,7 +82,7 @@ class SpeedProcessor:
     def process(self, pose: PoseSample) -> ControlValue:
         result = self.estimator.update(pose.t_s, pose.frame_index, pose.parts)
         value = result.px_per_frame if self.units == 'px_per_frame' else result.mm_per_s
-        return ControlValue(value if result.valid else 0.0, self.units, result.valid)
+        return ControlValue(value if result.valid else 0.0, self.units, result.valid, result.reason)
 
 
 class PawDistanceProcessor:
@@ -105,7 +107,8 @@ class PawDistanceProcessor:
         except KeyError:
             raise ValueError(f'pose has no {self.control_part!r}; parts present: {sorted(pose.parts)}') from None
         if not (math.isfinite(x) and math.isfinite(y) and likelihood >= self.likelihood_min):
-            return ControlValue(0.0, self.units, False)
+            return ControlValue(0.0, self.units, False, f'{self.control_part}: position ({x:g}, {y:g}) with '
+                                f'likelihood {likelihood:.3g} unusable (likelihood_min {self.likelihood_min:g})')
         return ControlValue(math.hypot(x - self.target_px[0], y - self.target_px[1]), self.units, True)
 
 

@@ -43,10 +43,14 @@ class DffResult:
         values: dF/F0 per ROI, shape (n_rois,), float64, dimensionless
             (0.01 = 1 %); NaN while not ``valid``.
         valid: True once the baseline holds ``history_frames`` frames.
+        f0: the lowest ROI-mean F0 over the channels used, per ROI (frame
+            counts); NaN while not ``valid``. A floor on it keeps dark
+            baselines from giving huge dF/F (clopy_signal.quality).
     """
 
     values: np.ndarray
     valid: bool
+    f0: np.ndarray | None = None
 
 
 def history_frames_for(dff_history_s: float, frame_rate_hz: float) -> int:
@@ -190,12 +194,14 @@ class DffEstimator:
             return pixels[:, None].astype(np.float64)
         return pixels[:, self._channels].astype(np.float64)
 
-    def update(self, frame: np.ndarray) -> DffResult:
+    def update(self, frame: np.ndarray, add_to_baseline: bool = True) -> DffResult:
         """Measure ``frame`` against the baseline, then add it to the baseline.
 
         Args:
             frame: (H, W, 3) BGR or, for ``'mono'``, (H, W); any real dtype
                 (uint8 from the cameras).
+            add_to_baseline: False measures the frame without adding it (a
+                blank or saturated frame must not pull F0 down or up).
 
         Returns:
             ``DffResult`` with one value per ROI.
@@ -212,10 +218,14 @@ class DffEstimator:
             signal = dff[:, 0] - dff[:, 1] if dff.shape[1] == 2 else dff[:, 0]
             values = np.bincount(self._owner, weights=signal,
                                  minlength=len(self._rois)) / self._n_px_per_roi
-            result = DffResult(values, True)
+            f0_roi = np.min([np.bincount(self._owner, weights=f0[:, c], minlength=len(self._rois))
+                             for c in range(f0.shape[1])], axis=0) / self._n_px_per_roi
+            result = DffResult(values, True, f0_roi)
         else:
-            result = DffResult(np.full(len(self._rois), np.nan), False)
-        self._push(crop)
+            nan = np.full(len(self._rois), np.nan)
+            result = DffResult(nan, False, nan.copy())
+        if add_to_baseline:
+            self._push(crop)
         return result
 
     def _push(self, crop: np.ndarray) -> None:

@@ -4,10 +4,12 @@ value as the paradigm-independent `control_signal` out.
 Frames arrive as sensor_msgs/Image on `image_raw` and FrameInfo on
 `frame_info` with the same stamp; the node pairs them by stamp so every output
 carries the frame's stamp and index. Frames are processed in arrival order.
+A frame whose signal cannot be trusted (blank or saturated, F0 below
+`min_f0`, non-finite, a rule dividing by zero) gives an invalid control signal
+with its `invalid_reason` (clopy_signal.quality): the task never rewards it.
 """
 from __future__ import annotations
 
-import math
 from clopy_common import qos
 from clopy_common.frames import FramePairer, image_array
 from clopy_common.node_main import StartupError, run_node
@@ -16,6 +18,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from clopy_signal.dff import DffEstimator, history_frames_for
+from clopy_signal.quality import SignalGuard, frame_level_problem
 from clopy_signal.roi import ConfigError, rois_from_config
 from clopy_signal.roi_dff_params import ROI_DFF
 from clopy_signal.rule import Rule
@@ -40,6 +43,7 @@ class RoiDffNode(Node):
             self.rule = Rule(rule_text, names)
             history = history_frames_for(get('dff_history_s'), get('frame_rate_hz'))
             self.estimator = DffEstimator(self.rois, history, get('correction'))
+            self.guard = SignalGuard(names, self.rule, get('min_f0'), history)
         except (ConfigError, ValueError) as exc:
             raise StartupError(str(exc)) from exc
         self.names = names
@@ -65,10 +69,13 @@ class RoiDffNode(Node):
             self.exit_status = 2
             self.finished = True
             return
-        result = self.estimator.update(frame)
-        values = dict(zip(self.names, result.values.tolist()))
-        rule_value = self.rule.evaluate(values) if result.valid else math.nan
-        valid = result.valid and math.isfinite(rule_value)
+        problem = frame_level_problem(frame)
+        filled = self.estimator.frames_in_history
+        result = self.estimator.update(frame, add_to_baseline=not problem)
+        checked, rule_value, log_once = self.guard.check(result, problem, filled)
+        if log_once:
+            self.get_logger().warning(f'frame {frame_index}: {log_once}')
+        valid = checked.valid
 
         roi = RoiSignal()
         roi.header = image.header
@@ -81,9 +88,10 @@ class RoiDffNode(Node):
         control = ControlSignal()
         control.header = image.header
         control.frame_index = frame_index
-        control.value = rule_value if valid else 0.0
+        control.value = checked.value
         control.units = 'dff'
         control.valid = valid
+        control.invalid_reason = checked.reason
         # control first: it is what the task reacts to
         self.control_pub.publish(control)
         self.roi_pub.publish(roi)

@@ -3,6 +3,7 @@ the pre-flight check of `clopy run` and of the launch files. Plain Python, no rc
 from clopy_common.schema import NodeSchema, Param
 
 from clopy_signal.dff import CORRECTIONS
+from clopy_signal.quality import DEFAULT_MIN_F0
 
 ROI_DFF = NodeSchema('roi_dff', [
     Param('rois', ['M1_L'], "atlas regions with side ('BC_L') or 'name=row,col,height,width' in px"),
@@ -17,4 +18,7 @@ ROI_DFF = NodeSchema('roi_dff', [
     Param('frame_rate_hz', 15.0, 'camera frame rate, to turn dff_history_s into frames', unit='Hz',
           gt=0.0, max=1000.0),
     Param('correction', 'green_minus_blue', 'haemodynamic correction of the frames', choices=CORRECTIONS),
+    Param('min_f0', DEFAULT_MIN_F0, 'F0 floor: a frame where a ROI\'s baseline (mean F0, lowest channel) is below '
+          'it gives an invalid control signal (never rewarded); lit cortex is tens to hundreds of counts, a dark '
+          'frame a few', unit='counts', min=0.0, max=65535.0),
 ])

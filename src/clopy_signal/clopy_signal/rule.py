@@ -194,15 +194,15 @@ def _names_in(node: _Node, out: list[str]) -> None:
         _names_in(node.right, out)
 
 
-def _evaluate(node: _Node, values: Mapping[str, float]) -> float:
+def _evaluate(node: _Node, values: Mapping[str, float], zero_divisions: list | None = None) -> float:
     if isinstance(node, _Num):
         return node.value
     if isinstance(node, _Var):
         return float(values[node.name])
     if isinstance(node, _Neg):
-        return -_evaluate(node.operand, values)
-    left = _evaluate(node.left, values)
-    right = _evaluate(node.right, values)
+        return -_evaluate(node.operand, values, zero_divisions)
+    left = _evaluate(node.left, values, zero_divisions)
+    right = _evaluate(node.right, values, zero_divisions)
     if node.op == '+':
         return left + right
     if node.op == '-':
@@ -211,6 +211,8 @@ def _evaluate(node: _Node, values: Mapping[str, float]) -> float:
         return left * right
     # Division: a zero denominator has no meaningful control value.
     if right == 0.0:
+        if zero_divisions is not None:
+            zero_divisions.append(node)
         return math.nan
     return left / right
 
@@ -277,12 +279,27 @@ class Rule:
         Raises:
             KeyError: a used name is missing from ``values``.
         """
+        self._check_names(values)
+        return _evaluate(self._tree, values)
+
+    def evaluate_checked(self, values: Mapping[str, float]) -> tuple[float, str]:
+        """``evaluate``, and why the value is NaN when a division by zero made it so:
+        ``'rule: division by zero (BC_L=0.01, BC_R=0)'`` (the ROI values of the frame),
+        else ''."""
+        self._check_names(values)
+        zero_divisions: list = []
+        value = _evaluate(self._tree, values, zero_divisions)
+        if not zero_divisions:
+            return value, ''
+        shown = ', '.join(f'{name}={float(values[name]):.6g}' for name in dict.fromkeys(self._names))
+        return value, f'rule: division by zero ({shown})'
+
+    def _check_names(self, values: Mapping[str, float]) -> None:
         missing = [n for n in self._names if n not in values]
         if missing:
             raise KeyError(
                 f'rule {self._expression!r} needs values for {missing}; got '
                 f'{sorted(values)}')
-        return _evaluate(self._tree, values)
 
     def __repr__(self) -> str:
         return f'Rule({self._expression!r}, names={list(self._names)})'

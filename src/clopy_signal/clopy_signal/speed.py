@@ -64,14 +64,19 @@ class SpeedResult:
         mm_per_s: speed in mm/s from the real time between poses (NaN when invalid).
         valid: False for the first usable pose, for unusable poses (likelihood below
             ``likelihood_min``, non-finite x/y), and when nothing could be compared.
+        reason: why it is not valid ('' when valid); the first usable pose's starts
+            with 'warming up' (not a fault).
     """
 
     px_per_frame: float
     mm_per_s: float
     valid: bool
+    reason: str = dataclasses.field(default='', compare=False)
 
 
-INVALID = SpeedResult(math.nan, math.nan, False)
+def invalid(reason: str) -> SpeedResult:
+    """An invalid speed, and why."""
+    return SpeedResult(math.nan, math.nan, False, reason)
 
 
 class SpeedEstimator:
@@ -145,10 +150,13 @@ class SpeedEstimator:
 
         usable = math.isfinite(x) and math.isfinite(y) and likelihood >= self.likelihood_min
         if not usable:  # NaN likelihood fails the comparison too
-            return INVALID
+            if not (math.isfinite(x) and math.isfinite(y)):
+                return invalid(f'{self.control_part}: non-finite position ({x}, {y})')
+            return invalid(f'{self.control_part}: likelihood {likelihood:.3g} below likelihood_min '
+                           f'{self.likelihood_min:g}')
         reference, self._reference = self._reference, (float(t_s), int(frame_index), x, y)
         if reference is None:
-            return INVALID
+            return invalid('warming up: first usable pose, no speed yet')
         ref_t_s, ref_index, ref_x, ref_y = reference
         distance_px = math.hypot(x - ref_x, y - ref_y)
         px_per_frame = distance_px / (frame_index - ref_index)

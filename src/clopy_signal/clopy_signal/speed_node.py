@@ -56,6 +56,8 @@ class SpeedNode(Node):
         msg.value = float(result.value) if result.valid else 0.0
         msg.units = result.units
         msg.valid = bool(result.valid)
+        if not msg.valid:   # a lab's processor may give no reason
+            msg.invalid_reason = str(getattr(result, 'reason', '') or f'{type(self.processor).__name__}: invalid value')
         self.control_pub.publish(msg)
 
 

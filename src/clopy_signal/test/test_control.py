@@ -114,3 +114,14 @@ def test_a_bad_lab_processor_is_refused_naming_the_key(lab_module, name, message
 
 def test_speed_is_the_first_implementation():
     assert BUILTIN_PROCESSORS['speed'] is SpeedProcessor
+
+
+def test_an_invalid_control_value_says_why():
+    paw = make_processor('paw_distance', SETTINGS)
+    assert 'likelihood 0.2' in paw.process(pose(0, 103.0, 54.0, likelihood=0.2)).reason
+    speed = make_processor('speed', SETTINGS)
+    first = speed.process(pose(0, 1.0, 1.0))
+    assert not first.valid and first.reason.startswith('warming up')
+    low = speed.process(pose(1, 1.0, 1.0, likelihood=0.1))
+    assert low.reason == 'fl_l: likelihood 0.1 below likelihood_min 0.5'
+    assert speed.process(pose(2, 2.0, 1.0)).reason == ''

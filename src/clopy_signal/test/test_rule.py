@@ -135,3 +135,13 @@ def test_too_long_rejected():
 def test_non_string_rejected():
     with pytest.raises(ConfigError, match='string'):
         Rule(42, ROI_NAMES)
+
+
+def test_evaluate_checked_says_which_roi_values_divided_by_zero():
+    rule = Rule('BC_L/(BC_R-BC_R)', ROI_NAMES)
+    value, reason = rule.evaluate_checked({'BC_L': 0.05, 'BC_R': 0.02})
+    assert math.isnan(value)
+    assert reason == 'rule: division by zero (BC_L=0.05, BC_R=0.02)'
+    assert Rule('BC_L/BC_R', ROI_NAMES).evaluate_checked(VALUES) == (pytest.approx(2.5), '')
+    nan_input = Rule('BC_L-BC_R', ROI_NAMES).evaluate_checked({'BC_L': math.nan, 'BC_R': 0.0})
+    assert math.isnan(nan_input[0]) and nan_input[1] == ''   # NaN in, not a division by zero

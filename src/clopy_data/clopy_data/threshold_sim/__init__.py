@@ -8,7 +8,9 @@ the rule / ROI dF/F column of a ``VideoTimestamp.txt`` table, ours or the origin
 CLoPy's) is replayed through the task logic once per threshold, with the session's
 own task variables (``parameters.yaml``: rests, trial limit, reward delay,
 ``total_trials``, adaptive rule, ``session_type``). Frame stamps come from the
-recording; the run starts at the first frame's stamp, as the task node does.
+recording; the run starts at the first frame's stamp, as the task node does, and
+camera stalls are taken out of task time by the same rule (clopy_task.stall, with
+the session's ``task.stall_after_frames``, default 5).
 
 The task logic is always the session's own task file run by the task engine
 (:class:`clopy_task.engine.TaskEngine`), once per threshold (in worker processes when

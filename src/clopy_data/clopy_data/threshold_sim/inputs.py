@@ -13,6 +13,7 @@ import yaml
 
 from clopy_data.folder import SessionFolderError, node_parameters, read_parameters
 from clopy_task.files import packaged_task as _packaged_task
+from clopy_task.stall import DEFAULT_STALL_AFTER_FRAMES
 
 DEFAULT_THRESHOLDS = '0.002:0.2:0.002'  # dF/F: 100 thresholds, the original's baseline range
 DEFAULT_BASELINE_N = 2.0  # supra-threshold frames per minute (the original's rule)
@@ -36,6 +37,9 @@ class Recording:
     valid: False for frames the task saw as invalid. frame_rate_hz: nominal rate (Hz).
     variables: task variable overrides of the session (parameters.yaml ``task: v.*``).
     task_path: the task file that ran (archived copy) or the packaged clnf.py.
+    stall_after_frames: the stall rule's limit the session ran with (``task.stall_after_frames``):
+    gaps between stamps longer than this many frame periods are taken out of task time
+    (clopy_task.stall), as the task node did.
     """
 
     source: Path
@@ -49,6 +53,7 @@ class Recording:
     task_path: Path
     session_dir: Path | None
     notes: tuple[str, ...] = ()
+    stall_after_frames: int = DEFAULT_STALL_AFTER_FRAMES
 
     @property
     def minutes(self) -> float:
@@ -224,8 +229,12 @@ def load_recording(path: Path, *, column: str | None = None, frame_rate_hz: floa
     if session_dir is None:
         notes.append(f'no parameters.yaml next to {where}: task variables are the defaults of '
                      f'{task_path.name} and --set')
+    stall_after_frames = task.get('stall_after_frames', DEFAULT_STALL_AFTER_FRAMES)
+    if isinstance(stall_after_frames, bool) or not isinstance(stall_after_frames, int) or stall_after_frames < 1:
+        raise ThresholdSimError(f'{session_dir}/parameters.yaml: task.stall_after_frames = {stall_after_frames!r}: '
+                                'allowed: a whole number >= 1')
     return Recording(Path(path), col, stamps, index, values, valid, float(frame_rate_hz), variables,
-                     task_path, session_dir, tuple(notes))
+                     task_path, session_dir, tuple(notes), stall_after_frames)
 
 
 def synthetic_recording(values: np.ndarray, frame_rate_hz: float, *, stamps_s: np.ndarray | None = None,

@@ -12,6 +12,7 @@ from typing import Any
 
 from clopy_data.threshold_sim.inputs import Recording, ThresholdSimError
 from clopy_task.engine import TaskEngine, TaskError
+from clopy_task.stall import task_stamps
 
 STATUS_NEEDED = ('trial', 'successes', 'failures', 'threshold')  # task status_variables used
 
@@ -129,13 +130,14 @@ def simulate_engine(rec: Recording, threshold: float, adaptive: bool | None = No
     """
     outputs = _CountingOutputs()
     sink = _Outcomes({})
+    stamps = task_stamps(rec.stamps_s, rec.frame_rate_hz, rec.stall_after_frames)   # stalls out, as live
     try:
         engine = TaskEngine(rec.task_path, _variables_for(rec, threshold, adaptive),
                             frame_rate_hz=rec.frame_rate_hz, outputs=outputs, sink=sink)
         sink.names = _status_names(engine)
-        engine.start(float(rec.stamps_s[0]))
-        engine.run_signal(rec.stamps_s, rec.values, rec.valid, rec.frame_index, fast=not exact)
-        engine.stop(float(rec.stamps_s[-1]))
+        engine.start(float(stamps[0]))
+        engine.run_signal(stamps, rec.values, rec.valid, rec.frame_index, fast=not exact)
+        engine.stop(float(stamps[-1]))
     except TaskError as exc:
         raise ThresholdSimError(f'threshold {threshold}: {exc}') from exc
     status = engine.status()
