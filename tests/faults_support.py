@@ -264,11 +264,32 @@ def assert_no_process_left(run: Run, within_s: float = 30) -> None:
 
 
 def assert_no_traceback(run: Run) -> None:
+    """No traceback (nor a KeyboardInterrupt cutting a clean-up short) on the console or in any node log."""
     texts = {'console': run.console()}
     for path in SessionFolder(run.dir).logs.glob('*.log'):
         texts[path.name] = path.read_text(errors='replace')
-    bad = [name for name, text in texts.items() if 'Traceback' in text]
+    bad = [name for name, text in texts.items() if 'Traceback' in text or 'KeyboardInterrupt' in text]
     assert not bad, {name: texts[name][-2000:] for name in bad}
+
+
+def assert_pipeline_drained(run: Run) -> None:
+    """The camera stopped first and the rest drained: the last recorded frame has its
+    control signal in the bag too."""
+    frames = [m.frame_index for m in run.bag('frame_info')]
+    signals = {m.frame_index for m in run.bag('control_signal')}
+    assert frames and max(frames) in signals, (max(frames), sorted(signals)[-5:])
+
+
+def log_times(run: Run, name: str, text: str) -> list[float]:
+    """Times (s since the epoch) of the lines of a node's log that contain `text`."""
+    times = []
+    for line in run.log(name).splitlines():
+        if text in line and line.startswith('[') and '] [' in line:
+            try:
+                times.append(float(line.split('] [', 2)[1].split(']')[0]))
+            except (IndexError, ValueError):
+                pass
+    return times
 
 
 class GraphWatch:

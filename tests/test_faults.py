@@ -23,7 +23,8 @@ from clopy_data.folder import SessionFolder
 from clopy_data.tables import read_frame_table
 
 from faults_support import (FPS, QUICK, GraphWatch, Run, assert_ended, assert_no_process_left, assert_no_traceback,
-                            assert_valve_closed, free_mb, mount_tmpfs, stamp_s, unmount, valve_records, wait_until)
+                            assert_pipeline_drained, assert_valve_closed, free_mb, log_times, mount_tmpfs, stamp_s,
+                            unmount, valve_records, wait_until)
 
 
 @contextlib.contextmanager
@@ -297,6 +298,7 @@ def test_stopping_clopy_run_mid_pulse_lets_the_pulse_finish(fault_run, sig):
     assert_ended(run, 'stopped by the user', error=False)
     assert (run.dir / 'bag' / 'metadata.yaml').is_file()
     assert read_frame_table(SessionFolder(run.dir).frame_table) is not None
+    assert_pipeline_drained(run)
     assert_no_traceback(run)
     assert_no_process_left(run, 0)
 
@@ -309,7 +311,10 @@ def test_killing_clopy_run_mid_pulse_stops_the_graph_and_finishes_the_folder(fau
     assert folder.bag_closed, 'the recorder closed the bag'
     assert_valve_closed(run, PULSE_S)
     assert valve_records(run)[1], 'the closing record of the pulse is there'
-    assert 'Traceback' not in run.log('reward') and 'KeyboardInterrupt' not in run.log('recorder')
+    # stopped in order: the camera first, the recorder's bag closed last, after the pipeline drained
+    camera_end, bag_closed = log_times(run, 'camera', 'frames published'), log_times(run, 'recorder', 'bag closed')
+    assert camera_end and bag_closed and camera_end[-1] < bag_closed[-1], (run.log('camera'), run.log('recorder'))
+    assert_pipeline_drained(run)
     if run.summary() is None:   # marked unfinished: the next `clopy tables` finishes it
         result = subprocess.run([sys.executable, '-m', 'clopy.cli', 'tables', str(run.dir)],
                                 capture_output=True, text=True, timeout=120)
