@@ -21,12 +21,8 @@ rm -rf "$results" && mkdir -p "$results"
 
 # --- watch the real interfaces --------------------------------------------------
 watchers=()
-if [ "${CI:-}" = "true" ] && [ "$(id -u)" = 0 ] && ! command -v tcpdump >/dev/null \
-        && command -v apt-get >/dev/null; then
-    # CI machines get the watcher installed (Debian's tcpdump); a user's machine is left alone
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpdump) >/dev/null 2>&1 \
-        || echo "[clopy test] could not install tcpdump for the network check"
-fi
+# the Debian packages the tests need (tcpdump for this watch, simavr, Aravis, ...)
+"$repo/scripts/system_deps.sh"
 if command -v tcpdump >/dev/null && [ "$(id -u)" = 0 ]; then
     for dev in /sys/class/net/*; do
         name="$(basename "$dev")"

@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             summary = finish_session(result.session_dir, csv_path, rerun_of=str(opts.from_recording or ''))
         except Exception as exc:  # noqa: BLE001 - the recording is safe; say what failed
-            print(f'clopy: the recording is in {result.session_dir}, but its tables could not be made: {exc}',
+            print(f'clopy: the recording is in {result.session_dir}, but its tables could not be made: {exc}; '
+                  f'`clopy tables {result.session_dir}` finishes the folder (free space first if the disk is full)',
                   file=sys.stderr)
             return 1
     print_summary(summary)

@@ -62,6 +62,8 @@ def _session_actions(context, paradigm: str):
     from launch.events import Shutdown
     from launch_ros.actions import Node
 
+    from clopy_data.folder import SessionFolder
+
     from clopy import config as cfg
     from clopy import rig
     from clopy.rosenv import RIG_KEYS, rig_env
@@ -105,14 +107,23 @@ def _session_actions(context, paradigm: str):
             raise RuntimeError(str(exc)) from None
         actions += [SetEnvironmentVariable(k, env[k]) if k in env else UnsetEnvironmentVariable(k)
                     for k in RIG_KEYS]
-    enders = []
+    enders, nodes = [], {}
     for package, executable, name in local:
         extra = {'sigterm_timeout': '30'} if name == 'recorder' else {}  # time to close the bag
         node = Node(package=package, executable=executable, name=name, output='screen',
                     parameters=[str(params_path)], **extra)
         actions.append(node)
+        nodes[name] = node
         if name in SESSION_ENDERS:
             enders.append(node)
-    actions += [RegisterEventHandler(OnProcessExit(target_action=n, on_exit=[
-        EmitEvent(event=Shutdown(reason='a session node ended'))])) for n in enders]
+    # a node's exit before the shutdown is written down for the recorder (its end reason
+    # when the node said nothing, e.g. SIGKILL); the end of one of SESSION_ENDERS ends the session
+    folder = SessionFolder(session_dir)
+    for name, node in nodes.items():
+        def on_exit(event, context, name=name, ender=node in enders):
+            if context.is_shutdown:
+                return None   # stopping: every node exits now
+            folder.record_node_exit(name, event.returncode)
+            return [EmitEvent(event=Shutdown(reason=f'{name} ended'))] if ender else None
+        actions.append(RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_exit)))
     return actions

@@ -18,6 +18,7 @@ the recorder closes the bag and the event log and ends the session (`disk full: 
 from __future__ import annotations
 
 import errno
+import os
 import platform
 import shutil
 import socket
@@ -29,6 +30,7 @@ from clopy_common import qos
 from clopy_common.node_main import StartupError, run_node
 from clopy_common.session_end import (CLOPY_RUN_DIED, STOPPED_BY_USER, SessionEnder, disk_error, disk_full,
                                       end_message_fields)
+from clopy_common.session_end import exit_reason as node_exit_reason
 from clopy_data.bag import McapBagWriter, typestore_with_clopy
 from clopy_data.folder import PARAMETERS, SessionFolder
 from clopy_data.session import EventLogWriter, archive_file, create_session_dir
@@ -71,9 +73,18 @@ def _versions() -> dict[str, str]:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             pass
-    import os
     versions['ros_distro'] = os.environ.get('ROS_DISTRO', 'kilted (PyPI)')
     return versions
+
+
+def parent_label() -> str:
+    """What started this node, for the end reason when it dies: 'ros2 launch' when the
+    parent process is a launch, else 'clopy run'."""
+    try:
+        cmdline = Path(f'/proc/{os.getppid()}/cmdline').read_bytes().split(b'\0')
+    except OSError:
+        return 'clopy run'
+    return 'ros2 launch' if any(a.endswith(b'ros2') for a in cmdline) and b'launch' in cmdline else 'clopy run'
 
 
 class RecorderNode(Node):
@@ -106,16 +117,16 @@ class RecorderNode(Node):
             self.bag = McapBagWriter(folder.bag, typestore_with_clopy(),
                                      max_chunk_age_s=get('flush_period_s'))
             self.events = EventLogWriter(folder.events)
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise StartupError(f'recorder: cannot create the session in {get("session_dir") or get("out_dir")!r}: {exc}') from exc
-        self.events.write_start_info(
-            subject_id=get('mouse'), paradigm=get('paradigm'), start_time=start,
-            task_file=Path(get('task_file')).name if get('task_file') else '',
-            task_file_hash=task_hash,
-            setup_id=socket.gethostname(), session_type=get('session_type'), versions=_versions())
-
-        if get('rerun_of'):
-            self.events.info('rerun_of', get('rerun_of'))
+            self.events.write_start_info(
+                subject_id=get('mouse'), paradigm=get('paradigm'), start_time=start,
+                task_file=Path(get('task_file')).name if get('task_file') else '',
+                task_file_hash=task_hash,
+                setup_id=socket.gethostname(), session_type=get('session_type'), versions=_versions())
+            if get('rerun_of'):
+                self.events.info('rerun_of', get('rerun_of'))
+        except (OSError, ValueError, RuntimeError) as exc:   # a full disk too: one line, no traceback
+            where = get('session_dir') or get('out_dir')
+            raise StartupError(f'recorder: cannot create the session in {where!r}: {exc}') from exc
         self.counts: dict[str, int] = {}
         self.tsv_rows = 0
         self.min_free_mb = int(get('min_free_mb'))
@@ -125,6 +136,7 @@ class RecorderNode(Node):
         self.session_nodes = {n for _, _, n in PARADIGMS[get('paradigm')].entries()} - {'recorder'} \
             if get('paradigm') in PARADIGMS else set()
         self.seen_nodes: set[str] = set()
+        self.parent_label = parent_label()
         self.gone_nodes: list[str] = []
         for topic, (cls, type_name, sub_qos) in TOPICS.items():
             if topic == qos.IMAGE and not get('record_images'):
@@ -212,9 +224,15 @@ class RecorderNode(Node):
         self.seen_nodes |= present
 
     def inferred_end(self) -> dict:
-        """The end reason when no SessionEnd came."""
+        """The end reason when no SessionEnd came: the first node process that exited
+        under ros2 launch (logs/node_exits.tsv), else the parent's death, else a session
+        node gone from the graph, else a stop by the user."""
+        exited = SessionFolder(self.session_dir).first_node_exit()   # written by ros2 launch
+        if exited is not None and exited[0] != self.get_name():
+            reason, error = node_exit_reason(*exited)
+            return {'reason': reason, 'node': self.get_name(), 'error': error}
         if getattr(self, 'parent_died', False):
-            reason = CLOPY_RUN_DIED
+            reason = CLOPY_RUN_DIED if self.parent_label == 'clopy run' else f'{self.parent_label} died'
         elif self.gone_nodes:
             reason = f'node {self.gone_nodes[0]} left the graph'
         else:
@@ -310,7 +328,7 @@ class RecorderNode(Node):
         from clopy_data.postprocess import finish_session
         folder = SessionFolder(self.session_dir)
         csv = self.get_parameter('summary_csv').value
-        csv_path = Path(csv) if csv else SessionFolder.sessions_summary(folder.path.parents[1])
+        csv_path = Path(csv) if csv else folder.default_sessions_summary
         try:
             finish_session(folder.path, csv_path, rerun_of=self.get_parameter('rerun_of').value)
             self.get_logger().info(f'{folder.frame_table.name} written; summary row in {csv_path}')

@@ -9,7 +9,6 @@ other way: camera first, the pipeline drains, the recorder closes last.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import threading
 import time
@@ -18,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from clopy_common.session_end import ALL_TRIALS_DONE, END_OF_RECORDING, STOPPED_BY_USER
+from clopy_common.session_end import exit_reason as node_exit_reason
 from clopy_data.folder import BAG_METADATA, PARAMETERS, TONES_WAV, SessionFolder
 from clopy_data.session import create_session_dir
 
@@ -76,23 +76,16 @@ class RunResult:
 def exit_reason(session: Session, name: str, code: int) -> tuple[str, str]:
     """(end reason, details for the console) of a node that exited, as clopy run sees
     it; a SessionEnd the node published itself comes first (Monitor.end)."""
-    if code == 0 and name == 'task':
-        return ALL_TRIALS_DONE, ''
-    if code == 0 and name == 'camera':
-        return END_OF_RECORDING, ''
-    if code < 0:
-        try:
-            how = signal.Signals(-code).name
-        except ValueError:
-            how = f'signal {-code}'
-        return f'node {name} died ({how})', f'{name} stopped unexpectedly ({how}):\n{session.log_tail(name)}'
-    if code == 0:
-        return f'node {name} died (exit 0)', f'{name} stopped unexpectedly (exit 0):\n{session.log_tail(name)}'
+    reason, error = node_exit_reason(name, code)
+    if not error:
+        return reason, ''
+    if code <= 0:
+        how = reason[reason.rindex('(') + 1:-1]
+        return reason, f'{name} stopped unexpectedly ({how}):\n{session.log_tail(name)}'
     first = session.first_error(name) or f'exit {code}'
     if name == 'camera' and code == 2:
         return f'camera failed: {first}', f'camera could not start:\n{session.log_tail(name)}'
     return f'{name} failed: {first}', f'{name} stopped unexpectedly (exit {code}):\n{session.error_lines(name)}'
-
 
 
 def check_paradigm(name: str) -> None:
@@ -158,7 +151,10 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
                task_file=str(task_file), session_type=str(cfg.get(params, 'task', 'v.session_type', '')))
     params_path = session_dir / PARAMETERS
     rec['param_file'] = str(params_path)
-    cfg.write_params(params, params_path)
+    try:
+        cfg.write_params(params, params_path)
+    except OSError as exc:   # a full disk, a folder that went read-only
+        raise cfg.ConfigError(f'--out {opts.out_dir}: cannot write {params_path}: {exc}') from exc
     return session_dir, params, params_path
 
 
@@ -205,9 +201,11 @@ def inherit_for_rerun(params: dict, source: Path) -> None:
 def progress_line(status: dict) -> str:
     if not status:
         return 'waiting for the first frame...'
-    return (f"{status['state']:<13} trial {status['trial']}/{status['total_trials']}  "
-            f"successes {status['successes']}  valve {status['rewards_delivered']}  fails {status['failures']}  "
-            f"threshold {status['threshold']:.4g}  {status['frame_rate_hz']:.1f} fps  "
+    state = 'STALLED' if status.get('stalled') else status['state']
+    refused = f"  REFUSED {status['rewards_refused']}" if status.get('rewards_refused') else ''
+    return (f"{state:<13} trial {status['trial']}/{status['total_trials']}  "
+            f"successes {status['successes']}  valve {status['rewards_delivered']}{refused}  "
+            f"fails {status['failures']}  threshold {status['threshold']:.4g}  {status['frame_rate_hz']:.1f} fps  "
             f"dropped {status['dropped_frames']}  t {status['elapsed_s']:.0f} s")
 
 
@@ -275,7 +273,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
 
     def alert(kind: str, subtype: str, content: str) -> None:   # a task warning or error, one line
         line = f'{kind.upper()} {subtype}: {content}'
-        print(('\r' + line.ljust(110)) if tty else line, flush=True)
+        say(('\r' + line.ljust(110)) if tty else line)
 
     monitor = Monitor(on_alert=alert) if not remote else Monitor(f'clopy_run_monitor_{os.getpid()}', alert)
     camera = [e for e in nodes if e[2] == 'camera']
@@ -338,6 +336,8 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
         reason = f'error: {exc}'
     finally:
         # what only clopy run saw goes on record before anything stops
+        if monitor.session_end is not None and not reason.startswith('error: '):
+            details = ''   # the node said why itself: its exit is no failure
         monitor.end(reason.splitlines()[0] if reason else reason, error=reason not in NORMAL_ENDS)
         end = dict(monitor.session_end)
         if 'camera' in remote and monitor.was_running and not monitor.status.get('running', True):

@@ -106,7 +106,7 @@ def test_the_first_session_end_is_the_reason(tmp_path, probe):
     assert recorded[0].startswith('camera stalled') and 'all trials done' in recorded
 
 
-def test_a_session_node_that_left_the_graph_is_named(tmp_path):
+def test_a_session_node_that_left_the_graph_is_named(tmp_path, probe):
     session = tmp_path / 'clnf_1roi' / 'm1_1'
     proc = start_recorder(session)
     node = subprocess.Popen([sys.executable, '-c', textwrap.dedent('''
@@ -119,10 +119,13 @@ def test_a_session_node_that_left_the_graph_is_named(tmp_path):
             pass
         node.destroy_node()
     ''')])
-    time.sleep(4)   # the recorder sees it (it looks once a second)
+    # the recorder looks once a second: seen by this probe, then two looks more
+    spin_until(probe, lambda: 'roi_dff' in probe.get_node_names(), timeout_s=60)
+    spin_until(probe, lambda: False, timeout_s=2.5)
     node.send_signal(signal.SIGINT)
     node.wait(timeout=30)
-    time.sleep(4)
+    spin_until(probe, lambda: 'roi_dff' not in probe.get_node_names(), timeout_s=60)
+    spin_until(probe, lambda: False, timeout_s=2.5)
     out = stop(proc)
     rows = end_rows(session)
     assert rows['end_reason'] == 'node roi_dff left the graph' and rows['end_error'] == 'true', out
@@ -172,8 +175,11 @@ def small_fs(tmp_path):
     subprocess.run(['umount', '-l', str(mount)])
 
 
-def fill(probe, proc, ends) -> None:
-    """Publish big task events (into the bag and the TSV) until the recorder ends the session."""
+def fill_disk(probe, session: Path, min_free_mb: int) -> tuple[list, subprocess.Popen, str]:
+    """A recorder with `min_free_mb`, fed big task events (into the bag and the TSV) until
+    it ends the session: (the SessionEnd records, the process, its output)."""
+    proc = start_recorder(session, f'min_free_mb:={min_free_mb}')
+    ends: list = []
     probe.create_subscription(SessionEnd, qos.SESSION_END, ends.append, qos.SESSION_END_QOS)
     pub = probe.create_publisher(TaskEvent, qos.TASK_EVENT, qos.EVENT_QOS)
     spin_until(probe, lambda: pub.get_subscription_count() >= 1)
@@ -187,18 +193,17 @@ def fill(probe, proc, ends) -> None:
         pub.publish(msg)
         rclpy.spin_once(probe, timeout_sec=0.05)
     spin_until(probe, lambda: bool(ends), timeout_s=10)
+    out, _ = proc.communicate(timeout=60)
+    assert ends and ends[0].reason.startswith('disk full: ') and ends[0].error, out
+    assert proc.returncode == ENDED_WITH_ERROR, out
+    assert 'Traceback' not in out, out
+    return ends, proc, out
 
 
 def test_below_min_free_mb_the_recorder_closes_and_ends_the_session(small_fs, probe):
     session = small_fs / 'clnf_1roi' / 'm1_1'
-    proc = start_recorder(session, 'min_free_mb:=8')
-    ends: list = []
-    fill(probe, proc, ends)
-    out, _ = proc.communicate(timeout=60)
-    assert ends and ends[0].reason.startswith('disk full: ') and ends[0].reason.endswith('MB free (limit 8 MB)'), out
-    assert ends[0].error and ends[0].node == 'recorder'
-    assert proc.returncode == ENDED_WITH_ERROR, out
-    assert 'Traceback' not in out, out
+    ends, proc, out = fill_disk(probe, session, 8)
+    assert ends[0].reason.endswith('MB free (limit 8 MB)') and ends[0].node == 'recorder', out
     assert SessionFolder(session).bag_closed, 'the bag was closed while there was room'
     rows = end_rows(session)
     assert rows['end_reason'] == ends[0].reason and rows['end_error'] == 'true' and rows['end_time'], rows
@@ -206,12 +211,20 @@ def test_below_min_free_mb_the_recorder_closes_and_ends_the_session(small_fs, pr
 
 def test_enospc_ends_the_session_in_one_line_without_a_traceback(small_fs, probe):
     session = small_fs / 'clnf_1roi' / 'm1_1'
-    proc = start_recorder(session, 'min_free_mb:=0')
-    ends: list = []
-    fill(probe, proc, ends)
-    out, _ = proc.communicate(timeout=60)
-    assert ends and ends[0].reason.startswith('disk full: ') and ends[0].error, out
-    assert proc.returncode == ENDED_WITH_ERROR, out
-    assert 'Traceback' not in out, out
+    ends, proc, out = fill_disk(probe, session, 0)
+    assert ends[0].reason == 'disk full: No space left on device', out
     assert len([line for line in out.splitlines() if 'closing the bag and the event log' in line]) == 1, out
     assert SessionFolder(session).unfinished_marker.is_file()
+
+
+def test_under_ros2_launch_the_first_node_exit_is_the_reason(tmp_path):
+    """ros2 launch writes each node process that exits before its shutdown into
+    logs/node_exits.tsv (launch_common); with no SessionEnd, the first one is the reason."""
+    session = tmp_path / 'clnf_1roi' / 'm1_1'
+    proc = start_recorder(session)
+    folder = SessionFolder(session)
+    folder.record_node_exit('camera', -9)
+    folder.record_node_exit('task', 0)
+    out = stop(proc, signal.SIGINT)
+    rows = end_rows(session)
+    assert rows['end_reason'] == 'node camera died (SIGKILL)' and rows['end_error'] == 'true', out

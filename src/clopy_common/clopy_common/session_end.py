@@ -11,6 +11,7 @@ receives: the cause, not its effects.
 from __future__ import annotations
 
 import errno
+import signal
 
 from clopy_interfaces.msg import SessionEnd
 
@@ -24,6 +25,25 @@ ALL_TRIALS_DONE = 'all trials done'
 END_OF_RECORDING = 'end of the recording'
 STOPPED_BY_USER = 'stopped by the user'
 CLOPY_RUN_DIED = 'clopy run died'
+
+
+def exit_reason(name: str, code: int) -> tuple[str, bool]:
+    """(reason, error) for a node process that exited without saying why, by its exit
+    status alone: the task's 0 is every trial done, the camera's 0 the end of its
+    recording; a signal is `node <name> died (SIGKILL)`; any other status is an error."""
+    if code == 0 and name == 'task':
+        return ALL_TRIALS_DONE, False
+    if code == 0 and name == 'camera':
+        return END_OF_RECORDING, False
+    if code < 0:
+        try:
+            how = signal.Signals(-code).name
+        except ValueError:
+            how = f'signal {-code}'
+        return f'node {name} died ({how})', True
+    if code == 0:
+        return f'node {name} died (exit 0)', True
+    return f'{name} failed: exit {code}', True
 
 
 def disk_full(free_mb: float | None = None, limit_mb: float | None = None, cause: str = '') -> str:

@@ -25,6 +25,9 @@ NODE = textwrap.dedent('''
     class Slow(Node):
         def __init__(self):
             super().__init__('node_main_probe')
+            if len(sys.argv) > 3:   # waits on stop for the publishers of this topic to go
+                self.upstream_topics = (sys.argv[3],)
+                self.upstream_wait_s = 600.0
             (OUT / 'started').write_text('1')
 
         def close(self):
@@ -47,8 +50,8 @@ PARENT = textwrap.dedent('''
 ''')
 
 
-def start(tmp_path: Path, close_s: float = 1.0) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, '-c', NODE, str(tmp_path), str(close_s)],
+def start(tmp_path: Path, close_s: float = 1.0, *upstream: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, '-c', NODE, str(tmp_path), str(close_s), *upstream],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wait_for(tmp_path / 'started')
     return proc
@@ -102,3 +105,29 @@ def test_a_node_whose_parent_is_killed_closes_and_knows_it(tmp_path):
             os.kill(child, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_a_later_second_ctrl_c_cuts_the_upstream_wait_short_and_close_still_runs(tmp_path):
+    import rclpy
+    from std_msgs.msg import String
+    rclpy.init()
+    node = rclpy.create_node('node_main_upstream')
+    try:
+        node.create_publisher(String, 'node_main_upstream_topic', 10)   # stays: the wait never ends
+        proc = start(tmp_path, 0.5, 'node_main_upstream_topic')
+        end = time.monotonic() + 60
+        while 'node_main_probe' not in node.get_node_names() and time.monotonic() < end:
+            rclpy.spin_once(node, timeout_sec=0.1)   # discovery, both ways
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            rclpy.spin_once(node, timeout_sec=0.1)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(1.5)   # later than a repeat of the same request
+        assert not (tmp_path / 'closing').exists(), 'still waiting for its upstream publisher'
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)   # the 600 s wait was cut short
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+    assert proc.returncode == 0, out
+    assert (tmp_path / 'closed.json').is_file(), 'close() ran to its end'

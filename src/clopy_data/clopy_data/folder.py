@@ -11,6 +11,8 @@ A session folder ``<out>/<paradigm>/<mouse>_<YYYYmmdd-HHMMSS>/`` holds::
     summary.png           the session's summary figure
     tones.wav             what the speaker would have played (WAV sink)
     logs/                 one log file per node
+    logs/node_exits.tsv   under ros2 launch: each node process that exited (name, exit status),
+                          in order; the recorder's end reason when no node said why
     threshold_sim/        output of the offline threshold simulation
     <task file>.py        the task file that ran (archived copy)
     UNFINISHED            marker: written when the recorder starts, removed once the folder is
@@ -42,6 +44,7 @@ TONES_WAV = 'tones.wav'
 LOGS = 'logs'
 THRESHOLD_SIM = 'threshold_sim'
 SESSIONS_SUMMARY = 'sessions_summary.csv'
+NODE_EXITS = 'node_exits.tsv'
 UNFINISHED = 'UNFINISHED'
 UNFINISHED_TEXT = ('This session folder is not finished yet (recording, or the recorder was stopped before it '
                    'made the per-frame table and the summary row).\nRun `clopy tables {path}` to finish it.\n')
@@ -139,6 +142,24 @@ class SessionFolder:
     def log(self, node: str) -> Path:
         """The log file of one node (``logs/<node>.log``)."""
         return self.logs / f'{node}.log'
+
+    @property
+    def node_exits(self) -> Path:
+        return self.logs / NODE_EXITS
+
+    def record_node_exit(self, name: str, code: int) -> None:
+        """Append `<name>\\t<exit status>` (ros2 launch, when a node process exits)."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with self.node_exits.open('a', encoding='utf-8') as f:
+            f.write(f'{name}\t{int(code)}\n')
+
+    def first_node_exit(self) -> tuple[str, int] | None:
+        """The first node process that exited, as :meth:`record_node_exit` wrote it."""
+        try:
+            first = self.node_exits.read_text(encoding='utf-8').split('\n', 1)[0].split('\t')
+            return first[0], int(first[1])
+        except (OSError, ValueError, IndexError):
+            return None
 
     @property
     def threshold_sim(self) -> Path:

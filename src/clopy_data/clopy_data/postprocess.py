@@ -263,7 +263,8 @@ def print_summary(s: dict) -> None:
     print(f"{s['paradigm']} {s['session_type']}: {s['trials']} trials, {s['successes']} rewarded, "
           f"{s['failures']} timed out; {s['rewards']} valve pulses; threshold {s['reward_threshold']} -> "
           f"{s['final_threshold']}; {s['duration']:.1f} s at {s['fps']} fps, {s['dropped_frames']} frames dropped")
-    print(f"ended: {s.get('end_reason') or UNKNOWN_END}{' (error)' if s.get('end_error') in (True, 1, 'true') else ''}; "
+    error = ' (error)' if s.get('end_error') in (True, 1, 'true') else ''
+    print(f"ended: {s.get('end_reason') or UNKNOWN_END}{error}; "
           f"{s.get('rewards_refused') or 0} rewards refused; {float(s.get('stalled_s') or 0):.1f} s stalled; "
           f"{s.get('invalid_frames') or 0} invalid frames")
 

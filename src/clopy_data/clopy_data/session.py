@@ -357,14 +357,39 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _older_summary(header: list[str]) -> bool:
+    """A summary written by an earlier CLoPy-ROS: its header is a shorter start of today's
+    (the original CLoPy's own file, without CLoPy-ROS's columns, is not one)."""
+    return len(ORIGINAL_SUMMARY_COLUMNS) < len(header) < len(SUMMARY_COLUMNS) and tuple(header) == SUMMARY_COLUMNS[:len(header)]
+
+
+def _upgrade_summary(f, n_old: int) -> int:
+    """Rewrite an older summary file in place (the caller holds its lock) with today's
+    header; old rows get empty cells in the new columns. Returns the new size."""
+    f.seek(0)
+    rows = list(csv.reader(io.StringIO(f.read().decode('utf-8', errors='replace'))))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator='\n')
+    writer.writerow(SUMMARY_COLUMNS)
+    for r in rows[1:]:
+        if r:
+            writer.writerow(r + [''] * (len(SUMMARY_COLUMNS) - len(r)))
+    f.seek(0)
+    f.truncate()
+    f.write(buf.getvalue().encode('utf-8'))
+    f.flush()
+    return f.seek(0, os.SEEK_END)
+
+
 def append_summary_row(csv_path: Path, row: Mapping[str, Any]) -> None:
     """Append one session row to the summary CSV (:data:`SUMMARY_COLUMNS`).
 
     Missing keys are written empty, unknown keys are an error. The header is
     written when the file is new or empty. An exclusive ``fcntl.flock`` is held
     from the header check to the flush, so rigs appending at once cannot
-    interleave or both write a header. A file with another header is never
-    appended to.
+    interleave or both write a header. A file written by an earlier version
+    (today's header without the newer columns) is upgraded in place, its rows
+    kept with those cells empty; a file with any other header is never appended to.
     """
     csv_path = Path(csv_path)
     unknown = [k for k in row if k not in SUMMARY_COLUMNS]
@@ -386,7 +411,9 @@ def append_summary_row(csv_path: Path, row: Mapping[str, Any]) -> None:
                 out = (','.join(SUMMARY_COLUMNS) + '\n').encode('utf-8')
             else:
                 have = next(csv.reader([first.rstrip('\r\n')]), [])
-                if tuple(have) != SUMMARY_COLUMNS:
+                if _older_summary(have):
+                    size = _upgrade_summary(f, len(have))
+                elif tuple(have) != SUMMARY_COLUMNS:
                     raise ValueError(
                         f'{csv_path}: header {have} differs from the expected {list(SUMMARY_COLUMNS)}; '
                         'not appending (use a new summary file)'

@@ -232,7 +232,8 @@ def test_summary_columns_extend_the_original():
     assert SUMMARY_COLUMNS[len(ORIGINAL_SUMMARY_COLUMNS):] == (
         'paradigm', 'trials', 'successes', 'failures', 'final_threshold', 'dropped_frames',
         'rerun_of', 'clopy_version',
-        'end_reason', 'end_error', 'stalled_s', 'rewards_refused', 'valve_openings', 'water_ul', 'invalid_frames',
+        'end_reason', 'end_error', 'stalled_s', 'rewards_refused', 'valve_openings', 'water_ul',
+        'invalid_frames',
     )
 
 
@@ -263,6 +264,17 @@ def test_append_summary_refuses_a_foreign_header(tmp_path):
     with pytest.raises(ValueError, match='summary.csv: header'):
         append_summary_row(path, {'mouse_id': 'M2'})
     assert path.read_bytes() == before
+
+
+def test_an_older_clopy_ros_summary_is_upgraded_keeping_its_rows(tmp_path):
+    path = tmp_path / 'summary.csv'
+    old = SUMMARY_COLUMNS[:len(ORIGINAL_SUMMARY_COLUMNS) + 8]   # before the health columns
+    path.write_text(','.join(old) + '\n' + ','.join(['M1'] + [''] * (len(old) - 1)) + '\n')
+    append_summary_row(path, {'mouse_id': 'M2', 'end_reason': 'all trials done'})
+    df = pd.read_csv(path, keep_default_na=False, dtype=str)
+    assert list(df.columns) == list(SUMMARY_COLUMNS)
+    assert list(df['mouse_id']) == ['M1', 'M2']
+    assert list(df['end_reason']) == ['', 'all trials done']
 
 
 def test_append_summary_after_a_torn_row(tmp_path):
