@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     folder = SessionFolder(result.session_dir)
     if summary is None:
         try:
-            summary = finish_session(result.session_dir, csv_path, rerun_of=str(opts.from_recording or ''))
+            summary = finish_session(result.session_dir, csv_path, rerun_of=str(opts.from_recording or ''),
+                                     end=(result.reason, result.error))
         except Exception as exc:  # noqa: BLE001 - the recording is safe; say what failed
             print(f'clopy: the recording is in {result.session_dir}, but its tables could not be made: {exc}; '
                   f'`clopy tables {result.session_dir}` finishes the folder (free space first if the disk is full)',

@@ -66,6 +66,7 @@ class Param:
     choices: tuple | None = None
     type: str = ''
     dynamic: bool = False
+    note: str = ''        # a further rule, said with the range (e.g. a ceiling and its override)
 
     def __post_init__(self) -> None:
         kind = self.type or _kind(self.default)
@@ -90,7 +91,8 @@ class Param:
             bounds.append(f'>= {self.min:g}{unit}')
         if self.max is not None:
             bounds.append(f'<= {self.max:g}{unit}')
-        return what + (' ' + ' and '.join(bounds) if bounds else (unit and f' ({self.unit})'))
+        text = what + (' ' + ' and '.join(bounds) if bounds else (unit and f' ({self.unit})'))
+        return f'{text} ({self.note})' if self.note else text
 
     def coerce(self, value: Any) -> Any:
         """The value as this parameter's type, or SchemaError (no key or file in the text)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from clopy_data.bag import BagError, read_bag, readable_bag, typestore_with_clopy
 from clopy_data.folder import SessionFolder, SessionFolderError
-from clopy_data.session import append_summary_row, read_event_log, session_info
+from clopy_data.session import append_summary_row, escape_field, read_event_log, session_info
 from clopy_data.tables import ClmfFrameTableWriter, FrameTableWriter
 from clopy_data.topics import (CONTROL_SIGNAL, FRAME_INFO, POSE, REWARD, REWARD_EVENT, ROI_SIGNAL, SESSION_END,
                                SESSION_STATUS, TASK_EVENT, TONE)
@@ -188,8 +188,11 @@ def frame_table_from_bag(session_dir: Path):
         return read_frame_table(path)
 
 
-def finish_session(session_dir: Path, summary_csv: Path | None, rerun_of: str = '') -> dict:
-    """Frame table + summary row for a recorded session; returns the summary."""
+def finish_session(session_dir: Path, summary_csv: Path | None, rerun_of: str = '',
+                   end: tuple[str, bool] | None = None) -> dict:
+    """Frame table + summary row for a recorded session; returns the summary. ``end``:
+    (reason, error) known to the caller (`clopy run`, when the recorder died): written to
+    the event log and the summary when the recording itself says nothing of the end."""
     folder = SessionFolder(session_dir)
     task = folder.node_parameters('task', required=True)
     roi = folder.node_parameters('roi_dff')
@@ -200,7 +203,11 @@ def finish_session(session_dir: Path, summary_csv: Path | None, rerun_of: str = 
     partial.unlink(missing_ok=True)
     n = write_frame_table(d, partial, audio_on=session_type != 'no_audio')
     os.replace(partial, folder.frame_table)
-    info = session_info(read_event_log(folder.events))
+    events = read_event_log(folder.events)
+    info = session_info(events)
+    if end is not None and d.session_end is None and 'end_reason' not in info:
+        _append_end_rows(folder.events, events, *end)
+        info.update(end_reason=end[0], end_error='true' if end[1] else 'false')
     times = [r.time_s for r in d.frames.values()]
     duration_s = (max(times) - min(times)) if times else 0.0
     reason, error = end_reason(d, info)
@@ -222,6 +229,22 @@ def finish_session(session_dir: Path, summary_csv: Path | None, rerun_of: str = 
         append_summary_row(summary_csv, summary)
         folder.mark_finished()
     return summary
+
+
+def _append_end_rows(path: Path, events, reason: str, error: bool) -> None:
+    """The end rows the recorder would have written, added to an event log it left
+    unclosed (at the time of its last row; a torn last line is ended first)."""
+    t = float(events['time'].max()) if len(events) else 0.0
+    rows = [f'{t:.6f}\tinfo\tend_reason\t{escape_field(reason)}',
+            f'{t:.6f}\tinfo\tend_error\t{"true" if error else "false"}']
+    with open(path, 'rb+') as f:
+        size = f.seek(0, os.SEEK_END)
+        torn = False
+        if size:
+            f.seek(size - 1)
+            torn = f.read(1) != b'\n'
+        f.seek(0, os.SEEK_END)
+        f.write((('\n' if torn else '') + '\n'.join(rows) + '\n').encode('utf-8'))
 
 
 def end_reason(d: SessionDigest, info: dict) -> tuple[str, bool | str]:

@@ -2,7 +2,7 @@
 the pre-flight check of `clopy run` and of the launch files. Plain Python, no rclpy."""
 from clopy_common.schema import NodeSchema, Param
 
-from clopy_reward.limits import VALVE_OVERRIDE_MAX_S
+from clopy_reward.limits import VALVE_CEILING_S, VALVE_OVERRIDE_MAX_S
 
 _PIN = dict(min=0, max=27)   # BCM numbering of the Raspberry Pi header
 
@@ -15,7 +15,8 @@ REWARD = NodeSchema('reward', [
     Param('valve_pulse_s', 0.3, 'default valve pulse', unit='s', gt=0.0, max=10.0),
     Param('fail_pulse_s', 0.5, 'default fail pulse', unit='s', gt=0.0, max=60.0),
     Param('max_valve_open_s', 1.0, 'hard limit on one valve opening (above the 2 s ceiling of '
-          'clopy_reward.limits only with valve_ceiling_override_s)', unit='s', gt=0.0, max=VALVE_OVERRIDE_MAX_S),
+          'clopy_reward.limits only with valve_ceiling_override_s)', unit='s', gt=0.0, max=VALVE_OVERRIDE_MAX_S,
+          note=f'above the {VALVE_CEILING_S:g} s ceiling only with reward.valve_ceiling_override_s >= it'),
     Param('valve_ceiling_override_s', 0.0, 'explicit override of the 2 s valve ceiling: max_valve_open_s may go '
           'up to it (0 = no override; recorded in events.tsv when set)', unit='s', min=0.0, max=VALVE_OVERRIDE_MAX_S),
     Param('max_fail_pulse_s', 5.0, 'hard limit on one fail pulse', unit='s', gt=0.0, max=60.0),
