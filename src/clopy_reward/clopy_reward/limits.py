@@ -37,6 +37,11 @@ class ValveLimitError(ValueError):
     """A valve or pulse setting over its limit; one line naming where, key, value and what is allowed."""
 
 
+class PinSettingError(ValveLimitError):
+    """An output pin the backend cannot drive, or two outputs on one pin (checked with
+    the valve's limits, by the pre-flight and the node: clopy_reward.pins.check_output_pins)."""
+
+
 Where = Callable[[str], str]
 
 
@@ -75,10 +80,13 @@ def output_limits_s(values: Mapping, where: str | Where = 'reward') -> dict[str,
 
 
 def check_reward_values(values: Mapping, where: str | Where = 'reward') -> dict[str, float]:
-    """The reward node's own settings: the ceiling, and its default pulses within the
-    limits of their outputs. Returns output_limits_s; ValveLimitError otherwise."""
+    """The reward node's own settings: the ceiling, its default pulses within the
+    limits of their outputs, and its output pins (PinSettingError). Returns
+    output_limits_s; ValveLimitError otherwise."""
+    from clopy_reward.pins import check_output_pins
     limits = output_limits_s(values, where)
     where = _where(where)
+    check_output_pins(values, where)
     for key, output in (('valve_pulse_s', 'valve'), ('fail_pulse_s', 'fail')):
         if float(values[key]) > limits[output]:
             raise ValveLimitError(
