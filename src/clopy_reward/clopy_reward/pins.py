@@ -11,7 +11,7 @@ driver only switches pins.
 """
 from __future__ import annotations
 
-from clopy_reward.errors import OutputError
+from clopy_reward.errors import OutputError, PinSettingError
 
 #: reward.backend values
 BACKENDS = ('gpio', 'firmata')
@@ -29,7 +29,6 @@ def check_output_pins(values, where=lambda key: 'reward') -> dict[str, int]:
     """{output: pin} of the wired outputs (pin -1: not wired), each within the backend's
     range and no two on one pin. ``values``: the reward node's parameters, defaults
     filled in; ``where(key)``: the file or --set a key came from. PinSettingError."""
-    from clopy_reward.limits import PinSettingError
     backend = values['backend']
     low, high = PIN_RANGES[backend]
     pins = {}
