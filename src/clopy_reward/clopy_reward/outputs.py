@@ -96,6 +96,10 @@ class OutputBank:
         self._active: dict[str, _Active] = {}
         self._unreported: list[_Active] = []   # on, or off but not yet reported (on_done)
         self._closed = False
+        #: called once, with one line, when the device fails (a write raises: an Arduino
+        #: unplugged mid-session); the reward node ends the session with an error
+        self.on_failure: Callable[[str], None] | None = None
+        self._failure = ''
         self.driver = driver
         self.factory = getattr(driver, 'factory', None)   # gpiozero's, for a GpioDriver
         try:
@@ -153,15 +157,18 @@ class OutputBank:
             now = time.monotonic()
             hard = spec.max_on_s if spec.max_on_s > 0 else duration_s
             active = _Active(record, now + duration_s, now + hard + 0.010, on_done=on_done)
-            self._devices[name].on()
-            record.on_time_s = time.time()
-            record.delivered = True
-            active.timer = threading.Timer(duration_s, self._finish, args=(name, active, ''))
-            active.timer.daemon = True
-            self._active[name] = active
-            self._unreported.append(active)
-            active.timer.start()
-            self._wake.set()
+            try:
+                self._devices[name].on()
+                failed = ''
+            except Exception as exc:  # noqa: BLE001 - the device failed: refused, reported, session ends
+                failed = record.note = self._failed(name, 'on', exc)
+            if not failed:
+                self._start(name, active, record, duration_s)
+        if failed:
+            if on_done:
+                on_done(record)
+            self._report_failure()
+            return record
         # outside the lock: the pin's timing does not wait for the report
         try:
             if on_open:
@@ -169,6 +176,17 @@ class OutputBank:
         finally:
             active.opened.set()
         return record
+
+    def _start(self, name: str, active: _Active, record: PulseRecord, duration_s: float) -> None:
+        """The output is on: its record, its timer and the watchdog (under the lock)."""
+        record.on_time_s = time.time()
+        record.delivered = True
+        active.timer = threading.Timer(duration_s, self._finish, args=(name, active, ''))
+        active.timer.daemon = True
+        self._active[name] = active
+        self._unreported.append(active)
+        active.timer.start()
+        self._wake.set()
 
     def set_level(self, name: str, level: bool) -> None:
         """Hold a TTL output high or low (outputs with max_on_s <= 0 only)."""
@@ -178,10 +196,17 @@ class OutputBank:
         if self._closed:
             return
         with self._lock:
-            if level:
-                self._devices[name].on()
-            else:
-                self._devices[name].off()
+            try:
+                if level:
+                    self._devices[name].on()
+                else:
+                    self._devices[name].off()
+                note = ''
+            except Exception as exc:  # noqa: BLE001
+                note = self._failed(name, 'on' if level else 'off', exc)
+        if note:
+            self._report_failure()
+            raise OutputError(note)
 
     def wait_idle(self, timeout_s: float = 5.0) -> bool:
         """Block until no pulse is running and every finished one has been reported
@@ -233,6 +258,25 @@ class OutputBank:
             stop.set()
 
     # -- internals -------------------------------------------------------------
+    def _failed(self, name: str, what: str, exc: BaseException) -> str:
+        """The line for a write that raised (kept for on_failure: the first one)."""
+        line = (f'could not switch {name} {what} ({self.driver.describe(self._specs[name].pin)}): {exc}'
+                + (' - the output may still be on' if what == 'off' else ''))
+        with self._lock:
+            if not self._failure and not self._closed:
+                self._failure = line
+        return line
+
+    def _report_failure(self) -> None:
+        """on_failure, once, outside the lock."""
+        with self._lock:
+            line, callback = self._failure, self.on_failure
+            if not line or line == 'reported':
+                return
+            self._failure = 'reported'
+        if callback:
+            callback(line)
+
     def _end_mark(self, name: str) -> None:
         """LOW-HIGH-LOW on a TTL with an end pulse (the line is already low); it ends low
         whatever happens."""
@@ -257,11 +301,14 @@ class OutputBank:
                 return
             try:
                 self._devices[name].off()
+            except Exception as exc:  # noqa: BLE001 - said in the record; the session ends
+                note = self._failed(name, 'off', exc)
             finally:
                 active.record.off_time_s = time.time()
                 if note:
                     active.record.note = note
                 del self._active[name]
+        self._report_failure()
         try:
             # the opening is reported first (bounded wait: a stuck on_open never holds the closing record)
             active.opened.wait(1.0)

@@ -58,6 +58,7 @@ class RewardNode(Node):
                  for name, pin in pins.items()], driver)
         except OutputError as exc:
             raise StartupError(str(exc)) from exc
+        self.outputs.on_failure = self._on_output_failure
 
         self.events = self.create_publisher(RewardEvent, qos.REWARD_EVENT, qos.EVENT_QOS)
         self.task_events = self.create_publisher(TaskEvent, qos.TASK_EVENT, qos.EVENT_QOS)
@@ -126,6 +127,11 @@ class RewardNode(Node):
     def _on_open(self, record: PulseRecord) -> None:
         header, frame_index = record.tag
         self._publish(record, header, frame_index, opened=True)
+
+    def _on_output_failure(self, line: str) -> None:
+        """A write to the outputs raised (an Arduino unplugged): no reward can be given."""
+        if not self._closing:
+            self.ender.end(f'reward outputs failed: {line}', error=True)
 
     def _on_valve_done(self, record: PulseRecord) -> None:
         if not record.delivered:

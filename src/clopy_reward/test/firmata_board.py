@@ -55,10 +55,20 @@ class FirmataPeer:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
+    def unplug(self) -> None:
+        """The device goes away (as a USB serial port does): the host's writes fail."""
+        self._stop = True
+        self._thread.join(2.0)
+        os.close(self.master)
+        self.master = -1
+        time.sleep(0.05)   # the kernel hangs the terminal up
+
     def close(self) -> None:
         self._stop = True
         self._thread.join(2.0)
         for fd in (self.master, self.slave):
+            if fd < 0:
+                continue
             try:
                 os.close(fd)
             except OSError:

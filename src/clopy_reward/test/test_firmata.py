@@ -142,3 +142,19 @@ def test_simulation_keeps_mock_pins_with_the_arduino_numbers():
 def test_capability_parsing():
     data = [0x7F, 0x7F, 0, 1, 1, 1, 0x7F, 2, 10, 0x7F]   # pins 0, 1 none; 2 output; 3 analog only
     assert output_pins(data) == (4, [2])
+
+
+def test_an_arduino_unplugged_mid_session_refuses_pulses_and_reports_once(peer):
+    bank = clmf_bank(peer)
+    failures = []
+    bank.on_failure = failures.append
+    peer.unplug()                  # the device is gone: every write fails
+    done = []
+    rec = bank.pulse('valve', 0.1, on_done=done.append)
+    assert not rec.delivered and done == [rec]
+    assert rec.note.startswith(f'could not switch valve on (Arduino pin 7 on {peer.path}): ')
+    assert not bank.pulse('fail', 0.1).delivered
+    with pytest.raises(OutputError, match='could not switch imaging_ttl on'):
+        bank.set_level('imaging_ttl', True)
+    assert len(failures) == 1 and failures[0] == rec.note
+    bank.close()                   # nothing to drive any more; closing still ends cleanly

@@ -48,3 +48,19 @@ def test_a_missing_arduino_stops_the_node_naming_the_port():
     with pytest.raises(StartupError) as err:
         Graph(serial_port='/dev/ttyACM98', **CLMF)
     assert "reward.serial_port = '/dev/ttyACM98': no such serial device" in str(err.value)
+
+
+def test_an_arduino_unplugged_mid_session_ends_the_session_with_an_error():
+    peer = FirmataPeer()
+    graph = Graph(serial_port=peer.path, **CLMF)
+    try:
+        peer.unplug()
+        graph.valve(0.1, frame_index=7)
+        refused = graph.valve_records(1)[0]
+        assert not refused.delivered and refused.note.startswith('could not switch valve on (Arduino pin 7')
+        assert refused.rewards_delivered == 0 and refused.rewards_refused == 1
+        assert graph.wait(lambda: graph.ends)
+        assert graph.ends[0].error and graph.ends[0].reason.startswith('reward outputs failed: could not switch valve on')
+    finally:
+        graph.close()
+        peer.close()
