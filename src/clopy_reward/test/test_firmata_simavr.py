@@ -79,7 +79,7 @@ class EmulatedUno:
         changes: dict[int, list[tuple[int, float, float]]] = {}
         for line in out.splitlines():
             parts = line.split()
-            if parts[0] == 'pin':
+            if parts and parts[0] == 'pin':
                 pin, level, avr_ns, host_ns = map(int, parts[1:])
                 seq = changes.setdefault(pin, [])
                 if not seq or seq[-1][0] != level:
