@@ -20,6 +20,7 @@ THIRD_PARTY = {
     'tifffile': 'python3-tifffile', 'gpiozero': 'python3-gpiozero', 'sounddevice': 'python3-sounddevice',
     'rosbags': 'python3-rosbags-pip', 'mcap': 'python3-mcap-pip', 'pingouin': 'python3-pingouin-pip',
     'picamera2': 'python3-picamera2', 'statsmodels': 'python3-statsmodels', 'gi': 'python3-gi',
+    'pyfirmata2': 'python3-pyfirmata2-pip', 'serial': 'python3-serial',
     'rclpy': 'rclpy', 'sensor_msgs': 'sensor_msgs', 'std_msgs': 'std_msgs', 'rcl_interfaces': 'rcl_interfaces',
     'builtin_interfaces': 'builtin_interfaces', 'ament_index_python': 'ament_index_python',
     'launch': 'launch', 'launch_ros': 'launch_ros', 'composition_interfaces': 'composition_interfaces',

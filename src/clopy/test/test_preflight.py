@@ -46,7 +46,7 @@ def refusal(paradigm='clnf_1roi', *sets, edit=None) -> str:
     ('task.v.threshold=.inf', '--set: task.v.threshold = inf: allowed: a finite number >= 0'),
     ('task.v.threshold=-1', '--set: task.v.threshold = -1.0: allowed: a finite number >= 0'),
     ('camera.width_px=1000000', '--set: camera.width_px = 1000000: allowed: a whole number >= 1 px and <= 8192 px'),
-    ('reward.valve_pin=40', '--set: reward.valve_pin = 40: allowed: a whole number >= 0 and <= 27'),
+    ('reward.valve_pin=40', '--set: reward.valve_pin = 40: allowed with reward.backend = gpio: 0-27'),
     ('tone.amplitude=2', '--set: tone.amplitude = 2.0: allowed: a finite number > 0 and <= 1'),
     ('roi_dff.frame_rate_hz=0', '--set: roi_dff.frame_rate_hz = 0.0: allowed: a finite number > 0 Hz'),
     ('recorder.record_images=maybe', "--set: recorder.record_images = 'maybe': allowed: true or false"),

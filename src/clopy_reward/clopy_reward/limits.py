@@ -22,6 +22,12 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Mapping
 
+from clopy_reward.errors import PinSettingError, ValveLimitError
+from clopy_reward.pins import check_output_pins
+
+__all__ = ['PinSettingError', 'ValveLimitError', 'VALVE_CEILING_S', 'check_reward_values', 'check_task_pulses',
+           'output_limits_s', 'override_warning', 'task_pulse_outputs', 'valve_limit_s']
+
 #: Longest valve opening any parameter may ask for without an explicit override (s).
 VALVE_CEILING_S = 2.0
 #: The most `reward.valve_ceiling_override_s` allows (s); its schema's maximum.
@@ -33,8 +39,6 @@ PULSE_OUTPUTS = {'reward': 'valve', 'fail_signal': 'fail'}
 OUTPUT_LIMIT_KEYS = {'valve': 'max_valve_open_s', 'fail': 'max_fail_pulse_s'}
 
 
-class ValveLimitError(ValueError):
-    """A valve or pulse setting over its limit; one line naming where, key, value and what is allowed."""
 
 
 Where = Callable[[str], str]
@@ -75,10 +79,12 @@ def output_limits_s(values: Mapping, where: str | Where = 'reward') -> dict[str,
 
 
 def check_reward_values(values: Mapping, where: str | Where = 'reward') -> dict[str, float]:
-    """The reward node's own settings: the ceiling, and its default pulses within the
-    limits of their outputs. Returns output_limits_s; ValveLimitError otherwise."""
+    """The reward node's own settings: the ceiling, its default pulses within the
+    limits of their outputs, and its output pins (PinSettingError). Returns
+    output_limits_s; ValveLimitError otherwise."""
     limits = output_limits_s(values, where)
     where = _where(where)
+    check_output_pins(values, where)
     for key, output in (('valve_pulse_s', 'valve'), ('fail_pulse_s', 'fail')):
         if float(values[key]) > limits[output]:
             raise ValveLimitError(

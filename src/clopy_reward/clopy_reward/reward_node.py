@@ -21,11 +21,14 @@ from clopy_interfaces.srv import ManualReward
 from rclpy.node import Node
 
 from clopy_reward.limits import ValveLimitError, check_reward_values, override_warning
-from clopy_reward.outputs import OutputBank, OutputError, OutputSpec, PulseRecord, make_pin_factory
+from clopy_reward.outputs import OutputBank, OutputError, OutputSpec, PulseRecord
+from clopy_reward.pins import check_output_pins, make_driver
 from clopy_reward.reward_params import REWARD
 from clopy_reward.water import WaterLedger
 
 OUTPUT_NAMES = {RewardCommand.OUTPUT_VALVE: 'valve', RewardCommand.OUTPUT_FAIL: 'fail'}
+#: TTL outputs held high for the session (hold_ttl_outputs) when wired
+HELD_TTLS = ('behaviour_camera', 'illumination', 'imaging_ttl')
 
 
 class RewardNode(Node):
@@ -33,11 +36,11 @@ class RewardNode(Node):
         super().__init__('reward', **node_options)   # node_options: rclpy Node's (a test's context)
         values = REWARD.declare(self)
         self.simulate = values['simulate']
-        pins = {name: values[f'{name}_pin'] for name in ('valve', 'fail', 'behaviour_camera', 'illumination')}
         self.valve_pulse_s, self.fail_pulse_s = values['valve_pulse_s'], values['fail_pulse_s']
         self.hold_ttl = values['hold_ttl_outputs']
         try:
             limits = check_reward_values(values, 'reward node parameters')
+            pins = check_output_pins(values, lambda key: 'reward node parameters')
         except ValveLimitError as exc:
             raise StartupError(str(exc)) from None
         self.water = WaterLedger(values['max_rewards'], values['valve_flow_ul_per_ms'], values['max_water_ml'])
@@ -45,15 +48,17 @@ class RewardNode(Node):
         self._closing = False
         self.linger_s = 0.3   # the last reward events reach the recorder
 
+        self.held = [name for name in HELD_TTLS if name in pins]
+        end_pulse_s = {'imaging_ttl': values['imaging_ttl_end_pulse_s']}
         try:
+            driver = make_driver(values['backend'], self.simulate, values['serial_port'], values['baud'],
+                                 values['connect_timeout_s'])
             self.outputs = OutputBank(
-                [OutputSpec('valve', pins['valve'], limits['valve']),
-                 OutputSpec('fail', pins['fail'], limits['fail']),
-                 OutputSpec('behaviour_camera', pins['behaviour_camera'], 0.0),
-                 OutputSpec('illumination', pins['illumination'], 0.0)],
-                make_pin_factory(self.simulate))
+                [OutputSpec(name, pin, limits.get(name, 0.0), end_pulse_s=end_pulse_s.get(name, 0.0))
+                 for name, pin in pins.items()], driver)
         except OutputError as exc:
             raise StartupError(str(exc)) from exc
+        self.outputs.on_failure = self._on_output_failure
 
         self.events = self.create_publisher(RewardEvent, qos.REWARD_EVENT, qos.EVENT_QOS)
         self.task_events = self.create_publisher(TaskEvent, qos.TASK_EVENT, qos.EVENT_QOS)
@@ -64,11 +69,13 @@ class RewardNode(Node):
         if warning:
             self._warn_in_session('valve_ceiling_override', warning)
         if self.hold_ttl:
-            for name in ('behaviour_camera', 'illumination'):
+            for name in self.held:
                 self.outputs.set_level(name, True)
+        describe = self.outputs.driver.describe
         self.get_logger().info(
-            f'outputs ready ({"simulated pins" if self.simulate else "GPIO"}): '
-            f'valve BCM{pins["valve"]} (at most {limits["valve"]:g} s), fail BCM{pins["fail"]}')
+            f'outputs ready ({self.outputs.driver.name}): valve {describe(pins["valve"])} '
+            f'(at most {limits["valve"]:g} s), fail {describe(pins["fail"])}'
+            + ''.join(f', {name} {describe(pins[name])}' for name in self.held))
 
     @property
     def rewards_delivered(self) -> int:
@@ -120,6 +127,11 @@ class RewardNode(Node):
     def _on_open(self, record: PulseRecord) -> None:
         header, frame_index = record.tag
         self._publish(record, header, frame_index, opened=True)
+
+    def _on_output_failure(self, line: str) -> None:
+        """A write to the outputs raised (an Arduino unplugged): no reward can be given."""
+        if not self._closing:
+            self.ender.end(f'reward outputs failed: {line}', error=True)
 
     def _on_valve_done(self, record: PulseRecord) -> None:
         if not record.delivered:

@@ -4,14 +4,33 @@ from clopy_common.schema import NodeSchema, Param
 
 from clopy_reward.limits import VALVE_CEILING_S, VALVE_OVERRIDE_MAX_S
 
-_PIN = dict(min=0, max=27)   # BCM numbering of the Raspberry Pi header
+from clopy_reward.pins import BACKENDS, MAX_PIN
+
+# pin numbers: BCM on the rig computer's header (backend gpio: 0-27), the Arduino's
+# digital pin numbers (backend firmata: 2-69); clopy_reward.pins.check_output_pins
+# applies the backend's own range
+_PIN = dict(min=0, max=MAX_PIN)
+_OPTIONAL_PIN = dict(min=-1, max=MAX_PIN)   # -1: not wired
 
 REWARD = NodeSchema('reward', [
-    Param('simulate', False, 'use gpiozero MockFactory pins (no hardware)'),
-    Param('valve_pin', 27, 'BCM pin of the water valve', **_PIN),
-    Param('fail_pin', 12, 'BCM pin of the fail signal', **_PIN),
-    Param('behaviour_camera_pin', 17, 'BCM pin held high for the session (starts the behaviour camera)', **_PIN),
-    Param('illumination_pin', 21, 'BCM pin held high while imaging', **_PIN),
+    Param('simulate', False, 'use gpiozero MockFactory pins with the same numbers (no hardware)'),
+    Param('backend', 'gpio', 'where the outputs are: gpio (the rig computer\'s header, BCM pins) or '
+          'firmata (an Arduino running StandardFirmata on serial_port; Arduino pin numbers)', choices=BACKENDS),
+    Param('serial_port', '/dev/ttyACM0', 'the Arduino\'s serial port (backend firmata)'),
+    Param('baud', 115200, 'serial rate of the Arduino\'s Firmata.begin() (backend firmata)', unit='baud',
+          choices=(9600, 19200, 38400, 57600, 115200)),
+    Param('connect_timeout_s', 10.0, 'how long the Arduino may take to answer after the port opens (it '
+          'resets and boots; backend firmata)', unit='s', gt=0.0, max=60.0),
+    Param('valve_pin', 27, 'pin of the water valve', **_PIN),
+    Param('fail_pin', 12, 'pin of the fail signal', **_PIN),
+    Param('behaviour_camera_pin', 17, 'pin held high for the session (starts the behaviour camera); -1: none',
+          **_OPTIONAL_PIN),
+    Param('illumination_pin', 21, 'pin held high while imaging; -1: none', **_OPTIONAL_PIN),
+    Param('imaging_ttl_pin', -1, 'brain-imaging TTL: high from the start of the session; -1: none',
+          **_OPTIONAL_PIN),
+    Param('imaging_ttl_end_pulse_s', 0.0, 'end mark of the imaging TTL: low, high, low again for this long '
+          'each when the session ends (the original CLMF\'s LOW-HIGH-LOW); 0: just low', unit='s',
+          min=0.0, max=2.0),
     Param('valve_pulse_s', 0.3, 'default valve pulse', unit='s', gt=0.0, max=10.0),
     Param('fail_pulse_s', 0.5, 'default fail pulse', unit='s', gt=0.0, max=60.0),
     Param('max_valve_open_s', 1.0, 'hard limit on one valve opening (above the 2 s ceiling of '
