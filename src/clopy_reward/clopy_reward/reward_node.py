@@ -23,6 +23,7 @@ from rclpy.node import Node
 from clopy_reward.limits import ValveLimitError, check_reward_values, override_warning
 from clopy_reward.outputs import OutputBank, OutputError, OutputSpec, PulseRecord, make_pin_factory
 from clopy_reward.reward_params import REWARD
+from clopy_reward.sync import SyncError, start_sync, sync_output_specs
 from clopy_reward.water import WaterLedger
 
 OUTPUT_NAMES = {RewardCommand.OUTPUT_VALVE: 'valve', RewardCommand.OUTPUT_FAIL: 'fail'}
@@ -46,11 +47,15 @@ class RewardNode(Node):
         self.linger_s = 0.3   # the last reward events reach the recorder
 
         try:
+            sync_specs = sync_output_specs(values)
+        except SyncError as exc:
+            raise StartupError(str(exc)) from None
+        try:
             self.outputs = OutputBank(
                 [OutputSpec('valve', pins['valve'], limits['valve']),
                  OutputSpec('fail', pins['fail'], limits['fail']),
                  OutputSpec('behaviour_camera', pins['behaviour_camera'], 0.0),
-                 OutputSpec('illumination', pins['illumination'], 0.0)],
+                 OutputSpec('illumination', pins['illumination'], 0.0)] + sync_specs,
                 make_pin_factory(self.simulate))
         except OutputError as exc:
             raise StartupError(str(exc)) from exc
@@ -69,6 +74,13 @@ class RewardNode(Node):
         self.get_logger().info(
             f'outputs ready ({"simulated pins" if self.simulate else "GPIO"}): '
             f'valve BCM{pins["valve"]} (at most {limits["valve"]:g} s), fail BCM{pins["fail"]}')
+        self.sync = start_sync(self.outputs, values, self._on_sync)   # None when sync_pin is -1
+
+    def _on_sync(self, record: PulseRecord) -> None:
+        """A sync pulse went out: recorded as a RewardEvent (name sync, output TTL)."""
+        header = RewardCommand().header
+        header.stamp = from_s(record.on_time_s)
+        self._publish(record, header, 0, output=RewardCommand.OUTPUT_TTL)
 
     @property
     def rewards_delivered(self) -> int:
@@ -171,6 +183,8 @@ class RewardNode(Node):
 
     def close(self) -> None:
         self._closing = True
+        if getattr(self, 'sync', None) is not None:
+            self.sync.stop()
         outputs = getattr(self, 'outputs', None)
         if outputs is not None:
             outputs.close()
