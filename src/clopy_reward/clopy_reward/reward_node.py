@@ -23,7 +23,8 @@ from rclpy.node import Node
 from clopy_reward.limits import ValveLimitError, check_reward_values, override_warning
 from clopy_reward.outputs import OutputBank, OutputError, OutputSpec, PulseRecord, make_pin_factory
 from clopy_reward.reward_params import REWARD
-from clopy_reward.sync import SyncError, start_sync, sync_output_specs
+from clopy_reward.sync import (IMAGING_TTL_OUTPUT, SyncError, imaging_ttl_specs, start_imaging_ttl, start_sync,
+                               sync_output_specs)
 from clopy_reward.water import WaterLedger
 
 OUTPUT_NAMES = {RewardCommand.OUTPUT_VALVE: 'valve', RewardCommand.OUTPUT_FAIL: 'fail'}
@@ -47,7 +48,7 @@ class RewardNode(Node):
         self.linger_s = 0.3   # the last reward events reach the recorder
 
         try:
-            sync_specs = sync_output_specs(values)
+            sync_specs = sync_output_specs(values) + imaging_ttl_specs(values)
         except SyncError as exc:
             raise StartupError(str(exc)) from None
         try:
@@ -75,11 +76,20 @@ class RewardNode(Node):
             f'outputs ready ({"simulated pins" if self.simulate else "GPIO"}): '
             f'valve BCM{pins["valve"]} (at most {limits["valve"]:g} s), fail BCM{pins["fail"]}')
         self.sync = start_sync(self.outputs, values, self._on_sync)   # None when sync_pin is -1
+        self.imaging = start_imaging_ttl(self.outputs, values, self._on_imaging_level)   # None at pin -1
 
     def _on_sync(self, record: PulseRecord) -> None:
         """A sync pulse went out: recorded as a RewardEvent (name sync, output TTL)."""
         header = RewardCommand().header
         header.stamp = from_s(record.on_time_s)
+        self._publish(record, header, 0, output=RewardCommand.OUTPUT_TTL)
+
+    def _on_imaging_level(self, level: bool, time_s: float, reason: str) -> None:
+        """The imaging trigger changed level: recorded as a RewardEvent (name imaging_ttl, output TTL)."""
+        header = RewardCommand().header
+        header.stamp = from_s(time_s)
+        record = PulseRecord(IMAGING_TTL_OUTPUT, -1.0, reason, True,
+                             on_time_s=time_s if level else 0.0, off_time_s=0.0 if level else time_s)
         self._publish(record, header, 0, output=RewardCommand.OUTPUT_TTL)
 
     @property
@@ -185,6 +195,8 @@ class RewardNode(Node):
         self._closing = True
         if getattr(self, 'sync', None) is not None:
             self.sync.stop()
+        if getattr(self, 'imaging', None) is not None:
+            self.imaging.end()
         outputs = getattr(self, 'outputs', None)
         if outputs is not None:
             outputs.close()

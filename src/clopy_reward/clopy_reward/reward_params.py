@@ -32,4 +32,7 @@ REWARD = NodeSchema('reward', [
           '0.1-1.9 x this', unit='s', gt=0.0, max=3600.0),
     Param('sync_pulse_s', 0.1, 'length of one sync pulse (shorter than 0.1 x sync_mean_interval_s)',
           unit='s', gt=0.0, max=10.0),
+    Param('imaging_ttl_pin', -1, 'BCM pin of the imaging trigger: HIGH from the start, LOW-HIGH-LOW at the end, '
+          'as the original CLMF rig (-1 = none; docs/sync.md)', min=-1, max=27),
+    Param('imaging_ttl_step_s', 0.1, 'length of each level of the end pattern', unit='s', gt=0.0, max=5.0),
 ])

@@ -136,3 +136,61 @@ class SyncPulser:
     def _done(self, record) -> None:
         if self.on_pulse is not None and record.delivered:
             self.on_pulse(record)
+
+
+#: the imaging-trigger output's name (the original CLMF rig's brain-imaging TTL, Arduino pin 13)
+IMAGING_TTL_OUTPUT = 'imaging_ttl'
+
+
+def imaging_ttl_specs(values: dict) -> list[OutputSpec]:
+    """The imaging-trigger output of the reward node's parameters (``imaging_ttl_pin``,
+    -1 = none): a TTL level output (held, no pulse limit)."""
+    if not sync_enabled(values['imaging_ttl_pin']):
+        return []
+    return [OutputSpec(IMAGING_TTL_OUTPUT, values['imaging_ttl_pin'], 0.0)]
+
+
+class ImagingTtl:
+    """The original's start/end pattern on the imaging computer's trigger input: HIGH
+    from the session's start, then LOW-HIGH-LOW at its end (each level ``step_s``).
+    ``on_level(level, time_s, reason)`` gets every change (UTC epoch seconds; reason
+    'session start' or 'session end'); ``levels`` keeps (level, time_s)."""
+
+    def __init__(self, bank, step_s: float, on_level: Callable | None = None,
+                 name: str = IMAGING_TTL_OUTPUT) -> None:
+        self.bank, self.step_s, self.name, self.on_level = bank, step_s, name, on_level
+        self.levels: list[tuple[bool, float]] = []
+        self._lock = threading.Lock()
+        self._started = self._ended = False
+
+    def start(self) -> 'ImagingTtl':
+        with self._lock:
+            if not self._started:
+                self._started = True
+                self._set(True, 'session start')
+        return self
+
+    def end(self) -> None:
+        """LOW, HIGH, LOW (once; only after start; blocks for 2 x step_s)."""
+        with self._lock:
+            if not self._started or self._ended:
+                return
+            self._ended = True
+            for i, level in enumerate((False, True, False)):
+                if i:
+                    time.sleep(self.step_s)
+                self._set(level, 'session end')
+
+    def _set(self, level: bool, reason: str) -> None:
+        self.bank.set_level(self.name, level)
+        now = time.time()
+        self.levels.append((level, now))
+        if self.on_level is not None:
+            self.on_level(level, now, reason)
+
+
+def start_imaging_ttl(bank, values: dict, on_level: Callable) -> ImagingTtl | None:
+    """Raise the imaging trigger when the parameters name its pin."""
+    if not sync_enabled(values['imaging_ttl_pin']):
+        return None
+    return ImagingTtl(bank, values['imaging_ttl_step_s'], on_level).start()

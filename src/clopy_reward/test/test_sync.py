@@ -106,7 +106,8 @@ def test_the_reward_node_records_each_sync_pulse_as_a_reward_event():
     ns = f'/sync_test_{os.getpid()}_{time.monotonic_ns()}'
     context = rclpy.context.Context()
     rclpy.init(args=['--ros-args', '-r', f'__ns:={ns}', '-p', 'simulate:=true', '-p', 'sync_pin:=22',
-                     '-p', 'sync_mean_interval_s:=0.2', '-p', 'sync_pulse_s:=0.01'], context=context)
+                     '-p', 'sync_mean_interval_s:=0.2', '-p', 'sync_pulse_s:=0.01', '-p', 'imaging_ttl_pin:=13',
+                     '-p', 'imaging_ttl_step_s:=0.02'], context=context)
     node = RewardNode(context=context)
     probe = rclpy.create_node('probe', context=context)
     events: list = []
@@ -118,14 +119,24 @@ def test_the_reward_node_records_each_sync_pulse_as_a_reward_event():
     thread.start()
     try:
         deadline = time.monotonic() + 10.0
-        while len(events) < 6 and time.monotonic() < deadline:
+        while len([e for e in events if e.name == 'sync']) < 6 and time.monotonic() < deadline:
             time.sleep(0.01)
         pin = node.outputs.pin(SYNC_OUTPUT)
     finally:
         node.close()
+        deadline = time.monotonic() + 3.0
+        while len([e for e in events if e.name == 'imaging_ttl']) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
         executor.shutdown()
         rclpy.shutdown(context=context)
         thread.join(2.0)
+    imaging = [e for e in events if e.name == 'imaging_ttl']
+    events = [e for e in events if e.name == 'sync']
+    # the imaging trigger: HIGH at start, LOW-HIGH-LOW at the end, each change recorded
+    assert [(e.reason, e.on_time.sec > 0, e.off_time.sec > 0) for e in imaging] == [
+        ('session start', True, False), ('session end', False, True), ('session end', True, False),
+        ('session end', False, True)]
+    assert all(e.output == RewardCommand.OUTPUT_TTL and e.delivered for e in imaging)
     assert len(events) >= 6
     assert all(e.name == 'sync' and e.output == RewardCommand.OUTPUT_TTL and e.delivered for e in events)
     on_s = [e.on_time.sec + e.on_time.nanosec * 1e-9 for e in events]
@@ -135,3 +146,26 @@ def test_the_reward_node_records_each_sync_pulse_as_a_reward_event():
     assert all(e.header.stamp == e.on_time for e in events)
     assert all(0.005 < e.duration_s < 0.2 for e in events)
     assert not pin.state
+
+
+def test_imaging_trigger_is_high_from_the_start_and_low_high_low_at_the_end():
+    from clopy_reward.sync import IMAGING_TTL_OUTPUT, ImagingTtl, imaging_ttl_specs
+    assert imaging_ttl_specs({'imaging_ttl_pin': -1}) == []
+    (spec,) = imaging_ttl_specs({'imaging_ttl_pin': 13})
+    bank = OutputBank([spec], MockFactory())
+    seen = []
+    ttl = ImagingTtl(bank, 0.05, lambda level, t, reason: seen.append((level, reason)))
+    ttl.end()   # not started: nothing
+    assert not bank.is_on(IMAGING_TTL_OUTPUT) and seen == []
+    ttl.start()
+    assert bank.is_on(IMAGING_TTL_OUTPUT)
+    ttl.end()
+    ttl.end()   # once
+    bank.close()
+    assert seen == [(True, 'session start'), (False, 'session end'), (True, 'session end'), (False, 'session end')]
+    states = [s.state for s in bank.pin(IMAGING_TTL_OUTPUT).states]
+    # the pin's own history: low (initial), HIGH at start, then LOW-HIGH-LOW
+    collapsed = [x for i, x in enumerate(states) if i == 0 or x != states[i - 1]]
+    assert collapsed == [False, True, False, True, False]
+    times = [t for _, t in ttl.levels]
+    assert times[2] - times[1] >= 0.05 and times[3] - times[2] >= 0.05
