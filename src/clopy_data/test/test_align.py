@@ -97,7 +97,7 @@ def test_ttl_files_plain_csv_and_units(tmp_path):
         read_ttl_times(table, column='when')
 
 
-def video_of_led(session: np.ndarray, fps: float, pulse_s: float = 0.1, seed: int = 3) -> FrameRecord:
+def video_of_led(session: np.ndarray, fps: float, pulse_s: float = 0.05, seed: int = 3) -> FrameRecord:
     """Frames at fps on the other clock; the LED is lit in a frame whose (session) time
     falls inside a pulse; camera noise on the grey level."""
     other = other_clock(session, jitter_s=0.0)
@@ -209,3 +209,33 @@ def test_a_session_without_sync_pulses_says_how_it_ran(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert 'no sync pulses recorded' in result.stderr and 'sync_pin -1' in result.stderr
+
+
+def test_the_command_reads_the_led_from_a_video_file(tmp_path, capsys):
+    cv2 = pytest.importorskip('cv2')
+    t0 = 1_780_000_000.0
+    session = rsync_train(40, mean_s=1.0)
+    write_session(tmp_path / 's1', t0 + session, t0)
+    video = video_of_led(session, 30.0)
+    path = tmp_path / 'behaviour.avi'
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 30.0, (64, 48))
+    assert writer.isOpened()
+    background = np.random.default_rng(0).integers(0, 60, (48, 64, 3), dtype=np.uint8)
+    for b in video.brightness:
+        frame = background.copy()
+        frame[10:20, 40:50] = np.uint8(np.clip(b, 0, 255))   # the LED
+        writer.write(frame)
+    writer.release()
+    # the ROI on the LED: every pulse found in the file
+    assert data_main(['align', str(tmp_path / 's1'), str(path), '--roi', '40,10,10,10', '--fps', '30']) == 0
+    assert 'matched 40 of 40 pulses (40 sent)' in capsys.readouterr().out
+    rows = (tmp_path / 's1' / 'align_behaviour.csv').read_text().splitlines()[1:]
+    other = np.array([float(r.split(',')[1]) for r in rows])
+    mapped = np.array([float(r.split(',')[2]) for r in rows])
+    # frame k of the file is frame video.frames[0] + k of the record: same clock up to that start
+    expected = truth(other + video.times_s[0])
+    # within a frame period; onsets come up to a frame late, so the mapping is on average half a frame early
+    assert np.abs(mapped - expected).max() < 1 / 30.0
+    assert np.median(mapped - expected) < 0
+    assert data_main(['align', str(tmp_path / 's1'), str(path), '--roi', '100,100,5,5', '--fps', '30']) == 1
+    assert 'outside the 64x48 frame' in capsys.readouterr().err
