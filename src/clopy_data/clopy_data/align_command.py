@@ -94,7 +94,7 @@ def write_outputs(fit: Alignment, pulses: SessionPulses, other_s: np.ndarray, fr
                     (session + pulses.t0_epoch_s).tolist(), matched.tolist(), resid.tolist()])
     else:
         matched, resid = np.full(len(frames.times_s), np.nan), np.full(len(frames.times_s), np.nan)
-        m, r = _matched(fit, frames.times_s[onsets])
+        m, r = _matched(fit, other_s)   # the LED onsets (half a frame before their first lit frame)
         matched[onsets], resid[onsets] = m, r
         onset = np.zeros(len(frames.times_s), int)
         onset[onsets] = 1
@@ -153,9 +153,11 @@ def align_session(args: argparse.Namespace) -> tuple[Alignment, list[Path]]:
         frames = (read_video_brightness(record, args.roi, args.fps) if kind == 'video'
                   else read_brightness_csv(record, args.column, args.fps))
         onsets, _ = led_onsets(frames, args.threshold, str(record))
-        other_s = frames.times_s[onsets]
+        period_s = frame_period_s(frames)
+        # the LED came on somewhere in the frame period before its first lit frame: on average half of it
+        other_s = frames.times_s[onsets] - period_s / 2
         if not args.tolerance_ms:
-            tolerance_s = max(TOLERANCE_S, 1.2 * frame_period_s(frames))
+            tolerance_s = max(TOLERANCE_S, 1.2 * period_s)
     fit = align_pulses(pulses.times_s, other_s, tolerance_s, args.max_drift_ppm, args.window,
                        session_what=f'{args.session} (sync pulses)', other_what=str(record))
     out = Path(args.out) if args.out else Path(args.session)
