@@ -169,3 +169,22 @@ def test_imaging_trigger_is_high_from_the_start_and_low_high_low_at_the_end():
     assert collapsed == [False, True, False, True, False]
     times = [t for _, t in ttl.levels]
     assert times[2] - times[1] >= 0.05 and times[3] - times[2] >= 0.05
+
+
+def test_the_reward_node_refuses_a_sync_pulse_as_long_as_the_shortest_interval():
+    rclpy = pytest.importorskip('rclpy')
+    import os
+
+    from clopy_common.node_main import StartupError
+
+    from clopy_reward.reward_node import RewardNode
+    context = rclpy.context.Context()
+    rclpy.init(args=['--ros-args', '-r', f'__ns:=/sync_bad_{os.getpid()}', '-p', 'simulate:=true',
+                     '-p', 'sync_pin:=22', '-p', 'sync_mean_interval_s:=0.5', '-p', 'sync_pulse_s:=0.05'],
+               context=context)
+    try:
+        with pytest.raises(StartupError, match=r'reward\.sync_pulse_s: 0\.05 s must be shorter than the shortest '
+                                               r'interval, 0\.1 x sync_mean_interval_s = 0\.05 s'):
+            RewardNode(context=context)
+    finally:
+        rclpy.shutdown(context=context)
