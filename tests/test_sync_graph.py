@@ -1,6 +1,6 @@
 """Sync pulses in a whole simulated session: `clopy run --sim` with reward.sync_pin set
 records every pulse (RewardEvent named sync, output TTL) without touching the valve
-counts, and `clopy align` maps an imaging computer's TTL log of those pulses (its own
+counts, and the imaging trigger's start/end pattern, and `clopy align` maps an imaging computer's TTL log of those pulses (its own
 clock: offset, drift, jitter, one pulse missed) onto session time within 1 ms."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 from clopy_data.align_io import session_pulses
 from clopy_data.bag import read_bag, typestore_with_clopy
 
-SYNC = ['reward.sync_pin=22', 'reward.sync_mean_interval_s=0.4', 'reward.sync_pulse_s=0.02',
+SYNC = ['reward.sync_pin=22', 'reward.imaging_ttl_pin=13', 'reward.sync_mean_interval_s=0.4', 'reward.sync_pulse_s=0.02',
         'task.v.initial_rest_s=3.0', 'task.v.max_trial_s=3.0', 'task.v.fail_rest_s=1.0']
 
 
@@ -31,6 +31,10 @@ def test_a_simulated_session_records_sync_pulses_that_clopy_align_maps(tmp_path,
     assert all(e.output == 2 and e.delivered and e.reason == 'sync' and e.duration_s > 0 for e in sync)
     assert all(e.rewards_delivered == 0 for e in sync)
     assert not [e for e in events if e.output == 0], 'sync pulses are no valve openings'
+    # the imaging trigger: HIGH at the start, LOW-HIGH-LOW at the end, all in the bag
+    imaging = [(e.reason, e.on_time.sec > 0) for e in events if e.name == 'imaging_ttl']
+    assert imaging == [('session start', True), ('session end', False), ('session end', True),
+                       ('session end', False)]
     pulses = session_pulses(d)
     assert len(pulses.times_s) == len(sync) and pulses.t0_from == 'the first frame'
 
