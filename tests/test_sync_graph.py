@@ -1,20 +1,21 @@
 """Sync pulses in a whole simulated session: `clopy run --sim` with reward.sync_pin set
 records every pulse (RewardEvent named sync, output TTL) without touching the valve
-counts, and the imaging trigger's start/end pattern, and `clopy align` maps an imaging computer's TTL log of those pulses (its own
-clock: offset, drift, jitter, one pulse missed) onto session time within 1 ms."""
+counts, and the imaging trigger's start/end pattern; `clopy align` maps an imaging
+computer's TTL log of those pulses (its own clock: offset, drift, jitter, one pulse
+missed) onto session time within 1 ms."""
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from clopy_data.align_io import session_pulses
 from clopy_data.bag import read_bag, typestore_with_clopy
 
-SYNC = ['reward.sync_pin=22', 'reward.imaging_ttl_pin=13', 'reward.sync_mean_interval_s=0.4', 'reward.sync_pulse_s=0.02',
+SYNC = ['reward.sync_pin=22', 'reward.imaging_ttl_pin=13', 'reward.sync_mean_interval_s=0.4',
+        'reward.sync_pulse_s=0.02',
         'task.v.initial_rest_s=3.0', 'task.v.max_trial_s=3.0', 'task.v.fail_rest_s=1.0']
 
 
