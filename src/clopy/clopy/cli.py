@@ -4,6 +4,7 @@
             [--nodes N,N | --remote N,N] [--peers ADDRESS,...]   (a rig of several computers)
   clopy demo                 a few minutes of simulated CLNF 1-ROI
   clopy tables SESSION       make the per-frame table and summary again from the bag
+  clopy align SESSION RECORD map another system's sync-pulse record onto session time (docs/sync.md)
 """
 from __future__ import annotations
 

@@ -4,6 +4,7 @@
   python -m clopy_data plot SESSION         summary figure (summary.png)
   python -m clopy_data threshold SESSION ...  offline threshold simulation
   python -m clopy_data analyze PATH ...     across-day learning statistics
+  python -m clopy_data align SESSION RECORD  another system's sync pulses onto session time
 
 The ``clopy`` command offers the same subcommands with the same parsers
 (each module's ``add_command``).
@@ -18,10 +19,11 @@ THRESHOLD_MODULE = 'clopy_data.threshold_sim'
 
 def add_commands(sub) -> None:
     """Add every offline subcommand of this package to ``sub`` (an argparse subparsers action)."""
-    from clopy_data import analysis, plots, postprocess
+    from clopy_data import align_command, analysis, plots, postprocess
     postprocess.add_command(sub)
     plots.add_command(sub)
     analysis.add_command(sub)
+    align_command.add_command(sub)
 
 
 def add_threshold_passthrough(sub) -> None:

@@ -24,6 +24,7 @@ from clopy_reward.limits import ValveLimitError, check_reward_values, override_w
 from clopy_reward.outputs import OutputBank, OutputError, OutputSpec, PulseRecord
 from clopy_reward.pins import check_output_pins, make_driver
 from clopy_reward.reward_params import REWARD
+from clopy_reward.sync import SyncError, start_sync, sync_output_specs
 from clopy_reward.water import WaterLedger
 
 OUTPUT_NAMES = {RewardCommand.OUTPUT_VALVE: 'valve', RewardCommand.OUTPUT_FAIL: 'fail'}
@@ -51,11 +52,15 @@ class RewardNode(Node):
         self.held = [name for name in HELD_TTLS if name in pins]
         end_pulse_s = {'imaging_ttl': values['imaging_ttl_end_pulse_s']}
         try:
+            sync_specs = sync_output_specs(values)
+        except SyncError as exc:
+            raise StartupError(str(exc)) from None
+        try:
             driver = make_driver(values['backend'], self.simulate, values['serial_port'], values['baud'],
                                  values['connect_timeout_s'])
             self.outputs = OutputBank(
                 [OutputSpec(name, pin, limits.get(name, 0.0), end_pulse_s=end_pulse_s.get(name, 0.0))
-                 for name, pin in pins.items()], driver)
+                 for name, pin in pins.items()] + sync_specs, driver)
         except OutputError as exc:
             raise StartupError(str(exc)) from exc
         self.outputs.on_failure = self._on_output_failure
@@ -76,6 +81,13 @@ class RewardNode(Node):
             f'outputs ready ({self.outputs.driver.name}): valve {describe(pins["valve"])} '
             f'(at most {limits["valve"]:g} s), fail {describe(pins["fail"])}'
             + ''.join(f', {name} {describe(pins[name])}' for name in self.held))
+        self.sync = start_sync(self.outputs, values, self._on_sync)   # None when sync_pin is -1
+
+    def _on_sync(self, record: PulseRecord) -> None:
+        """A sync pulse went out: recorded as a RewardEvent (name sync, output TTL)."""
+        header = RewardCommand().header
+        header.stamp = from_s(record.on_time_s)
+        self._publish(record, header, 0, output=RewardCommand.OUTPUT_TTL)
 
     @property
     def rewards_delivered(self) -> int:
@@ -183,6 +195,8 @@ class RewardNode(Node):
 
     def close(self) -> None:
         self._closing = True
+        if getattr(self, 'sync', None) is not None:
+            self.sync.stop()
         outputs = getattr(self, 'outputs', None)
         if outputs is not None:
             outputs.close()

@@ -46,4 +46,10 @@ REWARD = NodeSchema('reward', [
     Param('max_water_ml', 2.0, 'water allowed per session when calibrated; the pulse reaching it ends the '
           'session (0 = no ml cap)', unit='ml', min=0.0, max=50.0),
     Param('hold_ttl_outputs', True, 'hold behaviour_camera and illumination high while running'),
+    Param('sync_pin', -1, 'BCM pin of the sync-pulse output, wired to the other systems\' TTL inputs '
+          '(-1 = no sync pulses; docs/sync.md)', min=-1, max=27),
+    Param('sync_mean_interval_s', 5.0, 'mean time between sync pulse onsets; each interval is uniform in '
+          '0.1-1.9 x this', unit='s', gt=0.0, max=3600.0),
+    Param('sync_pulse_s', 0.1, 'length of one sync pulse (shorter than 0.1 x sync_mean_interval_s)',
+          unit='s', gt=0.0, max=10.0),
 ])
