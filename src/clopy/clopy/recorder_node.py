@@ -23,11 +23,12 @@ import platform
 import shutil
 import socket
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from clopy_common import qos
-from clopy_common.node_main import StartupError, run_node
+from clopy_common.node_main import UPSTREAM_WAIT_S, StartupError, run_node
 from clopy_common.session_end import (CLOPY_RUN_DIED, STOPPED_BY_USER, SessionEnder, disk_error, disk_full,
                                       end_message_fields)
 from clopy_common.session_end import exit_reason as node_exit_reason
@@ -59,6 +60,9 @@ def disk_error(exc: BaseException) -> OSError | None:
         cause = cause.__cause__ or cause.__context__
     return None
 
+
+# asked to stop, the recorder closes after this long without a message (node_main.wait_for_upstream)
+QUIET_STOP_S = UPSTREAM_WAIT_S + 1.0
 
 # topic -> (message class, rosbags type name, subscription QoS)
 TOPICS = {topic: (message_class(type_name), type_name, getattr(qos, RECORDER_QOS[topic]))
@@ -155,6 +159,7 @@ class RecorderNode(Node):
         # graph for a while; every node that says why also publishes on the other topics)
         self.upstream_topics = tuple(t for t in TOPICS if t != qos.SESSION_END)
         self.upstream_wait_s = 20.0
+        self._last_message_s = time.monotonic()
         self.get_logger().info(f'recording to {self.session_dir}')
         print(f'CLOPY_SESSION_DIR={self.session_dir}', flush=True)
 
@@ -171,7 +176,15 @@ class RecorderNode(Node):
                     raise
                 return
             self.counts[topic] = self.counts.get(topic, 0) + 1
+            self._last_message_s = time.monotonic()
         return write
+
+    def upstream_quiet(self) -> bool:
+        """Asked to stop, the recorder waits for the other nodes to go; a node killed by
+        SIGKILL stays in the graph for about 20 s (its DDS lease). Nothing received for
+        QUIET_STOP_S (longer than any live node's own stop wait, during which the task
+        still publishes its status) means nobody alive is left to record."""
+        return time.monotonic() - self._last_message_s > QUIET_STOP_S
 
     def flush(self) -> None:
         """Cut the bag's chunk; then the free-space check of the session folder."""
@@ -267,8 +280,6 @@ class RecorderNode(Node):
     def _drain(self, quiet_s: float = 0.3, limit_s: float = 2.0) -> None:
         """Take what is still queued (the last reward events, run_end records) until
         nothing has arrived for quiet_s, at most limit_s."""
-        import time
-
         import rclpy
         end = time.monotonic() + limit_s
         last_total, quiet_since = -1, time.monotonic()

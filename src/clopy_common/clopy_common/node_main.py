@@ -93,12 +93,16 @@ def wait_for_upstream(node, executor, cancelled: Callable[[], bool] = lambda: Fa
     (clopy run in order, ros2 launch signalling every node at once, or the parent-death
     signal reaching every node of a killed clopy run), the camera's last frame still
     reaches roi_dff, the task and the recorder. Bounded by the node's `upstream_wait_s`;
-    `cancelled()` true (a user's second Ctrl-C) ends the wait at once."""
+    `cancelled()` true (a user's second Ctrl-C) ends the wait at once, and so does the
+    node's `upstream_quiet()` when it has one and it says True (the recorder: nothing
+    received for a while, so what is left on the topics is a killed process whose
+    publishers the graph has not dropped yet)."""
     topics = tuple(getattr(node, 'upstream_topics', ()))
     if not topics:
         return
+    quiet = getattr(node, 'upstream_quiet', None) or (lambda: False)
     end = time.monotonic() + float(getattr(node, 'upstream_wait_s', UPSTREAM_WAIT_S))
-    while (rclpy.ok() and not cancelled() and time.monotonic() < end
+    while (rclpy.ok() and not cancelled() and not quiet() and time.monotonic() < end
            and any(_publishers_elsewhere(node, t) for t in topics)):
         executor.spin_once(timeout_sec=0.02)
     quiet_end = min(end, time.monotonic() + 0.2)
