@@ -303,7 +303,7 @@ def _check_output(bank, name: str, key: str, values: dict) -> CheckResult:
             return CheckResult(name, setting, FAIL, 'no pulse', because(record.note or 'the pulse did not end', hint))
         measured = f'pulse {pulse_s:g} s (on {record.duration_s:.4f} s), low after'
         figures = {'requested_s': pulse_s, 'on_s': round(record.duration_s, 6)}
-        bad = abs(record.duration_s - pulse_s) > 0.02 or bank.is_on(name)
+        bad = bank.is_on(name)   # the on-time is reported, not judged: the timer is the reward node's
     else:
         bank.set_level(name, True)
         held = bank.is_on(name)
