@@ -56,7 +56,7 @@ def check_output_latency(ctx: RigContext) -> list[CheckResult]:
     if not 0 <= in_pin <= 27 or in_pin in pins.values():
         return [CheckResult(name, setting, FAIL, '', f'--latency-input {in_pin}: allowed: a BCM pin 0-27 that is '
                             f'no output of the reward node ({", ".join(f"{k} {v}" for k, v in pins.items())})')]
-    from clopy_reward.outputs import OutputError, make_pin_factory
+    from clopy_reward.outputs import make_pin_factory
     try:
         factory = make_pin_factory(ctx.sim)
         if ctx.sim:
@@ -64,19 +64,27 @@ def check_output_latency(ctx: RigContext) -> list[CheckResult]:
         probe = EdgeProbe(in_pin, factory)
     except Exception as exc:  # noqa: BLE001 - gpiozero's errors: a pin in use, no pin library
         return [CheckResult(name, setting, FAIL, 'cannot open the input', because(exc, WIRING_HINT))]
+    return [_loopback(ctx, name, setting, values, probe)]
+
+
+def _loopback(ctx: RigContext, name: str, setting: str, values: dict, probe) -> CheckResult:
+    """Open the reward node's outputs (on the probe's pin factory, if it has one), run the
+    loop-back and close both, whatever happens."""
+    from clopy_reward.outputs import OutputError
+    opts = ctx.latency
     try:
-        bank = open_outputs(values, factory)
+        bank = open_outputs(values, getattr(probe, 'factory', None))
     except OutputError as exc:
         probe.close()
-        return [CheckResult(name, setting, FAIL, 'cannot open the outputs', str(exc))]
+        return CheckResult(name, setting, FAIL, 'cannot open the outputs', str(exc))
     try:
         result = measure_output_latency(bank, opts.output, probe, opts.repeats, opts.pulse_s, name=name)
     except SelfTestError as exc:
-        return [CheckResult(name, setting, FAIL, '', str(exc))]
+        return CheckResult(name, setting, FAIL, '', str(exc))
     finally:
         bank.close()
         probe.close()
-    return [_row(name, setting, result)]
+    return _row(name, setting, result)
 
 
 def _named_input_latency(ctx: RigContext, given: str, values: dict, source: str) -> list[CheckResult]:
@@ -88,17 +96,9 @@ def _named_input_latency(ctx: RigContext, given: str, values: dict, source: str)
                             + ''.join(f', {n}' for n in INPUT_PROBES))]
     try:
         probe = INPUT_PROBES[given](ctx)
-        bank = open_outputs(values, getattr(probe, 'factory', None))
-    except Exception as exc:  # noqa: BLE001 - the input's or the outputs' own error names the device
-        return [CheckResult(name, setting, FAIL, 'cannot open', str(exc))]
-    try:
-        result = measure_output_latency(bank, opts.output, probe, opts.repeats, opts.pulse_s, name=name)
-    except SelfTestError as exc:
-        return [CheckResult(name, setting, FAIL, '', str(exc))]
-    finally:
-        bank.close()
-        probe.close()
-    return [_row(name, setting, result)]
+    except Exception as exc:  # noqa: BLE001 - the input's own error names the device
+        return [CheckResult(name, setting, FAIL, 'cannot open the input', str(exc))]
+    return [_loopback(ctx, name, setting, values, probe)]
 
 
 def check_audio_latency(ctx: RigContext) -> list[CheckResult]:
