@@ -52,18 +52,18 @@ def add_command(sub) -> None:
     p.add_argument('--sim', action='store_true', help='simulation backends, as clopy run --sim')
     p.add_argument('--set', dest='sets', action='append', default=[], metavar='NODE.PARAM=VALUE',
                    help='override a parameter, as clopy run --set (repeatable)')
-    p.add_argument('--params-file', type=Path, help='parameter file instead of config/<paradigm>.yaml')
-    p.add_argument('--out', type=Path, default=Path('sessions'),
+    p.add_argument('--params-file', type=Path, metavar='FILE', help='parameter file instead of config/<paradigm>.yaml')
+    p.add_argument('--out', type=Path, default=Path('sessions'), metavar='DIR',
                    help=f'the sessions folder; the report goes to <out>/{REPORTS_DIR}/ (default: sessions)')
-    p.add_argument('--frames', type=int, default=30, help='camera frames to grab (default 30)')
+    p.add_argument('--frames', type=int, default=30, metavar='N', help='camera frames to grab (default 30)')
     p.add_argument('--only', type=_names, metavar='CHECK,CHECK', help=f'run only these checks ({", ".join(CHECKS)})')
     lat = p.add_argument_group('latency self-test (an output wired back to an input; docs/hardware.md)')
     lat.add_argument('--latency', action='store_true', help='measure the output and tone latency too')
-    lat.add_argument('--latency-output', default='valve', help='the output wired back (default valve)')
+    lat.add_argument('--latency-output', default='valve', metavar='NAME', help='the output wired back (default valve)')
     lat.add_argument('--latency-input', metavar='PIN',
                      help='BCM input pin the output is wired to (under --sim: a mock pin linked to it, default 26)')
-    lat.add_argument('--latency-repeats', type=int, default=20, help='pulses / tone bursts (default 20)')
-    lat.add_argument('--latency-pulse-s', type=float, default=0.01, help='test pulse length (default 0.01 s)')
+    lat.add_argument('--latency-repeats', type=int, default=20, metavar='N', help='pulses / tone bursts (default 20)')
+    lat.add_argument('--latency-pulse-s', type=float, default=0.01, metavar='S', help='test pulse length (default 0.01 s)')
     lat.add_argument('--audio-input', metavar='DEVICE',
                      help='sounddevice input (microphone at the speaker or a loop cable) for the tone latency')
     p.set_defaults(func=run_command)
