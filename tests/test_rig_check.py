@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from test_genicam_session import GENICAM, fake_camera  # noqa: F401 - the fixture
 
 CLOPY = [shutil.which('clopy')] if shutil.which('clopy') else [sys.executable, '-m', 'clopy.cli']
 
@@ -101,3 +102,25 @@ def test_a_bad_parameter_stops_before_any_device(tmp_path):
     assert result.returncode == 2
     assert 'reward.valve_pin = 99' in result.stderr and 'allowed' in result.stderr
     assert report is None
+
+
+def test_live_genicam_camera_reports_rate_and_exposure(tmp_path, fake_camera):
+    sets = [a for s in GENICAM + [f'camera.genicam.device_id={fake_camera}'] for a in ('--set', s)]
+    result, report = rig_check('clnf_1roi', '--sim', '--only', 'camera', *sets, out=tmp_path)
+    row = rows(report)['camera']
+    assert row['setting'] == 'camera.source = genicam, 256x256 px at 15 Hz'
+    assert row['figures']['frames'] == 30 and row['figures']['rate_hz'] > 0
+    assert '(camera time stamps)' in row['measured'] and 'exposure 5000 us' in row['measured']
+    # the rate is judged against camera.frame_rate_hz: a loaded test machine may miss it, and says so
+    assert row['result'] == 'ok' or 'is not camera.frame_rate_hz = 15' in row['check'], row
+    assert result.returncode == (0 if row['result'] == 'ok' else 1)
+
+
+def test_missing_genicam_camera_fails_naming_its_setting(tmp_path):
+    sets = [a for s in GENICAM + ['camera.genicam.device_id=127.0.0.2'] for a in ('--set', s)]
+    result, report = rig_check('clnf_1roi', '--sim', '--only', 'camera', *sets, out=tmp_path)
+    assert result.returncode == 1
+    row = rows(report)['camera']
+    assert row['result'] == 'FAIL' and row['measured'] == 'cannot open'
+    assert "GenICam camera '127.0.0.2' (genicam.device_id) does not answer" in row['check']
+    assert 'arv-tool-0.8' in row['check']
