@@ -2,6 +2,7 @@
 
   clopy run PARADIGM [--sim] [--mouse ID] [--trials N] [--out DIR] [--set node.param=value ...]
             [--nodes N,N | --remote N,N] [--peers ADDRESS,...]   (a rig of several computers)
+  clopy rig check PARADIGM [--sim] [--latency]   try each configured device, write a rig report
   clopy demo                 a few minutes of simulated CLNF 1-ROI
   clopy tables SESSION       make the per-frame table and summary again from the bag
   clopy align SESSION RECORD map another system's sync-pulse record onto session time (docs/sync.md)
@@ -23,7 +24,8 @@ from clopy import config as cfg
 
 # bringup commands that live in their own modules (each has add_command(sub)); the offline
 # data commands (tables, plot, analyze) come from clopy_data, as `python -m clopy_data` has them
-COMMAND_MODULES = ('clopy_data.threshold_sim', 'clopy.replay', 'clopy.pose_model')
+COMMAND_MODULES = ('clopy_data.threshold_sim', 'clopy.replay', 'clopy.pose_model',
+                   'clopy.rig_check')
 
 DEMO_SETTINGS = [
     # a short, lively session: 6 trials of at most 15 s, rests of 5 s

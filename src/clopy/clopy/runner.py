@@ -27,6 +27,7 @@ from clopy.diskspace import check_free_space
 from clopy.monitor import Monitor
 from clopy.paradigms import PARADIGMS
 from clopy.processes import STOP_TIMEOUT_S, ProcessError, Session
+from clopy.rig_check_report import attach_latest_report
 from clopy.rosenv import RIG_KEYS, DomainBusy, DomainLease, apply_env, apply_loopback, loopback_env, rig_env
 
 STARTUP_TIMEOUT_S = 60.0
@@ -137,6 +138,8 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
         session_dir = create_session_dir(Path(opts.out_dir), mouse, start, opts.paradigm)
     except (ValueError, OSError) as exc:
         raise cfg.ConfigError(f'--mouse {mouse!r} / --out {opts.out_dir}: {exc}') from exc
+    if opts.from_recording is None:   # the newest `clopy rig check` of this rig (docs/hardware.md)
+        attach_latest_report(Path(opts.out_dir), session_dir, opts.paradigm, opts.sim)
     tone = params.get('tone', {})
     if tone.get('backend') == 'wav' and not Path(str(tone.get('wav_path', ''))).is_absolute():
         tone['wav_path'] = str(session_dir / (tone.get('wav_path') or TONES_WAV))

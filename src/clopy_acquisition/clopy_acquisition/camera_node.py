@@ -37,26 +37,8 @@ from sensor_msgs.msg import Image
 
 from clopy_acquisition.camera_params import CAMERA_SCHEMAS, check_camera
 from clopy_acquisition.limits import ValvePulses, check_frame_budget
-from clopy_acquisition.sources import SourceBackend, SourceError, open_source, source_backend, source_kinds
-
-
-def source_kwargs(kind: str, get) -> dict:
-    """Constructor arguments of a built-in source kind, from node parameters (`get(name)`)."""
-    width, height, fps = get('width_px'), get('height_px'), get('frame_rate_hz')
-    if kind == 'hdf5':
-        return dict(path=get('path'), dataset=get('hdf5_dataset'))
-    if kind == 'tiff':
-        return dict(path=get('path'), fps=fps)
-    if kind in ('video', 'bag'):
-        return dict(path=get('path'))
-    if kind == 'opencv':
-        device = get('device')
-        return dict(device=int(device) if device.isdigit() else device,
-                    width_px=width, height_px=height, fps=fps)
-    if kind == 'picamera':
-        return dict(width_px=width, height_px=height, fps=fps, exposure_us=get('exposure_us'))
-    raise StartupError(f'camera.source = {kind!r}: no parameters known for it; allowed sources are '
-                       f'{list(source_kinds())}')
+from clopy_acquisition.source_setup import make_source
+from clopy_acquisition.sources import SourceError
 
 
 class CameraNode(Node):
@@ -134,22 +116,11 @@ class CameraNode(Node):
         return slice(y, y + h), slice(x, x + w)
 
     def _make_source(self, kind: str, get):
-        """The source of `kind` (not opened): a built-in kind from the camera's own
-        parameters, another package's through its SourceBackend."""
+        """The source of `kind` (not opened): clopy_acquisition.source_setup."""
         try:
-            backend = source_backend(kind, 'camera.source')
-        except SourceError as exc:   # the message names camera.source, the kind and who provides it
+            return make_source(kind, get)
+        except SourceError as exc:   # the message names camera.source and the kind
             raise StartupError(str(exc)) from exc
-        try:
-            if isinstance(backend, SourceBackend):
-                def declare(name, default, text=''):   # declared with the schema above
-                    return get(name)
-
-                common = {n: get(n) for n in ('width_px', 'height_px', 'frame_rate_hz')}
-                return backend.from_camera(declare, common)
-            return open_source(kind, **source_kwargs(kind, get))
-        except (SourceError, ValueError) as exc:
-            raise StartupError(f'camera.source = {kind!r}: {exc}') from exc
 
     def _check_first_frame(self) -> None:
         """The source delivers nothing after capture started: say so and end the session."""
