@@ -56,7 +56,8 @@ def test_simulated_clmf_rig_grabs_the_behaviour_camera(tmp_path):
     result, report = rig_check('clmf', '--sim', '--only', 'camera,outputs', out=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     found = rows(report)
-    assert set(found) == {'camera', 'valve', 'fail', 'behaviour_camera', 'illumination'}
+    # the CLMF rig's outputs are the Arduino's: valve, fail and the imaging TTL (config/clmf.yaml)
+    assert set(found) == {'camera', 'valve', 'fail', 'imaging_ttl'}
     assert found['camera']['setting'] == 'camera.source = synthetic_behaviour, 640x320 px at 30 Hz'
     assert (found['camera']['figures']['width_px'], found['camera']['figures']['height_px']) == (640, 320)
 
@@ -74,10 +75,21 @@ def test_missing_devices_fail_by_name_and_setting_and_nothing_is_simulated(tmp_p
     assert found['audio']['result'] == 'FAIL'
     assert 'tone.device = clopy-no-such-sound-card' in found['audio']['setting']
     assert found['outputs']['result'] == 'FAIL'
-    assert found['outputs']['setting'].startswith('reward.simulate = false, BCM valve 27')
+    assert found['outputs']['setting'].startswith('reward.simulate = false, reward.backend = gpio, BCM valve 27')
     assert 'GPIOZERO_PIN_FACTORY selects mock pins' in found['outputs']['check']
     assert not any(r['result'] == 'ok' for r in found.values())
     assert 'check(s) failed: camera, audio, outputs' in result.stderr
+
+
+def test_a_missing_arduino_fails_naming_its_port(tmp_path):
+    result, report = rig_check('clmf', '--only', 'outputs', '--set', 'reward.serial_port=/dev/clopy-no-arduino',
+                               out=tmp_path)
+    assert result.returncode == 1
+    found = rows(report)
+    assert found['outputs']['result'] == 'FAIL'
+    assert found['outputs']['setting'].startswith('reward.simulate = false, reward.backend = firmata on '
+                                                  '/dev/clopy-no-arduino, Arduino pins valve 7, fail 12')
+    assert "reward.serial_port = '/dev/clopy-no-arduino': no such serial device" in found['outputs']['check']
 
 
 def test_latency_self_test_keeps_the_valve_limit(tmp_path):

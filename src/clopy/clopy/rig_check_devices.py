@@ -233,8 +233,6 @@ def _wav_tone(ctx: RigContext, values: dict) -> CheckResult:
 # -- outputs -------------------------------------------------------------------------
 
 #: the reward node's outputs and their pin parameters
-OUTPUT_PINS = (('valve', 'valve_pin'), ('fail', 'fail_pin'), ('behaviour_camera', 'behaviour_camera_pin'),
-               ('illumination', 'illumination_pin'))
 OUTPUT_HINTS = {
     'valve': 'the valve driver (transistor/relay) and its supply, the wire to the pin, the common ground',
     'fail': 'the wire to the pin and what listens to the fail signal',
@@ -246,27 +244,47 @@ def reward_values(ctx: RigContext) -> dict:
     return ctx.values('reward', REWARD.defaults())
 
 
+def wired_outputs(values: dict) -> list[tuple[str, str]]:
+    """(output, its pin key) of every wired output (clopy_reward.pins: pin -1 is not wired)."""
+    from clopy_reward.pins import PIN_KEYS, check_output_pins
+    return [(name, PIN_KEYS[name]) for name in check_output_pins(values)]
+
+
 def output_specs(values: dict) -> list:
     """The reward node's outputs (clopy_reward.outputs.OutputSpec) with their limits."""
     from clopy_reward.limits import check_reward_values
     from clopy_reward.outputs import OutputSpec
+    from clopy_reward.pins import check_output_pins
     limits = check_reward_values(values, 'reward')
-    return [OutputSpec(name, int(values[key]), limits.get(name, 0.0)) for name, key in OUTPUT_PINS]
+    end_pulse_s = {'imaging_ttl': float(values.get('imaging_ttl_end_pulse_s', 0.0))}
+    return [OutputSpec(name, pin, limits.get(name, 0.0), end_pulse_s=end_pulse_s.get(name, 0.0))
+            for name, pin in check_output_pins(values).items()]
 
 
 def open_outputs(values: dict, pin_factory=None):
     """The reward node's OutputBank from its parameters; ``pin_factory``: one made
-    already (the latency test links mock pins first), else the rig's (or mock pins
-    with reward.simulate). OutputError when the pins cannot be opened."""
-    from clopy_reward.outputs import OutputBank, make_pin_factory
-    factory = pin_factory if pin_factory is not None else make_pin_factory(bool(values['simulate']))
-    return OutputBank(output_specs(values), factory)
+    already (the latency test links mock pins first), else the rig's backend
+    (reward.backend: gpio, or firmata on reward.serial_port; mock pins with
+    reward.simulate). OutputError when the outputs cannot be opened."""
+    from clopy_reward.outputs import OutputBank
+    from clopy_reward.pins import GpioDriver, make_driver
+    if pin_factory is not None:
+        driver = GpioDriver(pin_factory)
+    else:
+        driver = make_driver(values['backend'], bool(values['simulate']), values['serial_port'], values['baud'],
+                             values['connect_timeout_s'])
+    return OutputBank(output_specs(values), driver)
 
 
 def describe_pins(values: dict) -> str:
-    where = 'mock pins' if values['simulate'] else 'BCM'
+    if values['simulate']:
+        where = 'mock pins'
+    elif values['backend'] == 'firmata':
+        where = f"reward.backend = firmata on {values['serial_port']}, Arduino pins"
+    else:
+        where = 'reward.backend = gpio, BCM'
     return f"reward.simulate = {str(bool(values['simulate'])).lower()}, {where} " + \
-        ', '.join(f'{name} {values[key]}' for name, key in OUTPUT_PINS)
+        ', '.join(f'{name} {values[key]}' for name, key in wired_outputs(values))
 
 
 def check_outputs(ctx: RigContext) -> list[CheckResult]:
@@ -275,14 +293,16 @@ def check_outputs(ctx: RigContext) -> list[CheckResult]:
     try:
         bank = open_outputs(values)
     except OutputError as exc:
-        return [CheckResult('outputs', describe_pins(values), FAIL, 'cannot open',
-                            because(exc, 'the pin numbers (BCM) and that nothing else holds the pins'))]
+        hint = ('the Arduino: its USB cable, reward.serial_port and that StandardFirmata is flashed'
+                if values['backend'] == 'firmata' else 'the pin numbers (BCM) and that nothing else holds the pins')
+        return [CheckResult('outputs', describe_pins(values), FAIL, 'cannot open', because(exc, hint))]
     rows = []
     try:
-        for name, key in OUTPUT_PINS:
+        outputs = wired_outputs(values)
+        for name, key in outputs:
             rows.append(_check_output(bank, name, key, values))
         bank.wait_idle(2.0)
-        high = [name for name, _ in OUTPUT_PINS if bank.is_on(name)]
+        high = [name for name, _ in outputs if bank.is_on(name)]
     finally:
         bank.close()
     if high:
@@ -293,7 +313,8 @@ def check_outputs(ctx: RigContext) -> list[CheckResult]:
 
 def _check_output(bank, name: str, key: str, values: dict) -> CheckResult:
     spec = bank.spec(name)
-    setting = f"reward.{key} = {'mock ' if values['simulate'] else 'BCM '}{spec.pin}"
+    kind = 'mock ' if values['simulate'] else 'Arduino pin ' if values['backend'] == 'firmata' else 'BCM '
+    setting = f"reward.{key} = {kind}{spec.pin}"
     hint = OUTPUT_HINTS.get(name, 'the wire to the pin and the device it switches')
     if spec.max_on_s > 0:
         pulse_s = float(values[f'{name}_pulse_s'])

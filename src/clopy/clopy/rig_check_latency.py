@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from clopy.rig_check_devices import OUTPUT_PINS, RigContext, open_outputs, reward_values
+from clopy.rig_check_devices import RigContext, open_outputs, reward_values, wired_outputs
 from clopy.rig_check_report import FAIL, OK, SKIPPED, CheckResult, because
 from clopy.selftest import EdgeProbe, LatencyResult, SelfTestError, link_mock_pins, measure_output_latency
 
@@ -38,12 +38,13 @@ def _row(name: str, setting: str, result: LatencyResult) -> CheckResult:
 def check_output_latency(ctx: RigContext) -> list[CheckResult]:
     opts = ctx.latency
     values = reward_values(ctx)
-    pins = {name: int(values[key]) for name, key in OUTPUT_PINS}
+    keys = dict(wired_outputs(values))
+    pins = {name: int(values[key]) for name, key in keys.items()}
     if opts.output not in pins:
         return [CheckResult('latency', f'--latency-output {opts.output}', FAIL, '',
                             f'allowed outputs: {", ".join(pins)}')]
     out_pin = pins[opts.output]
-    source = f'reward.{dict(OUTPUT_PINS)[opts.output]} = {out_pin}'
+    source = f'reward.{keys[opts.output]} = {out_pin}'
     given = opts.input if opts.input is not None else (str(SIM_INPUT_PIN) if ctx.sim else None)
     if given is None:
         return [CheckResult(f'latency {opts.output}', source, FAIL, 'no input',
@@ -72,9 +73,12 @@ def _loopback(ctx: RigContext, name: str, setting: str, values: dict, probe) -> 
     loop-back and close both, whatever happens."""
     from clopy_reward.outputs import OutputError
     opts = ctx.latency
+    # the outputs share the probe's pin factory (linked mock pins, or the Pi's own GPIO);
+    # on an Arduino (reward.backend firmata) only the input is on the computer's GPIO
+    shared = getattr(probe, 'factory', None) if ctx.sim or values['backend'] != 'firmata' else None
     try:
-        bank = open_outputs(values, getattr(probe, 'factory', None))
-    except OutputError as exc:
+        bank = open_outputs(values, shared)
+    except (OutputError, ValueError) as exc:
         probe.close()
         return CheckResult(name, setting, FAIL, 'cannot open the outputs', str(exc))
     try:
