@@ -67,11 +67,13 @@ class RunResult:
     recorded: bool = True   # False: the recorder ran on another computer (--nodes)
     error: bool = False     # the session ended abnormally (its SessionEnd had error=True)
     rewards_refused: int = 0
+    rerun: bool = False     # --from: no mouse, simulated pins, task time faster than real time
 
     @property
     def ok(self) -> bool:
-        """A normal end, and the mouse got every reward it earned."""
-        return not self.error and self.rewards_refused == 0
+        """A normal end, and the mouse got every reward it earned (a re-run has no mouse:
+        its valve commands can overlap a pulse still open, and the table records them)."""
+        return not self.error and (self.rewards_refused == 0 or self.rerun)
 
 
 def exit_reason(session: Session, name: str, code: int) -> tuple[str, str]:
@@ -362,7 +364,10 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
         shown = reason + (f' ({end["reason"]})' if end['reason'] != reason else '')
     else:
         shown = end['reason'] if not reason.startswith('error: ') else reason
+    rerun = opts.from_recording is not None
     say(f'session ended: {shown}' + (' (error)' if end['error'] else '')
-        + (f'; {refused} valve commands refused' if refused else ''))
+        + (f'; {refused} valve commands refused' if refused else '')
+        + (' (a re-run is faster than real time: a pulse can still be open at the next command)'
+           if refused and rerun else ''))
     return RunResult(session_dir, status, codes, shown, recorded=any(e[2] == 'recorder' for e in nodes),
-                     error=bool(end['error']), rewards_refused=refused)
+                     error=bool(end['error']), rewards_refused=refused, rerun=rerun)

@@ -136,6 +136,7 @@ class TaskNode(Node):
     def on_frame_info(self, info: FrameInfo) -> None:
         self.dropped_frames = info.dropped_total
         self.health.camera_seen(time.monotonic())
+        self._frame_info_seen = True
 
     def on_reward_event(self, event: RewardEvent) -> None:
         if event.name == 'valve' and not event.delivered:
@@ -145,7 +146,7 @@ class TaskNode(Node):
 
     def watchdog(self) -> None:
         """Wall clock: a stall starts (tone off), lasts too long, or no first frame comes."""
-        if self.finished or self.engine.stopped:
+        if self.finished or self.engine.stopped or self._stopping():
             return
         notices, end = self.health.check(time.monotonic())
         for notice in notices:
@@ -156,6 +157,15 @@ class TaskNode(Node):
         if end is not None:
             self.ender.end(end, error=True)
             self.publish_status()
+
+    def _stopping(self) -> bool:
+        """The graph is stopping: this node was asked to stop (it finishes what its upstream
+        nodes sent), or the camera has gone after its frames: no frame is then the end,
+        not a stall."""
+        request = getattr(self, 'stop_request', None)
+        if request is not None and request.stop.is_set():
+            return True
+        return getattr(self, '_frame_info_seen', False) and self.count_publishers(qos.FRAME_INFO) == 0
 
     def publish_notice(self, notice: Notice, t_s: float | None = None) -> None:
         """A task event of the node's own (at task time `t_s`, default the engine's time)."""
