@@ -99,7 +99,7 @@ def all_states(event):
     if event == 'frame':
         track_stillness()  # every frame, in every state; the state still sees the frame
         return False
-    return library.adapt_threshold(event)
+    return library.count_lick(event) or library.adapt_threshold(event)
 
 
 def initial_rest(event):

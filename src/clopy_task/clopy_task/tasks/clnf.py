@@ -79,7 +79,7 @@ def run_start():
 
 
 def all_states(event):
-    return library.adapt_threshold(event)
+    return library.count_lick(event) or library.adapt_threshold(event)
 
 
 def initial_rest(event):
