@@ -80,3 +80,30 @@ def test_a_session_without_licks_has_no_lick_records(task):
     assert not [r for r in engine.records if r.type == 'event' and r.content == 'lick']
     start = json.loads(next(r.content for r in engine.records if r.subtype == 'run_start'))
     assert start['trial_licks'] == start['reward_licks'] == 0 and start['consumption_window_s'] == 2.0
+
+
+DOCS = Path(__file__).resolve().parents[3] / 'docs' / 'tasks.md'
+
+
+@pytest.mark.skipif(not DOCS.is_file(), reason='docs/tasks.md is not beside this checkout')
+def test_the_lick_contingent_example_of_docs_tasks_md_rewards_licks_in_the_window(tmp_path):
+    text = DOCS.read_text(encoding='utf-8').split('A lick-contingent reward')[1]
+    code = text.split('```python\n')[1].split('```')[0]
+    task = tmp_path / 'lick_task.py'
+    task.write_text(code)
+    outputs = RecordingOutputs()
+    engine = TaskEngine(task, frame_rate_hz=FPS, outputs=outputs)
+    engine.start(T0)
+    # cue at 5 s: a lick at 5.5 s is rewarded; cue again at 13.5 s (3 s consume + 5 s wait): no lick,
+    # the window ends at 15.5 s; a lick at 16 s (waiting) is not rewarded
+    licks = [5.5, 6.0, 16.0]
+    for i in range(int(20 * FPS)):
+        t = i / FPS
+        while licks and licks[0] <= t:
+            engine.trigger_event('lick', T0 + licks.pop(0), subtype='input')
+        engine.process_frame(T0 + t, i, 0.0)
+    rewards = outputs.of_kind('reward')
+    assert [round(c[1] - T0, 6) for c in rewards] == [5.5] and rewards[0][4] == 'lick'
+    entered = [(r.content, round(r.time_s, 1)) for r in engine.records if r.type == 'state']
+    assert entered[:5] == [('wait', 0.0), ('respond', 5.0), ('consume', 5.5), ('wait', 8.5), ('respond', 13.5)]
+    assert ('wait', 15.5) in entered
