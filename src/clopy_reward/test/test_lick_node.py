@@ -6,7 +6,6 @@ the pin. Each test runs in its own namespace."""
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 import pytest
@@ -24,37 +23,26 @@ from clopy_reward.lick_node import LickNode  # noqa: E402
 NO_SPONTANEOUS = {'sim.spontaneous_rate_hz': 0.0}
 
 
-class Graph:
-    def __init__(self, **params):
-        ns = f'/lick_test_{os.getpid()}_{time.monotonic_ns()}'
-        args = ['--ros-args', '-r', f'__ns:={ns}']
-        for key, value in params.items():
-            args += ['-p', f'{key}:={value}']
-        self.context = rclpy.context.Context()
-        rclpy.init(args=args, context=self.context)
-        self.executor = None
-        try:
-            self.node = LickNode(context=self.context)
-        except BaseException:
-            rclpy.shutdown(context=self.context)
-            raise
-        self.probe = rclpy.create_node('probe', context=self.context)
+class Probe:
+    """A lick node with the given parameters, in its own context and namespace, and a probe
+    node that keeps what it publishes on `lick` and can announce a valve opening. Both are
+    spun in the test's own thread (``spin_until``)."""
+
+    def __init__(self, context, node):
+        self.context, self.node = context, node
+        self.probe = rclpy.create_node('probe', context=context)
         self.licks: list[Lick] = []
         self.probe.create_subscription(Lick, qos.LICK, self.licks.append, qos.EVENT_QOS)
         self.rewards = self.probe.create_publisher(RewardEvent, qos.REWARD_EVENT, qos.EVENT_QOS)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.executor.add_node(self.probe)
-        threading.Thread(target=self.executor.spin, daemon=True).start()
-        assert self.wait(lambda: self.rewards.get_subscription_count() > 0), 'the lick node never subscribed'
+        self.executor = SingleThreadedExecutor(context=context)
+        for n in (node, self.probe):
+            self.executor.add_node(n)
 
-    def wait(self, condition, timeout_s: float = 8.0) -> bool:
+    def spin_until(self, done, timeout_s: float = 8.0) -> bool:
         end = time.monotonic() + timeout_s
-        while time.monotonic() < end:
-            if condition():
-                return True
-            time.sleep(0.01)
-        return condition()
+        while not done() and time.monotonic() < end:
+            self.executor.spin_once(timeout_sec=0.01)
+        return done()
 
     def valve_opens(self) -> float:
         msg = RewardEvent()
@@ -64,24 +52,29 @@ class Graph:
         self.rewards.publish(msg)
         return now_s
 
-    def close(self) -> None:
-        self.node.close()
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.probe.destroy_node()
-        rclpy.shutdown(context=self.context)
-
 
 @pytest.fixture
-def graphs():
+def lick_node():
+    """lick_node(**params) -> Probe around a started LickNode (StartupError passes through)."""
     made = []
 
-    def make(**params):
-        made.append(Graph(**params))
-        return made[-1]
-    yield make
-    for g in made:
-        g.close()
+    def start(**params):
+        args = ['--ros-args', '-r', f'__ns:=/lick_test_{os.getpid()}_{time.monotonic_ns()}']
+        args += [a for key, value in params.items() for a in ('-p', f'{key}:={value}')]
+        context = rclpy.context.Context()
+        rclpy.init(args=args, context=context)
+        made.append((context, None))
+        node = LickNode(context=context)
+        made[-1] = (context, Probe(context, node))
+        return made[-1][1]
+    yield start
+    for context, probe in made:
+        if probe is not None:
+            probe.node.close()
+            probe.executor.shutdown()
+            probe.node.destroy_node()
+            probe.probe.destroy_node()
+        rclpy.shutdown(context=context)
 
 
 def s(stamp) -> float:
@@ -90,12 +83,13 @@ def s(stamp) -> float:
 
 @pytest.mark.parametrize('backend,sensor', [('mpr121', 'mpr121 i2c-1 0x5a (simulated) electrode 0'),
                                             ('gpio', 'gpio BCM5')])
-def test_a_simulated_mouse_licks_a_bout_after_the_valve_opens(graphs, backend, sensor):
-    g = graphs(backend=backend, simulate=True, **NO_SPONTANEOUS)
-    time.sleep(0.3)
+def test_a_simulated_mouse_licks_a_bout_after_the_valve_opens(lick_node, backend, sensor):
+    g = lick_node(backend=backend, simulate=True, **NO_SPONTANEOUS)
+    assert g.spin_until(lambda: g.rewards.get_subscription_count() > 0), 'the lick node never subscribed'
+    g.spin_until(lambda: False, timeout_s=0.3)
     assert g.licks == [], 'no reward, no spontaneous licks: nothing'
     opened_s = g.valve_opens()
-    assert g.wait(lambda: len(g.licks) >= 8), [(m.touching, s(m.header.stamp)) for m in g.licks]
+    assert g.spin_until(lambda: len(g.licks) >= 8), [(m.touching, s(m.header.stamp)) for m in g.licks]
     touches = [m for m in g.licks if m.touching]
     assert s(touches[0].header.stamp) - opened_s >= 0.1   # the bout's latency (0.1-0.3 s), never earlier
     assert [m.touching for m in g.licks[:8]] == [True, False] * 4
@@ -105,16 +99,16 @@ def test_a_simulated_mouse_licks_a_bout_after_the_valve_opens(graphs, backend, s
     assert all(m.sensor == sensor and m.simulated and m.electrode == 0 for m in g.licks)
 
 
-def test_a_session_without_the_mpr121_stops_naming_bus_and_address(graphs):
+def test_a_session_without_the_mpr121_stops_naming_bus_and_address(lick_node):
     with pytest.raises(StartupError, match=r'lick sensor \(mpr121\): .*(smbus2|/dev/i2c-250)'):
-        graphs(backend='mpr121', i2c_bus=250)
+        lick_node(backend='mpr121', i2c_bus=250)
 
 
-def test_a_session_without_gpio_stops_naming_what_to_do(graphs):
+def test_a_session_without_gpio_stops_naming_what_to_do(lick_node):
     with pytest.raises(StartupError, match=r'lick sensor \(gpio\): .*(GPIO|BCM pin 5)'):
-        graphs(backend='gpio')
+        lick_node(backend='gpio')
 
 
-def test_release_threshold_must_be_below_touch_threshold(graphs):
+def test_release_threshold_must_be_below_touch_threshold(lick_node):
     with pytest.raises(StartupError, match=r'lick.release_threshold = 20: allowed: below lick.touch_threshold'):
-        graphs(simulate=True, touch_threshold=12, release_threshold=20)
+        lick_node(simulate=True, touch_threshold=12, release_threshold=20)
