@@ -303,6 +303,19 @@ def test_camera_that_cannot_open_stops_the_session_without_a_valve(tmp_path, ros
     assert not no_process_left(d)
 
 
+@pytest.mark.parametrize('sets,names', [
+    (['lick.simulate=false', 'lick.i2c_bus=250'], ['lick sensor (mpr121)', 'i2c-250 0x5a']),
+    (['lick.simulate=false', 'lick.backend=gpio', 'lick.gpio_pin=6'], ['lick sensor (gpio)', 'BCM pin 6']),
+])
+def test_a_session_whose_lick_sensor_is_missing_stops_naming_it(tmp_path, ros_env, sets, names):
+    """Never a silent simulation: the rest of the graph simulated, the lick sensor real."""
+    result = clopy_run(tmp_path, 'clnf_1roi', '--sim', env=ros_env, timeout=120, sets=sets)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert 'lick stopped during start-up' in out and all(n in out for n in names), out
+    assert not no_process_left(session_dir(tmp_path))
+
+
 def test_task_variable_changed_during_the_run_is_applied_and_logged(tmp_path, ros_env):
     import rclpy
     from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue

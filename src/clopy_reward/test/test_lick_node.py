@@ -100,12 +100,12 @@ def test_a_simulated_mouse_licks_a_bout_after_the_valve_opens(lick_node, backend
 
 
 def test_a_session_without_the_mpr121_stops_naming_bus_and_address(lick_node):
-    with pytest.raises(StartupError, match=r'lick sensor \(mpr121\): .*(smbus2|/dev/i2c-250)'):
+    with pytest.raises(StartupError, match=r'lick sensor \(mpr121\): I2C i2c-250 0x5a: .*(smbus2|/dev/i2c-250)'):
         lick_node(backend='mpr121', i2c_bus=250)
 
 
 def test_a_session_without_gpio_stops_naming_what_to_do(lick_node):
-    with pytest.raises(StartupError, match=r'lick sensor \(gpio\): .*(GPIO|BCM pin 5)'):
+    with pytest.raises(StartupError, match=r'lick sensor \(gpio\): lickometer on BCM pin 5: '):
         lick_node(backend='gpio')
 
 
