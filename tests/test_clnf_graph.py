@@ -110,6 +110,18 @@ def test_signal_held_above_threshold_rewards_every_trial_within_the_delay(tmp_pa
                                    'audio', 'lick']
     assert sorted(table.loc[table.reward == 1, 'frame']) == [c.frame_index for c in valves]
     assert (table.loc[table.reward == 1, 'M1_Ldff'] > 0.075).all()
+    # licks: the simulated mouse licks a bout after each valve opening, read by the lick node
+    # through the MPR121 driver on the simulated register map; recorded, task input, table column
+    licks = bag_messages(d, 'lick')
+    touches = [m for m in licks if m.touching]
+    assert len(touches) >= 4 and all(m.simulated and m.sensor.startswith('mpr121 i2c-1 0x5a') for m in licks)
+    openings = [stamp_s(e.on_time) for e in events]
+    after_reward = [m for m in touches if any(0.1 <= stamp_s(m.header) - o <= 3.5 for o in openings)]
+    assert len(after_reward) >= 4, 'bouts follow the valve openings'
+    log = read_event_log(d / 'events.tsv')
+    lick_events = log[(log.type == 'event') & (log.subtype == 'input') & (log.content == 'lick')]
+    assert len(lick_events) >= 1
+    assert table.lick.isin([0, 1]).all() and table.lick.sum() >= 1
     assert not no_process_left(d)
 
 
@@ -289,6 +301,19 @@ def test_camera_that_cannot_open_stops_the_session_without_a_valve(tmp_path, ros
     d = session_dir(tmp_path)
     assert not [m for m in bag_messages(d, 'reward_event') if m.output == 0]
     assert not no_process_left(d)
+
+
+@pytest.mark.parametrize('sets,names', [
+    (['lick.simulate=false', 'lick.i2c_bus=250'], ['lick sensor (mpr121)', 'i2c-250 0x5a']),
+    (['lick.simulate=false', 'lick.backend=gpio', 'lick.gpio_pin=6'], ['lick sensor (gpio)', 'BCM pin 6']),
+])
+def test_a_session_whose_lick_sensor_is_missing_stops_naming_it(tmp_path, ros_env, sets, names):
+    """Never a silent simulation: the rest of the graph simulated, the lick sensor real."""
+    result = clopy_run(tmp_path, 'clnf_1roi', '--sim', env=ros_env, timeout=120, sets=sets)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert 'lick stopped during start-up' in out and all(n in out for n in names), out
+    assert not no_process_left(session_dir(tmp_path))
 
 
 def test_task_variable_changed_during_the_run_is_applied_and_logged(tmp_path, ros_env):

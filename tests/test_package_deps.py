@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / 'src'
 THIRD_PARTY = {
     'numpy': 'python3-numpy', 'yaml': 'python3-yaml', 'pandas': 'python3-pandas', 'scipy': 'python3-scipy',
     'matplotlib': 'python3-matplotlib', 'cv2': 'python3-opencv', 'h5py': 'python3-h5py',
-    'tifffile': 'python3-tifffile', 'gpiozero': 'python3-gpiozero', 'sounddevice': 'python3-sounddevice',
+    'tifffile': 'python3-tifffile', 'gpiozero': 'python3-gpiozero', 'smbus2': 'python3-smbus2', 'sounddevice': 'python3-sounddevice',
     'rosbags': 'python3-rosbags-pip', 'mcap': 'python3-mcap-pip', 'pingouin': 'python3-pingouin-pip',
     'picamera2': 'python3-picamera2', 'statsmodels': 'python3-statsmodels', 'gi': 'python3-gi',
     'pyfirmata2': 'python3-pyfirmata2-pip', 'serial': 'python3-serial',

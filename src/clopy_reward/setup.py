@@ -22,6 +22,7 @@ setup(
     entry_points={
         'console_scripts': [
             'reward_node = clopy_reward.reward_node:main',
+            'lick_node = clopy_reward.lick_node:main',
         ],
     },
 )

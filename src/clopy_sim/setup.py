@@ -27,5 +27,8 @@ setup(
         'clopy.pose_backends': [
             'synthetic = clopy_sim.pose_backend:SyntheticPoseBackend',
         ],
+        'clopy.lick_simulators': [
+            'simulated = clopy_sim.lick_sensor:simulated_lick_rig',
+        ],
     },
 )

@@ -19,8 +19,8 @@ from pathlib import Path
 # them when it exits).
 _HELD: list = []
 
-# the session ends when one of these exits: no trials left, no frames, no valve, no record
-SESSION_ENDERS = ('task', 'recorder', 'reward', 'camera')
+# the session ends when one of these exits: no trials left, no frames, no valve, no record, no lick sensor
+SESSION_ENDERS = ('task', 'recorder', 'reward', 'camera', 'lick')
 
 
 def paradigm_launch_description(paradigm: str):
@@ -30,7 +30,8 @@ def paradigm_launch_description(paradigm: str):
     trials, params_file (default share/clopy/config/<paradigm>.yaml) and set
     (space-separated node.param=value overrides, as `clopy run --set`). The session
     ends when the task node finishes (all trials done), or when the camera, the
-    reward node or the recorder stops (no frames, no valve, no record)."""
+    reward node, the lick node or the recorder stops (no frames, no valve, no lick sensor,
+    no record)."""
     from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument, OpaqueFunction
 

@@ -40,6 +40,8 @@ NODES = {n.name: n for n in (
              ('task_event', 'sub')),
     NodeSpec('reward', 'clopy_reward', 'reward_node', 'valve, fail signal and TTL outputs with safety limits',
              ('reward_event', 'pub')),
+    NodeSpec('lick', 'clopy_reward', 'lick_node', 'the lick sensor (MPR121 over I2C or a digital lickometer): '
+             'debounced touch changes on `lick`', ('lick', 'pub')),
     NodeSpec('tone', 'clopy_feedback', 'tone_node', 'the feedback tone (sound card or WAV file)',
              ('tone_event', 'pub')),
     NodeSpec('task', 'clopy_feedback', 'task_node', 'runs the task file (state machine) on each frame\'s signal',
@@ -88,17 +90,26 @@ class Paradigm:
         return required
 
 
-def _paradigm(name, description, signal_nodes, task_file, camera_source, sim_extra, extra_required):
+def _paradigm(name, description, signal_nodes, task_file, camera_source, sim_extra, extra_required, lick=False):
+    """lick: the paradigm's rig has a lick sensor (the lick node runs; its `lick` is
+    recorded and reaches the task before the first frame)."""
     sim = {'camera': {'source': camera_source}, **_SIM_OUTPUTS, **sim_extra}
-    return Paradigm(name, description, ('recorder', 'reward', 'tone', 'task', *signal_nodes, 'camera'),
+    inputs = ('lick',) if lick else ()
+    if lick:
+        sim['lick'] = {'simulate': True}
+        extra_required = dict(extra_required, lick=2)   # the recorder and the task
+    return Paradigm(name, description, ('recorder', 'reward', *inputs, 'tone', 'task', *signal_nodes, 'camera'),
                     task_file, sim, dict(_COMMON_SUBSCRIBERS, **extra_required))
 
 
 PARADIGMS = {p.name: p for p in (
+    # CLNF: the original Raspberry Pi rig reads licks (MPR121, electrode 0). CLMF: the
+    # original Jetson rig has no lick sensor (gpiozero does not drive a Jetson's pins
+    # either), so its graph has no lick node and its table's lick column stays 0.
     _paradigm('clnf_1roi', 'closed-loop neurofeedback on one cortical region (dF/F)', ('roi_dff',), 'clnf',
-              'synthetic', {}, {'roi_signal': 1}),
+              'synthetic', {}, {'roi_signal': 1}, lick=True),
     _paradigm('clnf_2roi', 'closed-loop neurofeedback on a rule over two cortical regions', ('roi_dff',), 'clnf',
-              'synthetic', {}, {'roi_signal': 1}),
+              'synthetic', {}, {'roi_signal': 1}, lick=True),
     _paradigm('clmf', 'closed-loop movement feedback on a tracked body part\'s speed (DeepLabCut-Live)',
               ('speed', 'pose'), 'clmf', 'synthetic_behaviour', {'pose': {'backend': 'synthetic'}}, {'pose': 2}),
 )}

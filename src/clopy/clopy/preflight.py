@@ -16,6 +16,7 @@ from clopy_acquisition.camera_params import CAMERA, CAMERA_SCHEMAS
 from clopy_common.schema import NodeSchema, SchemaError
 from clopy_feedback.task_params import TASK, task_schema
 from clopy_feedback.tone_params import TONE
+from clopy_reward.lick_params import LICK
 from clopy_reward.reward_params import REWARD
 from clopy_signal.pose_params import POSE, POSE_SCHEMAS
 from clopy_signal.roi_dff_params import ROI_DFF
@@ -27,7 +28,7 @@ SHARED = '/**'
 
 #: node name -> its schema with the defaults (the reference docs/parameters.md shows).
 BASE_SCHEMAS: dict[str, NodeSchema] = {s.node: s for s in (CAMERA, ROI_DFF, POSE, SPEED, TASK, TONE, REWARD,
-                                                             RECORDER)}
+                                                             LICK, RECORDER)}
 
 
 def _task(block: Mapping[str, Any], where: Callable[[str], str]) -> NodeSchema:

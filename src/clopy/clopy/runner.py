@@ -124,6 +124,8 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
         # a re-run never drives hardware, and reads its frames from the recording
         params.setdefault('camera', {}).update(source=source[0], path=str(source[1]), pace='lockstep')
         params.setdefault('reward', {})['simulate'] = True
+        if 'lick' in PARADIGMS[opts.paradigm].node_names:   # no lick sensor read either
+            params.setdefault('lick', {})['simulate'] = True
         params.setdefault('tone', {})['backend'] = 'wav'
         params.setdefault('recorder', {}).update(record_images=False, rerun_of=str(opts.from_recording))
     cfg.validate(params, path)

@@ -6,7 +6,7 @@ from clopy_data import topics
 
 def test_topic_names_match_clopy_common():
     for name in ('IMAGE', 'FRAME_INFO', 'ROI_SIGNAL', 'CONTROL_SIGNAL', 'POSE', 'TONE', 'TONE_EVENT', 'REWARD',
-                 'REWARD_EVENT', 'TASK_EVENT', 'SESSION_STATUS', 'SESSION_END'):
+                 'REWARD_EVENT', 'TASK_EVENT', 'SESSION_STATUS', 'SESSION_END', 'LICK'):
         assert getattr(topics, name) == getattr(qos, name), name
 
 
@@ -16,6 +16,7 @@ def test_recorder_qos_names_are_profiles():
     assert qos.STATUS_QOS is getattr(qos, topics.RECORDER_QOS[qos.SESSION_STATUS])
     assert qos.EVENT_QOS is getattr(qos, topics.RECORDER_QOS[qos.REWARD_EVENT])
     assert qos.SESSION_END_QOS is getattr(qos, topics.RECORDER_QOS[qos.SESSION_END])
+    assert qos.EVENT_QOS is getattr(qos, topics.RECORDER_QOS[qos.LICK])
 
 
 def test_recorder_subscribes_every_topic_with_its_class():

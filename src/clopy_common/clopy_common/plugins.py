@@ -23,10 +23,12 @@ from typing import Any
 #: Entry-point groups of this project, and the package of ours that fills each.
 FRAME_SOURCES = 'clopy.frame_sources'
 POSE_BACKENDS = 'clopy.pose_backends'
+LICK_SIMULATORS = 'clopy.lick_simulators'
 PROVIDERS: dict[tuple[str, str], str] = {
     (FRAME_SOURCES, 'synthetic'): 'clopy_sim',
     (FRAME_SOURCES, 'synthetic_behaviour'): 'clopy_sim',
     (POSE_BACKENDS, 'synthetic'): 'clopy_sim',
+    (LICK_SIMULATORS, 'simulated'): 'clopy_sim',
 }
 
 

@@ -8,7 +8,7 @@ command or an event (docs/topics.md explains the choice).
 - frame info, signals and commands: reliable, keep last 100. On one computer
   reliable delivery costs nothing measurable and a lost reward command would be
   a lost reward.
-- events (task, reward, tone): reliable, keep last 1000, so a slow recorder
+- events (task, reward, tone, lick): reliable, keep last 1000, so a slow recorder
   catches up instead of losing records.
 - both are transient local: a reader whose connection to a writer completes a
   moment after the writer's first messages (discovery on a loaded machine) still
@@ -32,6 +32,7 @@ TASK_EVENT = 'task_event'
 SESSION_STATUS = 'session_status'
 SESSION_END = 'session_end'
 MANUAL_REWARD = 'manual_reward'
+LICK = 'lick'   # lick sensor changes (Lick): an event stream, EVENT_QOS
 
 # header.frame_id of what the task sends when it stops (its final tone-off): caused by
 # no frame, it keeps the last frame's stamp

@@ -13,13 +13,13 @@ from pathlib import Path
 from clopy_data.bag import BagError, read_bag, readable_bag, typestore_with_clopy
 from clopy_data.folder import SessionFolder, SessionFolderError
 from clopy_data.session import append_summary_row, escape_field, read_event_log, session_info
-from clopy_data.tables import ClmfFrameTableWriter, FrameTableWriter
-from clopy_data.topics import (CONTROL_SIGNAL, FRAME_INFO, POSE, REWARD, REWARD_EVENT, ROI_SIGNAL, SESSION_END,
-                               SESSION_STATUS, TASK_EVENT, TONE)
+from clopy_data.tables import ClmfFrameTableWriter, FrameTableWriter, lick_column, touches_from_changes
+from clopy_data.topics import (CONTROL_SIGNAL, FRAME_INFO, LICK, POSE, REWARD, REWARD_EVENT, ROI_SIGNAL,
+                               SESSION_END, SESSION_STATUS, TASK_EVENT, TONE)
 
 #: Topics a digest reads: not the images (decoding them would be most of the time).
 DIGEST_TOPICS = (CONTROL_SIGNAL, ROI_SIGNAL, POSE, TONE, REWARD, REWARD_EVENT, TASK_EVENT, FRAME_INFO,
-                 SESSION_STATUS, SESSION_END)
+                 SESSION_STATUS, SESSION_END, LICK)
 
 #: the end reason of a session whose record says nothing about it (an old or cut-short recording)
 UNKNOWN_END = 'unknown'
@@ -52,6 +52,7 @@ class SessionDigest:
     dropped_frames: int
     body_parts: list[str] = field(default_factory=list)
     session_end: dict | None = None        # the first SessionEnd record: reason, node, error
+    lick_changes: list[tuple[float, bool]] = field(default_factory=list)   # (stamp_s, touching), lick sensor
 
     @property
     def valve_openings(self) -> int:
@@ -80,6 +81,7 @@ def digest(session_dir: Path) -> SessionDigest:
     dropped = 0
     body_parts: list[str] = []
     ended: dict | None = None
+    licks: list[tuple[float, bool]] = []
     """Read a session's bag (salvaging it first when the recorder never closed it)."""
     bag, _ = readable_bag(SessionFolder(session_dir).bag)
     for m in read_bag(bag, typestore_with_clopy(), topics=DIGEST_TOPICS):
@@ -120,6 +122,8 @@ def digest(session_dir: Path) -> SessionDigest:
                 values = json.loads(msg.content)
                 if 'threshold' in values:
                     thresholds.append((msg.frame_index, float(values['threshold'])))
+        elif m.topic == LICK:
+            licks.append((msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, bool(msg.touching)))
         elif m.topic == FRAME_INFO:
             dropped = max(dropped, msg.dropped_total)
         elif m.topic == SESSION_STATUS:
@@ -128,12 +132,13 @@ def digest(session_dir: Path) -> SessionDigest:
                                                    'elapsed_s', 'session_type', 'paradigm')}
             status.update({f: getattr(msg, f, 0) for f in ('rewards_refused', 'stalled_s', 'invalid_frames')})
     return SessionDigest(frames, roi_names, rule, tone, reward, trials, rests, thresholds, valves, status,
-                         dropped, body_parts, ended)
+                         dropped, body_parts, ended, sorted(licks))
 
 
 def write_frame_table(d: SessionDigest, path: Path, audio_on: bool) -> int:
     """One row per frame: frame, time, <ROI>dff..., [<rule>dff], freq, rew_threshold,
-    reward, trial, audio, lick. freq is 0 during rests; lick 0 (no sensor recorded)."""
+    reward, trial, audio, lick. freq is 0 during rests; lick 1 on frames a touch of the
+    lick spout overlaps (tables.lick_column; 0 throughout when no sensor was recorded)."""
     two_roi = len(d.roi_names) > 1
     clmf = bool(d.body_parts)
     writer = (ClmfFrameTableWriter(path, d.body_parts) if clmf
@@ -145,7 +150,10 @@ def write_frame_table(d: SessionDigest, path: Path, audio_on: bool) -> int:
     threshold = thresholds[0][1] if thresholds else float('nan')
     ti = hi = 0
     n = 0
-    for index in sorted(d.frames):
+    order = sorted(d.frames)
+    licked = dict(zip(order, lick_column([d.frames[i].time_s for i in order],
+                                         touches_from_changes(d.lick_changes))))
+    for index in order:
         row = d.frames[index]
         t0 = row.time_s if t0 is None else t0
         while ti < len(starts) and starts[ti] <= index:
@@ -155,7 +163,7 @@ def write_frame_table(d: SessionDigest, path: Path, audio_on: bool) -> int:
             hi += 1
         freq = d.tone_by_frame.get(index, freq)
         common = dict(frame=index, time_s=row.time_s - t0, freq_hz=freq, reward=d.reward_by_frame.get(index, 0),
-                      trial=ti, audio=int(audio_on and freq > 0), lick=0)
+                      trial=ti, audio=int(audio_on and freq > 0), lick=licked[index])
         if clmf:
             writer.add_row(speed=row.value if row.valid else float('nan'), pose=row.pose, **common)
         else:

@@ -10,6 +10,8 @@ Units: ``time`` seconds since session start (6 decimals, camera-frame stamps),
 ``freq`` Hz (0 = silent, i.e. rest), ``cj_speed`` in the control signal's units
 (px/frame by default), dF/F values as fractions (0.075, not 7.5 %).
 ``reward`` is 1 on the success frame, -1 on the timeout frame, else 0.
+``lick`` is 1 on frames where the tongue touched the lick spout (a touch overlapping
+the frame's interval, from its stamp to the next frame's), else 0 (:func:`lick_column`).
 Every row is flushed as written, so a crash keeps all rows but possibly the last.
 """
 
@@ -54,6 +56,45 @@ def clmf_table_columns(body_parts: Sequence[str]) -> list[str]:
     for part in body_parts:
         cols += [f'{part}_x', f'{part}_y', f'{part}_likelihood']
     return cols
+
+
+def touches_from_changes(changes: Sequence[tuple[float, bool]]) -> list[tuple[float, float]]:
+    """(on_s, off_s) touches from a lick sensor's changes (stamp_s, touching) in time
+    order; a touch never released (the recording ended) lasts to infinity."""
+    touches: list[tuple[float, float]] = []
+    on: float | None = None
+    for stamp_s, touching in changes:
+        if touching and on is None:
+            on = float(stamp_s)
+        elif not touching and on is not None:
+            touches.append((on, float(stamp_s)))
+            on = None
+    if on is not None:
+        touches.append((on, math.inf))
+    return touches
+
+
+def lick_column(frame_times_s: Sequence[float], touches: Sequence[tuple[float, float]]) -> list[int]:
+    """1 for each frame whose interval [its stamp, the next frame's stamp) overlaps a
+    touch (on_s, off_s), else 0. The last frame's interval is one median frame period
+    long. Frame stamps in order, on the same clock as the touches."""
+    times = [float(t) for t in frame_times_s]
+    if not times:
+        return []
+    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    period = gaps[len(gaps) // 2] if gaps else 0.0
+    ends = times[1:] + [times[-1] + period]
+    out = [0] * len(times)
+    k = 0
+    for on, off in sorted(touches):
+        while k < len(times) and ends[k] <= on:
+            k += 1
+        j = k
+        while j < len(times) and times[j] < off:
+            if ends[j] > on:
+                out[j] = 1
+            j += 1
+    return out
 
 
 def _float(x: float) -> str:

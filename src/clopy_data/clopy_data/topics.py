@@ -17,6 +17,7 @@ REWARD_EVENT = 'reward_event'
 TASK_EVENT = 'task_event'
 SESSION_STATUS = 'session_status'
 SESSION_END = 'session_end'
+LICK = 'lick'
 
 #: Every recorded topic -> its message type (rosbag2 / rosbags type name).
 TOPICS: dict[str, str] = {
@@ -32,6 +33,7 @@ TOPICS: dict[str, str] = {
     TASK_EVENT: 'clopy_interfaces/msg/TaskEvent',
     SESSION_STATUS: 'clopy_interfaces/msg/SessionStatus',
     SESSION_END: 'clopy_interfaces/msg/SessionEnd',
+    LICK: 'clopy_interfaces/msg/Lick',
 }
 
 #: The QoS each topic is recorded (and replayed) with: a profile name in ``clopy_common.qos``.

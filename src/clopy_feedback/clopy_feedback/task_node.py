@@ -3,7 +3,8 @@
 `control_signal` in; `tone` and `reward` commands, `task_event` records and
 `session_status` out. Task time comes from the frame stamps only, with camera
 stalls taken out (clopy_task.stall), so the same task gives the same records live,
-in replay and offline. A wall-clock watchdog (clopy_feedback.task_health) turns the
+in replay and offline. Licks (`lick`) become the task's input event 'lick' at their
+own time (clopy_feedback.lick_input). A wall-clock watchdog (clopy_feedback.task_health) turns the
 tone off while no frame comes and ends the session when a stall lasts longer than
 `stall_limit_s` or no first frame comes; refused valve commands and runs of invalid
 control signals become warnings and errors in task_event and session_status. Every task variable
@@ -23,13 +24,14 @@ from clopy_common.node_main import StartupError, run_node
 from clopy_common.schema import SchemaError
 from clopy_common.session_end import SessionEnder
 from clopy_common.stamps import to_s
-from clopy_interfaces.msg import (ControlSignal, FrameInfo, RewardCommand, RewardEvent, SessionStatus, TaskEvent,
-                                  ToneCommand)
+from clopy_interfaces.msg import (ControlSignal, FrameInfo, Lick, RewardCommand, RewardEvent, SessionStatus,
+                                  TaskEvent, ToneCommand)
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import Header
 
+from clopy_feedback.lick_input import LickInput
 from clopy_feedback.task_health import Notice, TaskHealth
 from clopy_feedback.task_params import TASK, task_schema
 from clopy_task import files
@@ -104,6 +106,8 @@ class TaskNode(Node):
         self.create_subscription(ControlSignal, qos.CONTROL_SIGNAL, self.on_signal, qos.STREAM_QOS)
         self.create_subscription(FrameInfo, qos.FRAME_INFO, self.on_frame_info, qos.STREAM_QOS)
         self.create_subscription(RewardEvent, qos.REWARD_EVENT, self.on_reward_event, qos.EVENT_QOS)
+        self.licks = LickInput()
+        self.create_subscription(Lick, qos.LICK, self.on_lick, qos.EVENT_QOS)
         self.ender = SessionEnder(self)
         self.upstream_topics = (qos.CONTROL_SIGNAL, qos.FRAME_INFO)  # on stop: until the signal chain has gone
         self.add_on_set_parameters_callback(self.on_set_parameters)
@@ -143,6 +147,10 @@ class TaskNode(Node):
             self.publish_notice(self.health.reward_refused(event.note, event.frame_index))
             self.health.rewards_refused = max(self.health.rewards_refused, event.rewards_refused)
             self.publish_status()
+
+    def on_lick(self, lick: Lick) -> None:
+        """Held until a frame stamped at or after it (lick_input): then an input event."""
+        self.licks.add(to_s(lick.header.stamp), lick.touching)
 
     def watchdog(self) -> None:
         """Wall clock: a stall starts (tone off), lasts too long, or no first frame comes."""
@@ -186,6 +194,7 @@ class TaskNode(Node):
         self._current_header = sig.header
         self._current_header_index = sig.frame_index
         was_stalled = self.health.stalled
+        paused_before_s = self.health.clock.paused_s
         t_s, notices = self.health.frame(time.monotonic(), stamp_s, sig.valid, sig.invalid_reason)
         if self.engine.state is None:
             # silence at the session start: the tone output's time line starts here
@@ -196,6 +205,7 @@ class TaskNode(Node):
             _NodeOutputs(self).tone(t_s, sig.frame_index, self.engine.tone_hz)   # the tone the stall cut
         for notice in notices:
             self.publish_notice(notice, t_s)
+        self.licks.deliver(self.engine, stamp_s, paused_before_s, t_s)
         self.engine.process_frame(t_s, sig.frame_index, sig.value, sig.valid)
         self.frames += 1
         self._stamps_s.append(stamp_s)

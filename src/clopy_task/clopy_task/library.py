@@ -11,9 +11,17 @@ defines (the names below):
   n_tones, tone_mapping, tone_range, fixed_tone_hz                      feedback tone
   adaptive_threshold, threshold_step, threshold_floor, adapt_window_s   adaptive threshold
   session_type, random_reward_p                                         control groups
+  consumption_window_s, trial_licks, reward_licks                       licks (below)
 
 States the helpers go to: 'success_rest', 'fail_rest', 'done' and the task's trial state.
-Events the task declares: ``EVENTS`` ('adapt_threshold', 'crossed').
+Events the task declares: ``EVENTS`` ('adapt_threshold', 'crossed', 'lick').
+
+Licks: the task node delivers each touch of the lick spout as the input event 'lick'
+(at the touch's time). The helpers count them without adding records to a session
+without licks: ``trial_licks`` is set when a trial ends (licks during that trial),
+``reward_licks`` when the next trial starts or the session is done (licks within
+``consumption_window_s`` of the last reward: consumption). A variable record is written
+only when a value changes, so each trial's count is the latest value at its end.
 
 Session types (control groups):
   graded        graded tone, reward on threshold crossing (the normal session)
@@ -28,7 +36,7 @@ The threshold test is a signal watch (the signal from `reward_delay_s` ago stric
 random_reward trials take every frame.
 """
 
-from clopy_task.api import (TaskError, fail_signal, feedback_tone, goto_state, random,
+from clopy_task.api import (TaskError, fail_signal, feedback_tone, get_current_time, goto_state, random,
                             request_frames, reward, set_timer, stop_framework, timed_goto_state,
                             tone_for, tone_off, v, watch_signal)
 from clopy_task.api import print as task_print
@@ -36,7 +44,7 @@ from clopy_task.threshold import ThresholdAdapter
 from clopy_task.tones import TONE_MAPPINGS, TONE_RANGES
 
 SESSION_TYPES = ('graded', 'fixed_tone', 'no_audio', 'random_reward', 'no_reward')
-EVENTS = ['adapt_threshold', 'crossed']
+EVENTS = ['adapt_threshold', 'crossed', 'lick']
 
 #: SessionStatus field -> task variable (the task node publishes these).
 STATUS_VARIABLES = {'trial': 'trial_n', 'total_trials': 'total_trials', 'successes': 'successes',
@@ -53,7 +61,8 @@ _SECONDS = {'min': 0.0, 'unit': 's'}
 #: check of `clopy run` and `ros2 param set /task v.<name>` refuse anything else.
 VARIABLE_LIMITS = {
     **{name: dict(_SECONDS) for name in ('initial_rest_s', 'max_trial_s', 'success_rest_s', 'fail_rest_s',
-                                         'reward_delay_s', 'valve_pulse_s', 'fail_pulse_s', 'adapt_window_s')},
+                                         'reward_delay_s', 'valve_pulse_s', 'fail_pulse_s', 'adapt_window_s',
+                                         'consumption_window_s')},
     'total_trials': {'min': 1},
     'threshold': {'min': 0.0},
     'threshold_step': {'min': 0.0},
@@ -68,6 +77,8 @@ VARIABLE_LIMITS = {
     'trial_n': {'min': 0},
     'successes': {'min': 0},
     'failures': {'min': 0},
+    'trial_licks': {'min': 0},
+    'reward_licks': {'min': 0},
 }
 
 
@@ -81,6 +92,12 @@ def define_session_variables():
     v.successes = 0
     v.failures = 0
     v.successes_in_window___ = 0  # successes since the last threshold adaptation
+    v.consumption_window_s = 2.0  # licks this long after a reward count as reward_licks
+    v.trial_licks = 0             # licks in the latest finished trial
+    v.reward_licks = 0            # licks in the consumption window of the latest reward
+    v.licks_in_trial___ = 0
+    v.licks_after_reward___ = 0
+    v.reward_time___ = -1.0       # task time of the latest reward (< 0: none yet)
 
 
 def check_and_start():
@@ -111,6 +128,26 @@ def adapt_threshold(event):
     return True
 
 
+def count_lick(event):
+    """all_states(): count a 'lick' in the consumption window of the latest reward.
+    Returns False: the state sees the lick too (a trial counts it, a task may react)."""
+    if event == 'lick' and v.reward_time___ >= 0 \
+            and get_current_time() - v.reward_time___ <= v.consumption_window_s:
+        v.licks_after_reward___ += 1
+    return False
+
+
+def publish_reward_licks():
+    """reward_licks := the licks counted in the latest reward's window (logged on change)."""
+    if v.reward_time___ >= 0:
+        v.reward_licks = v.licks_after_reward___
+
+
+def end_trial_licks():
+    """A trial ended: trial_licks := its licks (logged on change)."""
+    v.trial_licks = v.licks_in_trial___
+
+
 def feedback_kind():
     """The trial's feedback tone for the session type: 'graded', 'off' or fixed Hz."""
     if v.session_type == 'no_audio':
@@ -126,6 +163,8 @@ def start_trial():
     The tone follows the current (not delayed) signal on every frame of the trial.
     """
     v.trial_n += 1
+    publish_reward_licks()
+    v.licks_in_trial___ = 0
     timed_goto_state('fail_rest', v.max_trial_s)  # timeout
     if v.session_type == 'random_reward':
         request_frames()  # one draw per trial frame
@@ -135,8 +174,10 @@ def start_trial():
 
 
 def trial_event(event):
-    """Trial events: a threshold crossing, or (random_reward) a frame's draw."""
-    if event == 'crossed':
+    """Trial events: a threshold crossing, (random_reward) a frame's draw, a lick."""
+    if event == 'lick':
+        v.licks_in_trial___ += 1
+    elif event == 'crossed':
         succeed()
     elif event == 'frame' and v.session_type == 'random_reward':
         if random() < v.random_reward_p:
@@ -152,6 +193,8 @@ def succeed():
     else:
         is_random = v.session_type == 'random_reward'
         reward(v.valve_pulse_s, reason='random' if is_random else 'success')
+        v.reward_time___ = get_current_time()
+        v.licks_after_reward___ = 0
     goto_state('success_rest')
 
 
@@ -168,12 +211,15 @@ def rest(event, rest_s, next_trial_state='trial'):
 
 
 def success_rest_state(event, next_trial_state='trial'):
+    if event == 'entry':
+        end_trial_licks()
     rest(event, v.success_rest_s, next_trial_state)
 
 
 def fail_rest_state(event, next_trial_state='trial'):
     """Timeout: count the failure, pulse the fail output, rest silently."""
     if event == 'entry':
+        end_trial_licks()
         tone_off()
         v.failures += 1
         fail_signal(v.fail_pulse_s, reason='timeout')
@@ -182,6 +228,7 @@ def fail_rest_state(event, next_trial_state='trial'):
 
 def done_state(event):
     if event == 'entry':
+        publish_reward_licks()
         tone_off()
         task_print(f'session complete: {v.successes} successes in {v.trial_n} trials')
         stop_framework()

@@ -17,6 +17,10 @@ session time the threshold rises by `threshold_step` after more than one success
 window, falls by the same step after none (never below `threshold_floor`), and stays
 after exactly one.
 
+Licks (the input event 'lick', from the lick sensor) are counted and change nothing
+else: `trial_licks` (licks in the trial just ended) and `reward_licks` (licks within
+`consumption_window_s` of the latest reward), written when their value changes.
+
 Control groups (`session_type`):
   graded        graded tone, reward on threshold crossing (the normal session)
   fixed_tone    one tone of `fixed_tone_hz` (1 kHz) during trials, reward on threshold
@@ -99,7 +103,7 @@ def all_states(event):
     if event == 'frame':
         track_stillness()  # every frame, in every state; the state still sees the frame
         return False
-    return library.adapt_threshold(event)
+    return library.count_lick(event) or library.adapt_threshold(event)
 
 
 def initial_rest(event):

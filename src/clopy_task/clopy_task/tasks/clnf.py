@@ -11,6 +11,10 @@ pulses for `fail_pulse_s` and a silent rest of `fail_rest_s` follows. When
 by `threshold_step` after more than one success in the window, falls by the same step
 after none (never below `threshold_floor`), and stays after exactly one.
 
+Licks (the input event 'lick', from the lick sensor) are counted and change nothing
+else: `trial_licks` (licks in the trial just ended) and `reward_licks` (licks within
+`consumption_window_s` of the latest reward), written when their value changes.
+
 Control groups (`session_type`):
   graded        graded tone, reward on threshold crossing (the normal session)
   fixed_tone    one tone of `fixed_tone_hz` during trials, reward on threshold crossing
@@ -79,7 +83,7 @@ def run_start():
 
 
 def all_states(event):
-    return library.adapt_threshold(event)
+    return library.count_lick(event) or library.adapt_threshold(event)
 
 
 def initial_rest(event):
