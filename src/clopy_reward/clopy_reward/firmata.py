@@ -90,7 +90,7 @@ class FirmataDriver:
     """An Arduino with StandardFirmata on ``port`` (reward.serial_port) at ``baud``
     (reward.baud: the rate of the sketch's Firmata.begin())."""
 
-    def __init__(self, port: str, baud: int = 115200, connect_timeout_s: float = 10.0) -> None:
+    def __init__(self, port: str, baud: int = 57600, connect_timeout_s: float = 10.0) -> None:
         self.port, self.baud = port, int(baud)
         self.io_lock = threading.RLock()
         self.board = None

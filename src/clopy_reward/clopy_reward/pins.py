@@ -102,7 +102,7 @@ class GpioDriver:
 
 
 def make_driver(backend: str = 'gpio', simulate: bool = False, serial_port: str = '/dev/ttyACM0',
-                baud: int = 115200, connect_timeout_s: float = 10.0):
+                baud: int = 57600, connect_timeout_s: float = 10.0):
     """The pin driver of reward.backend. Simulation is explicit: gpiozero mock pins
     with the same pin numbers, whatever the backend; a real session whose device is
     missing stops with an OutputError (never a silent simulation)."""

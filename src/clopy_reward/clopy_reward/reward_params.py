@@ -17,7 +17,8 @@ REWARD = NodeSchema('reward', [
     Param('backend', 'gpio', 'where the outputs are: gpio (the rig computer\'s header, BCM pins) or '
           'firmata (an Arduino running StandardFirmata on serial_port; Arduino pin numbers)', choices=BACKENDS),
     Param('serial_port', '/dev/ttyACM0', 'the Arduino\'s serial port (backend firmata)'),
-    Param('baud', 115200, 'serial rate of the Arduino\'s Firmata.begin() (backend firmata)', unit='baud',
+    Param('baud', 57600, 'serial rate of the Arduino\'s Firmata.begin(): 57600 for StandardFirmata (backend firmata)',
+          unit='baud',
           choices=(9600, 19200, 38400, 57600, 115200)),
     Param('connect_timeout_s', 10.0, 'how long the Arduino may take to answer after the port opens (it '
           'resets and boots; backend firmata)', unit='s', gt=0.0, max=60.0),

@@ -1,14 +1,18 @@
-"""The Firmata backend against firmware running on an emulated Arduino Uno: the
-firmware is built with Debian's AVR toolchain and Arduino core
-(scripts/build_firmata.sh), runs in simavr (firmware/simavr_uno.c, libsimavr) with
-its UART on a pseudo-terminal, and the reward outputs drive it through pyfirmata2 and
-a real serial port. The pins are read from the emulated ATmega328P's port registers:
-the valve pulse on Arduino pin 7 is as long as asked, every output is low after
-close, and the imaging TTL on pin 13 is high from the start and ends LOW-HIGH-LOW.
+"""The Firmata backend against the real StandardFirmata on an emulated Arduino Uno.
 
-The firmware is StandardFirmata when the Firmata and Servo libraries are installed
-(ARDUINO_LIBRARIES; no Debian package ships them), else firmware/firmata_subset.cpp,
-which answers the same part of the protocol as StandardFirmata on an Uno."""
+The firmware is the published StandardFirmata build for the Uno (StandardFirmata.ino,
+version 2.4, 57600 baud) from the npm package avrgirl-arduino 5.0.1, fetched and
+checked against pinned checksums by scripts/fetch_firmata_hex.sh (cached under
+~/.cache/clopy/firmata; the same file docs/hardware-arduino.md flashes on the rig).
+It runs in simavr (firmware/simavr_uno.c, libsimavr) with its UART on a
+pseudo-terminal, and the reward outputs drive it through pyfirmata2 and a real serial
+port. The pins are read from the emulated ATmega328P's port registers: the valve pulse
+on Arduino pin 7 is as long as asked, every output is low after close, the imaging TTL
+on pin 13 is high from the start and ends LOW-HIGH-LOW, and no other pin moves.
+
+Needs the Debian packages of requirements/debian-test.txt ("Arduino outputs") and, the
+first time, npm's registry; a hex that cannot be fetched or does not match its
+checksums fails the test."""
 import os
 import shutil
 import subprocess
@@ -22,47 +26,55 @@ from clopy_reward.pins import make_driver
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
-DEBIAN = 'gcc-avr avr-libc arduino-core-avr simavr libsimavr-dev (requirements/debian-test.txt)'
+DEBIAN = 'simavr libsimavr-dev gcc npm (requirements/debian-test.txt)'
+#: StandardFirmata's Firmata.begin(57600): the firmware's UART and the driver agree
+BAUD = 57600
 
 
 def _missing() -> list[str]:
-    need = [shutil.which(t) for t in ('avr-g++', 'avr-objcopy', 'cc')]
-    files = ['/usr/share/arduino/hardware/arduino/avr/cores/arduino/Arduino.h',
-             '/usr/include/simavr/parts/uart_pty.h']
-    return [str(x) for x in need if x is None] + [f for f in files if not Path(f).exists()]
+    files = ['/usr/include/simavr/sim_hex.h', '/usr/include/simavr/parts/uart_pty.h']
+    return (['cc'] if shutil.which('cc') is None else []) + [f for f in files if not Path(f).exists()]
+
+
+def _fetch_hex() -> tuple[Path | None, str]:
+    """(the verified StandardFirmata hex, '') or (None, why not)."""
+    got = subprocess.run(['bash', str(REPO / 'scripts' / 'fetch_firmata_hex.sh')],
+                         capture_output=True, text=True, timeout=300)
+    if got.returncode != 0:
+        return None, got.stderr.strip()[-3000:]
+    return Path(got.stdout.strip().splitlines()[-1]), ''
 
 
 @pytest.fixture(scope='module')
 def uno_firmware(tmp_path_factory):
-    """(firmware ELF, simavr harness): built once per test run."""
-    if _missing():
-        message = f'the simavr Firmata test needs {DEBIAN}; missing: {_missing()}'
+    """(StandardFirmata hex, simavr harness): fetched (cached) and built once per run."""
+    t0 = time.monotonic()
+    missing = _missing()
+    hex_path, why = (None, '') if missing else _fetch_hex()
+    if hex_path is None and shutil.which('npm') is None:
+        missing.append('npm')
+    if missing:
+        message = f'the simavr Firmata test needs {DEBIAN}; missing: {missing}'
         if os.geteuid() != 0:
             pytest.skip(message + ' (install them as root: scripts/system_deps.sh)')
         pytest.fail(message)
-    out = tmp_path_factory.mktemp('firmata')
-    t0 = time.monotonic()
-    libs = Path(os.environ.get('ARDUINO_LIBRARIES', Path.home() / 'Arduino' / 'libraries'))
-    sketch = [] if (libs / 'Firmata').is_dir() and (libs / 'Servo').is_dir() else \
-        ['--sketch', str(HERE / 'firmware' / 'firmata_subset.cpp')]
-    built = subprocess.run(['bash', str(REPO / 'scripts' / 'build_firmata.sh'), '--out', str(out), '--baud', '115200',
-                            *sketch], capture_output=True, text=True)
-    assert built.returncode == 0, built.stderr[-3000:]
-    elf = Path(built.stdout.strip().splitlines()[-1])
-    harness = out / 'simavr_uno'
+    if hex_path is None:
+        pytest.fail(f'the StandardFirmata hex could not be fetched: {why}')
+    t1 = time.monotonic()
+    harness = tmp_path_factory.mktemp('firmata') / 'simavr_uno'
     cc = subprocess.run(['cc', '-O2', '-o', str(harness), str(HERE / 'firmware' / 'simavr_uno.c'),
                          '-I/usr/include/simavr', '-lsimavr', '-lsimavrparts', '-lpthread', '-lutil'],
                         capture_output=True, text=True)
     assert cc.returncode == 0, cc.stderr[-3000:]
-    print(f'\nfirmware {elf.name} and simavr harness built in {time.monotonic() - t0:.1f} s')
-    return elf, harness
+    print(f'\n{hex_path} ready in {t1 - t0:.1f} s, simavr harness built in {time.monotonic() - t1:.1f} s')
+    return hex_path, harness
 
 
 class EmulatedUno:
     """The harness process: its pseudo-terminal and the pin changes it printed."""
 
-    def __init__(self, elf: Path, harness: Path) -> None:
-        self.proc = subprocess.Popen([str(harness), str(elf)], stdout=subprocess.PIPE,
+    def __init__(self, firmware: Path, harness: Path) -> None:
+        self.proc = subprocess.Popen([str(harness), str(firmware)], stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline()
         while line and not line.startswith('pty '):
@@ -99,13 +111,15 @@ def high_periods(seq):
     return out
 
 
-def test_valve_pulse_and_close_on_an_emulated_uno(uno_firmware):
-    elf, harness = uno_firmware
-    uno = EmulatedUno(elf, harness)
+def test_valve_pulse_and_close_on_standard_firmata_in_simavr(uno_firmware):
+    firmware, harness = uno_firmware
+    uno = EmulatedUno(firmware, harness)
     try:
         t0 = time.monotonic()
-        driver = make_driver('firmata', serial_port=uno.path, baud=115200, connect_timeout_s=10.0)
-        print(f'connected to {driver.name} in {time.monotonic() - t0:.2f} s')
+        driver = make_driver('firmata', serial_port=uno.path, baud=BAUD, connect_timeout_s=10.0)
+        print(f'connected to {driver.name} (Firmata protocol {driver.board.firmata_version}) in '
+              f'{time.monotonic() - t0:.2f} s')
+        assert driver.firmware == 'StandardFirmata.ino 2.4'
         assert driver.outputs == list(range(2, 20))
         bank = OutputBank([OutputSpec('valve', 7, 1.0), OutputSpec('fail', 12, 2.0),
                            OutputSpec('imaging_ttl', 13, 0.0, end_pulse_s=0.05)], driver)

@@ -51,7 +51,7 @@ def test_two_outputs_on_one_pin_are_refused():
 def test_the_clmf_rig_default_is_the_original_arduino_pin_map():
     block = yaml.safe_load(CLMF_YAML.read_text())['reward']['ros__parameters']
     values = REWARD.defaults() | REWARD.check(block, str(CLMF_YAML))
-    assert (values['backend'], values['serial_port'], values['baud']) == ('firmata', '/dev/ttyACM0', 115200)
+    assert (values['backend'], values['serial_port'], values['baud']) == ('firmata', '/dev/ttyACM0', 57600)
     assert limits.check_reward_values(values, str(CLMF_YAML))['valve'] == 1.0
     assert check_output_pins(values) == {'valve': 7, 'fail': 12, 'imaging_ttl': 13}
     assert values['valve_pulse_s'] == 0.1 and values['fail_pulse_s'] == 0.5

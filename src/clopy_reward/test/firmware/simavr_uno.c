@@ -1,10 +1,12 @@
-/* An Arduino Uno in simavr for the Firmata tests: runs an ATmega328P firmware (ELF)
- * at 16 MHz, paced to real time, with UART0 on a pseudo-terminal (simavr's uart_pty
+/* An Arduino Uno in simavr for the Firmata tests: runs an ATmega328P firmware (an
+ * Intel HEX such as StandardFirmata's, loaded at flash address 0 as a flashed Uno
+ * without bootloader runs it, or an ELF) at 16 MHz, paced to real time, with UART0 on a pseudo-terminal (simavr's uart_pty
  * part). Prints "pty <path>" once the port is there, then one line per change of an
  * Arduino digital pin (0-7 = PD0-7, 8-13 = PB0-5, 14-19 = PC0-5):
  * "pin <arduino pin> <level> <avr time ns> <CLOCK_MONOTONIC ns>" (the AVR's own time,
  * and the host's when the emulated pin changed: Python's time.monotonic()). Ends on
- * SIGTERM or SIGINT.
+ * SIGTERM or SIGINT. The serial rate is the firmware's own (its UBRR0): simavr times
+ * each byte by it, the pseudo-terminal ignores the rate the host side sets.
  * Build: cc simavr_uno.c -I/usr/include/simavr -lsimavr -lsimavrparts -lpthread -lutil */
 #include <signal.h>
 #include <stdint.h>
@@ -16,6 +18,7 @@
 
 #include <sim_avr.h>
 #include <sim_elf.h>
+#include <sim_hex.h>
 #include <sim_time.h>
 #include <avr_ioport.h>
 #include <parts/uart_pty.h>
@@ -23,6 +26,27 @@
 static volatile sig_atomic_t stop;
 static avr_t *avr;
 static uart_pty_t uart;
+
+/* an Intel HEX's flash image into f; 0 on success */
+static int read_hex(const char *path, elf_firmware_t *f)
+{
+    ihex_chunk_p chunks = NULL;
+    int n = read_ihex_chunks(path, &chunks);
+    if (n <= 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (chunks[i].baseaddr >= 0x10000u) /* simavr's EEPROM/fuse segments: not used */
+            continue;
+        if (f->flash) {
+            fprintf(stderr, "%s: more than one flash segment\n", path);
+            return -1;
+        }
+        f->flash = chunks[i].data;
+        f->flashsize = chunks[i].size;
+        f->flashbase = chunks[i].baseaddr;
+    }
+    return f->flash ? 0 : -1;
+}
 
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
@@ -43,13 +67,15 @@ static void on_pin(struct avr_irq_t *irq, uint32_t value, void *param)
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s firmware.elf\n", argv[0]);
+        fprintf(stderr, "usage: %s firmware.hex|firmware.elf\n", argv[0]);
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     elf_firmware_t f;
     memset(&f, 0, sizeof(f));
-    if (elf_read_firmware(argv[1], &f) != 0) {
+    size_t len = strlen(argv[1]);
+    int hex = len > 4 && strcmp(argv[1] + len - 4, ".hex") == 0;
+    if ((hex ? read_hex(argv[1], &f) : elf_read_firmware(argv[1], &f)) != 0) {
         fprintf(stderr, "cannot read %s\n", argv[1]);
         return 1;
     }
