@@ -58,3 +58,20 @@ def test_a_missing_genicam_camera_stops_the_session_naming_it(tmp_path, ros_env)
     assert not bag_messages(d, 'frame_info')
     assert not [m for m in bag_messages(d, 'reward_event') if m.output == 0]
     assert not no_process_left(d)
+
+
+def test_a_camera_that_sends_no_frame_ends_the_session_instead_of_waiting(tmp_path, ros_env, fake_camera):
+    # hardware trigger on, and nothing wired to the trigger input: the camera never sends a frame
+    result = clopy_run(tmp_path, 'clnf_1roi', '--sim', env=ros_env, timeout=120,
+                       sets=GENICAM + [f'camera.genicam.device_id={fake_camera}', 'camera.genicam.trigger=true',
+                                       'camera.first_frame_timeout_s=3'])
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert 'session ended: no first frame within 3 s (error)' in out
+    d = session_dir(tmp_path)
+    assert not bag_messages(d, 'frame_info')
+    ends = bag_messages(d, 'session_end')
+    assert [(m.reason, m.node, m.error) for m in ends][:1] == [('no first frame within 3 s', 'camera', True)]
+    events = (d / 'events.tsv').read_text()
+    assert 'info\tend_reason\tno first frame within 3 s' in events and 'info\tend_error\ttrue' in events
+    assert not no_process_left(d)
