@@ -35,8 +35,10 @@ def test_simulated_rig_passes_every_check_and_the_latency_self_test(tmp_path):
     assert 'all checks passed' in result.stdout
     assert result.stdout.count(' ok ') >= 8   # the table: one line per row
     found = rows(report)
-    assert set(found) == {'camera', 'audio', 'valve', 'fail', 'behaviour_camera', 'illumination',
+    assert set(found) == {'camera', 'audio', 'valve', 'fail', 'behaviour_camera', 'illumination', 'lick',
                           'latency tone -> WAV', 'latency valve -> BCM 26'}
+    assert found['lick']['setting'] == 'lick.backend = mpr121, i2c-1 0x5a, electrode 0 (simulated)'
+    assert found['lick']['measured'].endswith('electrode released') and found['lick']['figures']['touched'] == 0
     assert all(r['result'] == 'ok' for r in found.values())
     assert report['ok'] is True and report['sim'] is True and report['paradigm'] == 'clnf_1roi'
     assert datetime.fromisoformat(report['date']).utcoffset() is not None
@@ -79,6 +81,15 @@ def test_missing_devices_fail_by_name_and_setting_and_nothing_is_simulated(tmp_p
     assert 'GPIOZERO_PIN_FACTORY selects mock pins' in found['outputs']['check']
     assert not any(r['result'] == 'ok' for r in found.values())
     assert 'check(s) failed: camera, audio, outputs' in result.stderr
+
+
+def test_a_missing_lick_sensor_fails_naming_its_bus_and_address(tmp_path):
+    result, report = rig_check('clnf_1roi', '--only', 'lick', '--set', 'lick.i2c_bus=7', out=tmp_path)
+    assert result.returncode == 1
+    found = rows(report)
+    assert found['lick']['result'] == 'FAIL'
+    assert found['lick']['setting'] == 'lick.backend = mpr121, i2c-7 0x5a, electrode 0'
+    assert 'I2C i2c-7 0x5a: no I2C bus /dev/i2c-7' in found['lick']['check']
 
 
 def test_a_missing_arduino_fails_naming_its_port(tmp_path):

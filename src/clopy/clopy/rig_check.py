@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Callable
 
 from clopy import config as cfg
-from clopy.rig_check_devices import (LatencyOptions, RigContext, check_audio, check_camera, check_lick,
+from clopy.rig_check_devices import (LatencyOptions, RigContext, check_audio, check_camera,
                                      check_outputs)
 from clopy.rig_check_latency import check_audio_latency, check_output_latency
+from clopy.rig_check_lick import check_lick
 from clopy.rig_check_report import (FAIL, REPORTS_DIR, CheckResult, build_report, now_local, report_stem, table,
                                     write_report)
 

@@ -4,8 +4,8 @@ node would, without the ROS graph, and returns result rows (clopy.rig_check_repo
 - camera: the configured frame source grabs N frames: rate, size, exposure, lost frames;
 - audio: a short test tone through the tone backend (the WAV file of --sim is read back);
 - outputs: one pulse on the valve and the fail output (their default pulses, within the
-  limits), each TTL output held high briefly; every output low after, and closed;
-- lick: the slot of the lick sensor's check (electrode state), added with it.
+  limits), each TTL output held high briefly; every output low after, and closed.
+The lick sensor's check is clopy.rig_check_lick.
 
 A device that is missing in a real check is a FAIL row naming the device and the
 setting, never a simulation. Plain Python, no rclpy.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clopy.rig_check_report import FAIL, OK, SKIPPED, CheckResult, because
+from clopy.rig_check_report import FAIL, OK, CheckResult, because
 
 TEST_TONE_HZ = 1000.0
 TEST_TONE_S = 0.3
@@ -335,14 +335,3 @@ def _check_output(bank, name: str, key: str, values: dict) -> CheckResult:
         bad = not held or bank.is_on(name)
     return CheckResult(name, setting, FAIL if bad else OK, measured, f'the output did not switch; check {hint}',
                        figures)
-
-
-# -- lick sensor -----------------------------------------------------------------------
-
-def check_lick(ctx: RigContext) -> list[CheckResult]:
-    """The slot of the lick sensor: its electrode state once the lick node's backends
-    exist (a parameter file with a `lick:` block); until then nothing to check."""
-    if 'lick' not in ctx.params:
-        return []
-    return [CheckResult('lick', 'lick.*', SKIPPED, 'no lick check in this build',
-                        'register a lick check: clopy.rig_check.register_check("lick", ...)')]

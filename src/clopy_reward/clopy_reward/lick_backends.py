@@ -205,3 +205,24 @@ class GpioLickSensor:
 
     def close(self) -> None:
         self.device.close()
+
+
+def open_sensor(values: dict, simulation=None):
+    """The configured sensor: on the rig's hardware, or on `simulation`'s (a
+    clopy_sim SimulatedLickRig). LickSensorError says which sensor and what to check."""
+    if values['backend'] == 'mpr121':
+        bus, address = values['i2c_bus'], values['i2c_address']
+        where = f'i2c-{bus} 0x{address:02x}' + (' (simulated)' if simulation else '')
+        try:
+            handle = simulation.bus if simulation else open_i2c_bus(bus)
+        except LickSensorError as exc:
+            raise LickSensorError(f'I2C {where}: {exc}') from exc
+        return Mpr121Sensor(handle, address, values['electrode'], values['touch_threshold'],
+                            values['release_threshold'], where)
+    from clopy_reward.errors import OutputError
+    from clopy_reward.pins import make_pin_factory   # the rig's pins, never mock ones
+    try:
+        factory = simulation.pin_factory if simulation else make_pin_factory(False)
+    except OutputError as exc:
+        raise LickSensorError(f'lickometer on BCM pin {values["gpio_pin"]}: {exc}') from exc
+    return GpioLickSensor(values['gpio_pin'], values['gpio_active_high'], values['gpio_pull'], factory)

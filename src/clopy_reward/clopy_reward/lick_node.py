@@ -20,30 +20,10 @@ from clopy_interfaces.msg import Lick, RewardEvent
 from rclpy.node import Node
 
 from clopy_reward.lick import Debouncer, LickChange
-from clopy_reward.lick_backends import GpioLickSensor, LickSensorError, Mpr121Sensor, open_i2c_bus
+from clopy_reward.lick_backends import LickSensorError, open_sensor
 from clopy_reward.lick_params import LICK
-from clopy_reward.outputs import OutputError, make_pin_factory  # the rig's pins, never mock ones
 
 FAILED_READS_S = 1.0   # a sensor failing this long without a good reading ends the session
-
-
-def open_sensor(values: dict, simulation=None):
-    """The configured sensor: on the rig's hardware, or on `simulation`'s (a
-    clopy_sim SimulatedLickRig). LickSensorError says which sensor and what to check."""
-    if values['backend'] == 'mpr121':
-        bus, address = values['i2c_bus'], values['i2c_address']
-        where = f'i2c-{bus} 0x{address:02x}' + (' (simulated)' if simulation else '')
-        try:
-            handle = simulation.bus if simulation else open_i2c_bus(bus)
-        except LickSensorError as exc:
-            raise LickSensorError(f'I2C {where}: {exc}') from exc
-        return Mpr121Sensor(handle, address, values['electrode'], values['touch_threshold'],
-                            values['release_threshold'], where)
-    try:
-        factory = simulation.pin_factory if simulation else make_pin_factory(False)
-    except OutputError as exc:
-        raise LickSensorError(f'lickometer on BCM pin {values["gpio_pin"]}: {exc}') from exc
-    return GpioLickSensor(values['gpio_pin'], values['gpio_active_high'], values['gpio_pull'], factory)
 
 
 class LickNode(Node):
