@@ -23,6 +23,9 @@ rm -rf "$results" && mkdir -p "$results"
 watchers=()
 # the Debian packages the tests need (tcpdump for this watch, simavr, Aravis, ...)
 "$repo/scripts/system_deps.sh"
+# downloads come before the watch starts: the StandardFirmata build the simavr test runs
+# (cached and checksummed; when it fails, that test fails naming why)
+"$repo/scripts/fetch_firmata_hex.sh" >/dev/null || echo "[clopy test] StandardFirmata not fetched"
 if command -v tcpdump >/dev/null && [ "$(id -u)" = 0 ]; then
     for dev in /sys/class/net/*; do
         name="$(basename "$dev")"
