@@ -85,16 +85,16 @@ class SessionEnder:
         msg.reason = reason
         msg.node = self.node.get_name()
         msg.error = bool(error)
-        self.publisher.publish(msg)
-        if log:
-            logger = self.node.get_logger()
-            (logger.error if error else logger.info)(f'session ends: {reason}')
-        if stop:
+        if stop:   # the node's state first: whoever hears the record finds the node stopping
             self.node.finished = True
             if error:
                 self.node.exit_status = ENDED_WITH_ERROR
             # the record reaches the recorder and clopy run before the process goes
             self.node.linger_s = max(float(getattr(self.node, 'linger_s', 0.0)), 0.5)
+        self.publisher.publish(msg)
+        if log:
+            logger = self.node.get_logger()
+            (logger.error if error else logger.info)(f'session ends: {reason}')
 
 
 def end_message_fields(msg) -> dict:
