@@ -183,9 +183,12 @@ class CameraNode(Node):
         for topic in (qos.IMAGE, qos.FRAME_INFO):
             others = [f'{i.node_namespace.rstrip("/")}/{i.node_name}' for i in self.get_publishers_info_by_topic(topic)
                       if (i.node_name, i.node_namespace) != (self.get_name(), self.get_namespace())]
+            # a publisher found before its node's name is: DDS names it _NODE_NAME_UNKNOWN_
+            others = ['a node whose name is not known yet' if '_NODE_NAME_UNKNOWN_' in o else o for o in others]
             if others:
                 self.get_logger().error(
-                    f'another publisher on {topic} in ROS_DOMAIN_ID={os.environ.get("ROS_DOMAIN_ID", "0")}: '
+                    f'a second camera: another publisher on {topic} in ROS_DOMAIN_ID='
+                    f'{os.environ.get("ROS_DOMAIN_ID", "0")}: '
                     f'{", ".join(sorted(set(others)))}; two graphs on one domain would merge their sessions: '
                     'stopping this camera (give each session its own domain)')
                 self.exit_status = 1
