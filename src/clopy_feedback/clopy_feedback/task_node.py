@@ -125,6 +125,7 @@ class TaskNode(Node):
         self._stamps_s: deque[float] = deque(maxlen=60)
         self._task_s: float | None = None   # the latest frame's task time (stall rule)
         self.frames = 0
+        self._frame_info_seen = False   # a camera has published; its going later is the end, not a stall
         self.rewards_commanded = 0
         self.dropped_frames = 0
         self._syncing = False
@@ -173,7 +174,7 @@ class TaskNode(Node):
         request = getattr(self, 'stop_request', None)
         if request is not None and request.stop.is_set():
             return True
-        return getattr(self, '_frame_info_seen', False) and self.count_publishers(qos.FRAME_INFO) == 0
+        return self._frame_info_seen and self.count_publishers(qos.FRAME_INFO) == 0
 
     def publish_notice(self, notice: Notice, t_s: float | None = None) -> None:
         """A task event of the node's own (at task time `t_s`, default the engine's time)."""
