@@ -190,7 +190,7 @@ def test_a_bad_model_setting_stops_the_session_with_the_key_named(tmp_path, mode
         garbage.write_bytes(b'these bytes are no torch export')
         setting = setting.replace('GARBAGE', str(garbage))
     with DomainLease() as lease:
-        result = clopy_run(tmp_path, 'clmf', '--sim', env=loopback_env(lease.domain_id), timeout=120,
+        result = clopy_run(tmp_path, 'clmf', '--sim', '--trials', '2', env=loopback_env(lease.domain_id), timeout=120,
                            sets=['pose.backend=dlclive', f'pose.model_path={models["synthetic"]}', setting])
     assert result.returncode != 0
     assert message in result.stdout + result.stderr, result.stdout + result.stderr

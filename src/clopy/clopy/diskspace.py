@@ -4,7 +4,7 @@ refuse a session whose recording cannot fit on the output folder's file system.
 Estimate (docs/recording.md):
 
     needed = frames x bytes per frame x MARGIN + recorder.min_free_mb
-    frames = camera.frame_rate_hz x planned duration
+    frames = camera.frame_rate_hz x planned duration (at most camera.max_frames when set)
     bytes per frame = width x height x 3 (bgr8, the largest the camera publishes; the
                       crop when camera.crop_px sets one; 0 when recorder.record_images
                       is false) + OTHER_BYTES_PER_FRAME (the other topics)
@@ -64,7 +64,10 @@ def estimate(params: dict) -> SpaceEstimate:
         (camera['width_px'], camera['height_px'])
     image = int(width) * int(height) * BYTES_PER_PIXEL if recorder.get('record_images', True) else 0
     duration_s = planned_duration_s(params.get('task', {}))
-    return SpaceEstimate(duration_s, float(camera['frame_rate_hz']) * duration_s, image + OTHER_BYTES_PER_FRAME,
+    frames = float(camera['frame_rate_hz']) * duration_s
+    if int(camera.get('max_frames') or 0) > 0:   # the camera ends the session there
+        frames = min(frames, float(camera['max_frames']))
+    return SpaceEstimate(duration_s, frames, image + OTHER_BYTES_PER_FRAME,
                          float(recorder.get('min_free_mb', 200)))
 
 

@@ -30,6 +30,10 @@ def test_estimate_of_the_default_clnf_session():
     assert estimate(params | {'recorder': {'record_images': False}}).bytes_per_frame == OTHER_BYTES_PER_FRAME
     cropped = dict(params, camera=dict(params['camera'], crop_px=[0, 0, 100, 50]))
     assert estimate(cropped).bytes_per_frame == 100 * 50 * 3 + OTHER_BYTES_PER_FRAME
+    # camera.max_frames ends the session there: no more frames than that are recorded
+    capped = dict(params, camera=dict(params['camera'], max_frames=150))
+    assert estimate(capped).frames == 150
+    assert estimate(dict(params, camera=dict(params['camera'], max_frames=0))).frames == e.frames
 
 
 def test_a_session_that_does_not_fit_is_refused_before_its_folder_exists(tmp_path):
