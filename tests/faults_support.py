@@ -88,8 +88,9 @@ class Run:
         return str(self.dir / 'parameters.yaml').encode()
 
     def node_pid(self, name: str, timeout_s: float = 60) -> int:
-        """The pid of the session's node `name` (its command line has `__node:=<name>`)."""
-        tag = f'__node:={name}\0'.encode()
+        """The pid of the session's node `name` (its command line has `__node:=<name>`), or
+        of the hot-path process for 'hotpath' (clopy run --composed)."""
+        tag = b'/hotpath_node\0' if name == 'hotpath' else f'__node:={name}\0'.encode()
 
         def find():
             for pid in processes_with(self.marker):

@@ -274,10 +274,10 @@ PULSE_SETS = QUICK + ['task.v.max_trial_s=5.0', 'camera.synthetic.activity=ramp'
                       f'reward.valve_pulse_s={PULSE_S}', f'task.v.valve_pulse_s={PULSE_S}']
 
 
-def kill_mid_pulse(fault_run, target: str, sig: signal.Signals) -> tuple[Run, float]:
-    """A session killed (`target`: 'clopy' or a node name) 0.15 s into its first valve pulse;
-    (the run, the wall time of the signal)."""
-    run, watch = fault_run('clnf_1roi', '--sim', '--trials', '3', sets=PULSE_SETS, watch=True)
+def kill_mid_pulse(fault_run, target: str, sig: signal.Signals, *args: str) -> tuple[Run, float]:
+    """A session (`args`: more clopy run options) killed (`target`: 'clopy', a node name or
+    'hotpath') 0.15 s into its first valve pulse; (the run, the wall time of the signal)."""
+    run, watch = fault_run('clnf_1roi', '--sim', '--trials', '3', *args, sets=PULSE_SETS, watch=True)
     opened = watch.wait_valve_open(90)
     time.sleep(max(0.0, opened + 0.15 - time.monotonic()))
     sent = time.time()
@@ -288,9 +288,10 @@ def kill_mid_pulse(fault_run, target: str, sig: signal.Signals) -> tuple[Run, fl
     return run, sent
 
 
-@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM], ids=['SIGINT', 'SIGTERM'])
-def test_stopping_clopy_run_mid_pulse_lets_the_pulse_finish(fault_run, sig):
-    run, _ = kill_mid_pulse(fault_run, 'clopy', sig)
+@pytest.mark.parametrize('sig, args', [(signal.SIGINT, ()), (signal.SIGTERM, ()), (signal.SIGINT, ('--composed',))],
+                         ids=['SIGINT', 'SIGTERM', 'SIGINT-composed'])
+def test_stopping_clopy_run_mid_pulse_lets_the_pulse_finish(fault_run, sig, args):
+    run, _ = kill_mid_pulse(fault_run, 'clopy', sig, *args)
     assert run.wait(120) == 0, run.console()[-3000:]
     closed = assert_valve_closed(run, PULSE_S)
     assert closed, 'the closing record is there'
@@ -335,6 +336,21 @@ def test_killing_the_reward_node_mid_pulse_leaves_the_opening_on_record(fault_ru
     assert 'SIGKILL' in rec['tsv_reason'][0]
     assert 'node reward died' in session_line(run)
     assert (run.dir / 'bag' / 'metadata.yaml').is_file()
+    assert_no_process_left(run, 0)
+
+
+def test_killing_the_hot_path_process_mid_pulse_ends_the_session_naming_it(fault_run):
+    """--composed: camera, roi_dff, task, tone and reward die together; the recorder still
+    closes the record, with the opening of the pulse in it and the reason everywhere."""
+    run, _ = kill_mid_pulse(fault_run, 'hotpath', signal.SIGKILL, '--composed')
+    assert run.wait(120) == 1, run.console()[-3000:]
+    opened, _ = valve_records(run)
+    assert opened, 'the opening is in the bag'
+    rec = assert_ended(run, 'node hotpath died', error=True)
+    assert 'SIGKILL' in rec['tsv_reason'][0]
+    assert 'node hotpath died' in session_line(run)
+    assert (run.dir / 'bag' / 'metadata.yaml').is_file()
+    assert run.summary()['valve_openings'] >= 1
     assert_no_process_left(run, 0)
 
 

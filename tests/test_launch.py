@@ -50,9 +50,9 @@ def ros2_daemon_stopped(ros_env):
     subprocess.run(['ros2', 'daemon', 'stop'], env=ros_env, capture_output=True, timeout=30)
 
 
-def launch(paradigm: str, out: Path, cwd: Path, env: dict, log: Path) -> subprocess.Popen:
+def launch(paradigm: str, out: Path, cwd: Path, env: dict, log: Path, *more: str) -> subprocess.Popen:
     args = ['ros2', 'launch', 'clopy', f'{paradigm}.launch.py', 'sim:=true', 'mouse:=L1', f'out_dir:={out}',
-            'trials:=20', 'set:=' + ' '.join(SHORT)]
+            'trials:=20', 'set:=' + ' '.join(SHORT), *more]
     return subprocess.Popen(args, cwd=cwd, env=env, stdout=log.open('w'), stderr=subprocess.STDOUT,
                             start_new_session=True)
 
@@ -116,20 +116,21 @@ def reference_run(tmp_path_factory):
     return session_dir(out)
 
 
-CASES = [  # (paradigm, started from, camera rate)
-    ('clnf_1roi', 'elsewhere', 15.0),
-    ('clnf_2roi', 'repository root', 15.0),
-    ('clmf', 'elsewhere', 30.0),
+CASES = [  # (paradigm, started from, camera rate, composed:=true)
+    ('clnf_1roi', 'elsewhere', 15.0, False),
+    ('clnf_2roi', 'repository root', 15.0, True),
+    ('clmf', 'elsewhere', 30.0, True),
 ]
 
 
-@pytest.mark.parametrize('paradigm,where,fps', CASES, ids=[f'{p}-from-{w.split()[-1]}' for p, w, _ in CASES])
-def test_ros2_launch_sim_session_is_complete(paradigm, where, fps, tmp_path, ros_env, ros2_daemon_stopped,
+@pytest.mark.parametrize('paradigm,where,fps,composed', CASES,
+                         ids=[f'{p}-from-{w.split()[-1]}{"-composed" if c else ""}' for p, w, _, c in CASES])
+def test_ros2_launch_sim_session_is_complete(paradigm, where, fps, composed, tmp_path, ros_env, ros2_daemon_stopped,
                                              reference_run):
     out = tmp_path / 'sessions'
     cwd = REPO if where == 'repository root' else tmp_path
     log = tmp_path / 'launch.log'
-    proc = launch(paradigm, out, cwd, ros_env, log)
+    proc = launch(paradigm, out, cwd, ros_env, log, *(['composed:=true'] if composed else []))
     try:
         d = wait_for('session folder', lambda: next(iter(out.glob('*/*/parameters.yaml')), None), proc, log).parent
         wait_for('first frame', lambda: 'session started' in log.read_text(), proc, log)
@@ -156,6 +157,10 @@ def test_ros2_launch_sim_session_is_complete(paradigm, where, fps, tmp_path, ros
             proc.wait()
     text = log.read_text()
     assert proc.returncode == 0, text[-3000:]
+    # composed:=true: one process for camera, signal, task, tone and reward, each under its own name
+    hot_path = ['reward', 'tone', 'task'] + (['speed', 'pose'] if paradigm == 'clmf' else ['roi_dff']) + ['camera']
+    assert ('[hotpath_node-' in text) == composed, text[:3000]
+    assert (f'[{"+".join(hot_path)}] executor: EventsExecutor' in text) == composed, text[:3000]
     # the same files as `clopy run` writes (the archived task file is the paradigm's)
     ref = folder_contents(reference_run) - {'clnf.py'}
     got = folder_contents(d) - {'clnf.py', 'clmf.py'}

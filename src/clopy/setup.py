@@ -25,6 +25,7 @@ setup(
     entry_points={
         'console_scripts': [
             'recorder_node = clopy.recorder_node:main',
+            'hotpath_node = clopy.hotpath_node:main',
         ],
     },
 )

@@ -67,6 +67,12 @@ def _session_options(p: argparse.ArgumentParser, demo: bool = False) -> None:
     p.add_argument('--domain-id', type=int, choices=range(0, 233), metavar='0-232',
                    help='ROS_DOMAIN_ID for this session (default: a free one, printed at the start); '
                         'use it to reach the session with ros2 param / ros2 service')
+    p.add_argument('--composed', action='store_true',
+                   help='run camera, signal, task, tone and reward in one process on one executor (the '
+                        'fastest closed loop; the recorder stays apart); default: a process per node')
+    p.add_argument('--rt-priority', type=int, choices=range(1, 100), metavar='1-99',
+                   help='real-time priority (SCHED_FIFO) for the hot-path processes, where the rig '
+                        'permits it (docs/benchmarks.md); said in the node log when it does not')
 
 
 def _rig_options(p: argparse.ArgumentParser) -> None:
@@ -92,12 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == 'demo':
         opts = RunOptions('clnf_1roi', sim=True, mouse=args.mouse, trials=args.trials, out_dir=args.out,
                           sets=DEMO_SETTINGS + args.sets, params_file=args.params_file,
-                          domain_id=args.domain_id)
+                          domain_id=args.domain_id, composed=args.composed, rt_priority=args.rt_priority)
     else:
         opts = RunOptions(args.paradigm, sim=args.sim, mouse=args.mouse, trials=args.trials,
                           out_dir=args.out, sets=args.sets, params_file=args.params_file,
                           domain_id=args.domain_id, from_recording=args.from_recording,
-                          nodes=args.nodes, remote=args.remote, peers=args.peers)
+                          nodes=args.nodes, remote=args.remote, peers=args.peers, composed=args.composed,
+                          rt_priority=args.rt_priority)
     stop = threading.Event()
 
     def on_signal(signum, frame):

@@ -19,16 +19,19 @@ from pathlib import Path
 # them when it exits).
 _HELD: list = []
 
-# the session ends when one of these exits: no trials left, no frames, no valve, no record, no lick sensor
-SESSION_ENDERS = ('task', 'recorder', 'reward', 'camera', 'lick')
+# the session ends when one of these exits: no trials left, no frames, no valve, no record, no lick
+# sensor; the hot-path process (composed:=true) holds the first four of them
+SESSION_ENDERS = ('task', 'recorder', 'reward', 'camera', 'lick', 'hotpath')
 
 
 def paradigm_launch_description(paradigm: str):
     """LaunchDescription for `ros2 launch clopy <paradigm>.launch.py`.
 
     Arguments: mouse, out_dir, sim (true: synthetic camera, WAV audio, mock pins),
-    trials, params_file (default share/clopy/config/<paradigm>.yaml) and set
-    (space-separated node.param=value overrides, as `clopy run --set`). The session
+    trials, params_file (default share/clopy/config/<paradigm>.yaml), set
+    (space-separated node.param=value overrides, as `clopy run --set`), composed
+    (true: the hot-path nodes in one process, as `clopy run --composed`) and rt_priority
+    (as `clopy run --rt-priority`). The session
     ends when the task node finishes (all trials done), or when the camera, the
     reward node, the lick node or the recorder stops (no frames, no valve, no lick sensor,
     no record)."""
@@ -53,6 +56,12 @@ def paradigm_launch_description(paradigm: str):
                               description='a rig: these nodes run on another computer, as clopy run --remote'),
         DeclareLaunchArgument('peers', default_value='',
                               description='with CLOPY_NETWORK=rig: the other computers, as clopy run --peers'),
+        DeclareLaunchArgument('composed', default_value='false', choices=['true', 'false'],
+                              description='camera, signal, task, tone and reward in one process on one '
+                                          'executor (the fastest loop), as clopy run --composed'),
+        DeclareLaunchArgument('rt_priority', default_value='',
+                              description='real-time priority 1-99 (SCHED_FIFO) of the hot-path processes '
+                                          'where permitted, as clopy run --rt-priority'),
     ]
     return LaunchDescription(args + [OpaqueFunction(function=_session_actions, args=[paradigm])])
 
@@ -68,12 +77,20 @@ def _session_actions(context, paradigm: str):
     from clopy import config as cfg
     from clopy import rig
     from clopy.rosenv import RIG_KEYS, rig_env
-    from clopy.paradigms import PARADIGMS
+    from clopy_common import realtime
+
+    from clopy.paradigms import HOT_PATH, NODES, PARADIGMS, compose
     from clopy.runner import RunError, RunOptions, lease_domain, prepare
 
     def arg(name: str) -> str:
         return context.launch_configurations.get(name, '')
 
+    rt_priority = arg('rt_priority').strip()
+    try:
+        realtime.requested_priority({realtime.ENV: rt_priority})
+    except ValueError:
+        raise RuntimeError(f'rt_priority:={rt_priority!r}: allowed: a whole number from 1 to 99 '
+                           '(SCHED_FIFO priority), or empty') from None
     trials = arg('trials').strip()
     try:
         n_trials = int(trials) if trials else None
@@ -90,6 +107,9 @@ def _session_actions(context, paradigm: str):
         network, peers = rig.rig_peers(opts.peers)
     except cfg.ConfigError as exc:
         raise RuntimeError(str(exc)) from None
+    hot: list[str] = []   # the nodes of the hot-path process
+    if arg('composed') == 'true':
+        local, hot = compose(local)
     try:
         lease, graph = lease_domain(opts)
     except RunError as exc:
@@ -109,10 +129,17 @@ def _session_actions(context, paradigm: str):
         actions += [SetEnvironmentVariable(k, env[k]) if k in env else UnsetEnvironmentVariable(k)
                     for k in RIG_KEYS]
     enders, nodes = [], {}
+    rt_env = {realtime.ENV: rt_priority} if rt_priority else {}
     for package, executable, name in local:
-        extra = {'sigterm_timeout': '30'} if name == 'recorder' else {}  # time to close the bag
-        node = Node(package=package, executable=executable, name=name, output='screen',
-                    parameters=[str(params_path)], **extra)
+        extra = {'sigterm_timeout': '30'} if name in ('recorder', HOT_PATH[2]) else {}  # time to close the bag
+        if name == HOT_PATH[2]:   # its nodes keep their own names: no name remapping
+            extra['arguments'] = ['--nodes', ','.join(hot)]
+        else:
+            extra['name'] = name
+        if rt_env and (name == HOT_PATH[2] or NODES[name].component):
+            extra['additional_env'] = rt_env
+        node = Node(package=package, executable=executable, output='screen', parameters=[str(params_path)],
+                    **extra)
         actions.append(node)
         nodes[name] = node
         if name in SESSION_ENDERS:

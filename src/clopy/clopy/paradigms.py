@@ -27,6 +27,7 @@ class NodeSpec:
     executable: str
     role: str
     presence: tuple[str, str]
+    component: str = ''   # 'module:Class' of the node: run with others in one process (--composed)
 
     @property
     def entry(self) -> tuple[str, str, str]:
@@ -39,26 +40,43 @@ NODES = {n.name: n for n in (
              'every topic into the bag, the event log, then the tables, summary row and figure',
              ('task_event', 'sub')),
     NodeSpec('reward', 'clopy_reward', 'reward_node', 'valve, fail signal and TTL outputs with safety limits',
-             ('reward_event', 'pub')),
+             ('reward_event', 'pub'), 'clopy_reward.reward_node:RewardNode'),
     NodeSpec('lick', 'clopy_reward', 'lick_node', 'the lick sensor (MPR121 over I2C or a digital lickometer): '
              'debounced touch changes on `lick`', ('lick', 'pub')),
     NodeSpec('tone', 'clopy_feedback', 'tone_node', 'the feedback tone (sound card or WAV file)',
-             ('tone_event', 'pub')),
+             ('tone_event', 'pub'), 'clopy_feedback.tone_node:ToneNode'),
     NodeSpec('task', 'clopy_feedback', 'task_node', 'runs the task file (state machine) on each frame\'s signal',
-             ('session_status', 'pub')),
+             ('session_status', 'pub'), 'clopy_feedback.task_node:TaskNode'),
     NodeSpec('roi_dff', 'clopy_signal', 'roi_dff_node', 'ROI dF/F and the rule value: the control signal',
-             ('roi_signal', 'pub')),
+             ('roi_signal', 'pub'), 'clopy_signal.roi_dff_node:RoiDffNode'),
     NodeSpec('pose', 'clopy_signal', 'pose_node', 'body-part positions (DeepLabCut-Live or simulated)',
-             ('pose', 'pub')),
+             ('pose', 'pub'), 'clopy_signal.pose_node:PoseNode'),
     NodeSpec('speed', 'clopy_signal', 'speed_node', 'the control value from the pose (paw speed by default)',
-             ('control_signal', 'pub')),
+             ('control_signal', 'pub'), 'clopy_signal.speed_node:SpeedNode'),
     NodeSpec('camera', 'clopy_acquisition', 'camera_node', 'frames and frame info; starts last',
-             ('image_raw', 'pub')),
+             ('image_raw', 'pub'), 'clopy_acquisition.camera_node:CameraNode'),
 )}
+
+#: the process of `clopy run --composed` / `composed:=true`: the hot-path nodes together
+HOT_PATH = ('clopy', 'hotpath_node', 'hotpath')
+
+
+def compose(entries: list[tuple[str, str, str]]) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """(entries, hot-path node names): the nodes that have a component (camera, roi_dff or
+    pose and speed, task, tone, reward) become one HOT_PATH process, started where the last
+    of them (the camera) was; the recorder and the lick node stay processes of their own."""
+    hot = [name for _, _, name in entries if NODES[name].component]
+    if not hot:
+        return list(entries), []
+    rest = [e for e in entries if e[2] not in hot]
+    last = max(i for i, e in enumerate(entries) if e[2] in hot)
+    position = sum(1 for e in entries[:last] if e[2] not in hot)
+    return rest[:position] + [HOT_PATH] + rest[position:], hot
+
 
 # topic -> subscribers that must be matched before the camera's first frame
 _COMMON_SUBSCRIBERS = {
-    'image_raw': 2, 'frame_info': 3, 'control_signal': 2, 'tone': 2,
+    'image_raw': 2, 'frame_info': 2, 'control_signal': 2, 'tone': 2,
     'reward': 2, 'task_event': 1, 'reward_event': 1, 'tone_event': 1, 'session_status': 1,
 }
 # what --sim / sim:=true switches on for every paradigm (an explicit --set still wins)

@@ -12,11 +12,14 @@ from pathlib import Path
 
 from clopy_data.folder import SessionFolder
 
+from clopy.paradigms import HOT_PATH
+
 # '[ERROR] [1733000000.123456789] [camera]: ' and '[camera] ' in front of a node's log line
 _LOG_PREFIX = re.compile(r'^(\[[A-Z]+\] \[[\d.]+\] \[[^\]]*\]: |\[\w+\] )')
 
 STOP_TIMEOUT_S = 10.0
 RECORDER_STOP_TIMEOUT_S = 60.0  # closes the bag, then makes the table, summary row and figure
+HOT_PATH_STOP_TIMEOUT_S = 30.0  # camera, signal, task, tone and reward, one after the other
 
 
 class ProcessError(RuntimeError):
@@ -58,13 +61,16 @@ class Session:
         self.logs: dict[str, object] = {}
         SessionFolder(session_dir).logs.mkdir(exist_ok=True)
 
-    def start(self, package: str, exe: str, name: str) -> None:
+    def start(self, package: str, exe: str, name: str, nodes: list[str] | None = None,
+              env: dict | None = None) -> None:
+        """Start one node, or with `nodes` the hot-path process of those nodes (each keeps
+        its own name: no __node remapping); `env` is added to the session's environment."""
         log = open(SessionFolder(self.session_dir).log(name), 'w')
         self.logs[name] = log
+        own = ['--nodes', ','.join(nodes), '--ros-args'] if nodes else ['--ros-args', '-r', f'__node:={name}']
         self.procs[name] = subprocess.Popen(
-            [str(executable(package, exe)), '--ros-args', '-r', f'__node:={name}',
-             '--params-file', str(self.params_path)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [str(executable(package, exe)), *own, '--params-file', str(self.params_path)],
+            env=dict(self.env, **(env or {})), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, preexec_fn=_stop_with_parent)
 
     def exited(self) -> dict[str, int]:
@@ -101,6 +107,8 @@ class Session:
     def stop(self, name: str, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
         if name == 'recorder':
             timeout_s = RECORDER_STOP_TIMEOUT_S
+        elif name == HOT_PATH[2]:   # its nodes stop one after the other
+            timeout_s = HOT_PATH_STOP_TIMEOUT_S
         proc = self.procs.get(name)
         if proc is None:
             return None
@@ -127,6 +135,6 @@ class Session:
         codes = {}
         for name in reversed(list(self.procs)):
             codes[name] = self.stop(name)
-            if name == 'camera':
+            if name == 'camera':   # (the hot-path process drains inside itself)
                 time.sleep(drain_s)   # let the last frames through the pipeline
         return codes

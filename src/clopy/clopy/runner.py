@@ -5,6 +5,11 @@ them in a safe order, and finish the session folder.
 Order: recorder first (nothing is missed), then reward, tone, task, roi_dff;
 the camera starts only when every subscription is matched. Stopping goes the
 other way: camera first, the pipeline drains, the recorder closes last.
+
+`--composed`: camera, roi_dff (or pose and speed), task, tone and reward run in one
+process (clopy.hotpath_node, named `hotpath`, started after the recorder and the lick
+node); its camera waits for every subscription itself and it stops its nodes in the
+same order inside. `--rt-priority N`: the hot-path processes ask for SCHED_FIFO.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from clopy_common import realtime
 from clopy_common.session_end import ALL_TRIALS_DONE, END_OF_RECORDING, STOPPED_BY_USER
 from clopy_common.session_end import exit_reason as node_exit_reason
 from clopy_data.folder import BAG_METADATA, PARAMETERS, TONES_WAV, SessionFolder
@@ -25,7 +31,7 @@ from clopy import config as cfg
 from clopy import rig
 from clopy.diskspace import check_free_space
 from clopy.monitor import Monitor
-from clopy.paradigms import PARADIGMS
+from clopy.paradigms import HOT_PATH, NODES, PARADIGMS, compose
 from clopy.processes import STOP_TIMEOUT_S, ProcessError, Session
 from clopy.rig_check_report import attach_latest_report
 from clopy.rosenv import RIG_KEYS, DomainBusy, DomainLease, apply_env, apply_loopback, loopback_env, rig_env
@@ -52,6 +58,8 @@ class RunOptions:
     nodes: list[str] | None = None    # a rig: only these nodes run here (clopy.rig)
     remote: list[str] | None = None   # a rig: these run on the other computer, the rest here
     peers: list[str] | None = None    # CLOPY_NETWORK=rig: the other computers (else ROS_STATIC_PEERS)
+    composed: bool = False   # the hot-path nodes in one process (clopy.hotpath_node)
+    rt_priority: int | None = None   # SCHED_FIFO priority of the hot-path processes (clopy_common.realtime)
 
 
 #: ends clopy run sees itself that are no error (a node's own SessionEnd says error or not)
@@ -253,6 +261,9 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
     if remote and opts.domain_id is None:
         raise cfg.ConfigError(f'--remote/--nodes ({", ".join(remote)} elsewhere): give --domain-id, the same '
                               'number on every computer of the rig')
+    hot: list[str] = []   # the nodes of the hot-path process (--composed)
+    if opts.composed:
+        nodes, hot = compose(nodes)
     lease, graph = lease_domain(opts)
     domain_id = lease.domain_id
     try:
@@ -283,7 +294,14 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
         say(('\r' + line.ljust(110)) if tty else line)
 
     monitor = Monitor(on_alert=alert) if not remote else Monitor(f'clopy_run_monitor_{os.getpid()}', alert)
-    camera = [e for e in nodes if e[2] == 'camera']
+    camera = [e for e in nodes if e[2] == 'camera']   # none when composed: the hot-path process has it
+    rt_env = {realtime.ENV: str(opts.rt_priority)} if opts.rt_priority else {}
+
+    def start(package: str, exe: str, name: str) -> None:
+        on_hot_path = name == HOT_PATH[2] or bool(NODES[name].component)
+        session.start(package, exe, name, nodes=hot if name == HOT_PATH[2] else None,
+                      env=rt_env if on_hot_path else None)
+
     reason = 'finished'
     details = ''
     codes: dict = {}
@@ -293,8 +311,10 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
             f'{", simulation" if opts.sim else ""})')
         if remote:
             say(f'here: {", ".join(e[2] for e in nodes)}; on the other computer: {", ".join(remote)}')
-        for package, exe, name in [e for e in nodes if e[2] != 'camera']:
-            session.start(package, exe, name)
+        if hot:
+            say(f'composed: {", ".join(hot)} in one process ({HOT_PATH[2]})')
+        for entry in [e for e in nodes if e[2] != 'camera']:
+            start(*entry)
         # the camera waits until every subscription is matched
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while True:
@@ -313,7 +333,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
                                + (f'; not seen on the other computer: {absent}' if absent else ''))
             monitor.spin(0.1)
         for entry in camera:
-            session.start(*entry)
+            start(*entry)
         last_print = 0.0
         while not stop_event.is_set():
             monitor.spin(0.1)

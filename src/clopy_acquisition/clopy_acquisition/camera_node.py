@@ -1,6 +1,8 @@
 """Camera node: publishes every frame of a source as sensor_msgs/Image on
 `image_raw` and a FrameInfo (frame index, dropped frames) with the same stamp
-on `frame_info`.
+on `frame_info`. The image's header.frame_id carries the frame index too
+(`camera#123`, clopy_common.frames.image_frame_id), so roi_dff and pose never wait for
+the FrameInfo.
 
 Live sources (Pi camera, OpenCV device, GenICam camera) pace themselves and report
 frames the driver lost; a GenICam camera's own timestamp of each frame goes into
@@ -27,6 +29,7 @@ import threading
 import time
 
 from clopy_common import qos
+from clopy_common.frames import image_frame_id
 from clopy_common.node_main import StartupError, run_node
 from clopy_common.schema import SchemaError
 from clopy_common.session_end import SessionEnder
@@ -283,13 +286,15 @@ class CameraNode(Node):
         info.interval_s = (stamp_ns - previous_ns) * 1e-9 if previous_ns is not None else 0.0
         info.device_stamp_ns = device_stamp_ns
         msg = Image()
-        msg.header = info.header
+        msg.header.stamp = stamp
+        # the image carries its index: a node reading images waits for no second message
+        msg.header.frame_id = image_frame_id(self.frame_id, index)
         msg.height, msg.width = image.shape[0], image.shape[1]
         msg.encoding = 'bgr8' if image.ndim == 3 else 'mono8'
         msg.step = image.shape[1] * (3 if image.ndim == 3 else 1)
         # array.array: Humble checks a plain bytes value byte by byte (14 ms a frame)
         msg.data = array.array('B', image.tobytes())
-        # frame_info first: whoever pairs the two gets the index before the image
+        # frame_info first: the task and the recorder have the frame's facts before its signal
         self.info_pub.publish(info)
         self.image_pub.publish(msg)
         self.frames_published += 1

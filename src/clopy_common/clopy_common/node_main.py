@@ -34,6 +34,8 @@ from rclpy.exceptions import InvalidParameterTypeException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
+from clopy_common import realtime
+
 #: a stop signal this soon after the first is the same request (parent-death repeats)
 REPEAT_WINDOW_S = 1.0
 
@@ -110,27 +112,71 @@ def wait_for_upstream(node, executor, cancelled: Callable[[], bool] = lambda: Fa
         executor.spin_once(timeout_sec=0.02)
 
 
+def make_executor():
+    """The fastest executor this rclpy offers: rclpy.experimental.EventsExecutor where it
+    exists (Jazzy and later), else the SingleThreadedExecutor (e.g. Humble). Returns
+    (executor, a line saying which, for the log)."""
+    try:
+        from rclpy.experimental import EventsExecutor
+    except ImportError:
+        return SingleThreadedExecutor(), ('executor: SingleThreadedExecutor (this rclpy has no '
+                                          'rclpy.experimental.EventsExecutor)')
+    return EventsExecutor(), 'executor: EventsExecutor'
+
+
 def run_node(factory: Callable[[], object], args=None, executor=None) -> int:
+    """One node in this process (every node's `main`)."""
+    return run_nodes([factory], args, executor)
+
+
+def _name_of(factory) -> str:
+    return getattr(factory, '__name__', 'node')
+
+
+def run_nodes(factories: list[Callable[[], object]], args=None, executor=None) -> int:
+    """Several nodes in one process on one executor (`factories` in start order; with one
+    factory: a node's own process). The first node that finishes (its `finished`) or a
+    stop signal stops them all, in the reverse of the start order, as separate processes
+    are stopped: each node asked to stop first works on until its upstream nodes have gone
+    (wait_for_upstream), while the executor keeps the others turning; then its `close()`,
+    its linger and its end. A start-up error of any node stops the ones already made.
+    The exit status is the first non-zero one of the process or a node."""
+    label = '+'.join(_startup_name(_name_of(f)) for f in factories)   # the process in its log lines
+    try:   # before rclpy.init: the threads ROS starts inherit it
+        said_rt = realtime.apply(realtime.requested_priority())
+    except ValueError as exc:
+        print(f'[{label}] configuration error: {exc}', file=sys.stderr, flush=True)
+        return 2
+    if said_rt:
+        print(f'[{label}] {said_rt}', file=sys.stderr, flush=True)
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     request = StopRequest()
     request.install()
-    node = None
+    nodes: list = []
     status = 0
+    failed = None   # the factory whose node could not be made
     try:
-        node = factory()
-        node.stop_request = request
-        node.parent_died = False
-        executor = executor or SingleThreadedExecutor()
-        executor.add_node(node)
+        if executor is None:
+            executor, said = make_executor()
+            if len(factories) > 1 or 'SingleThreaded' in said:   # said once, in the log
+                print(f'[{label}] {said}', file=sys.stderr, flush=True)
+        for factory in factories:
+            failed = factory
+            node = factory()
+            node.stop_request = request
+            node.parent_died = False
+            nodes.append(node)
+            executor.add_node(node)
+        failed = None
         next_parent_check = 0.0
-        while rclpy.ok() and not request.stop.is_set() and not getattr(node, 'finished', False):
+        while rclpy.ok() and not request.stop.is_set() and not any(getattr(n, 'finished', False) for n in nodes):
             executor.spin_once(timeout_sec=0.05)
             if time.monotonic() >= next_parent_check:
                 next_parent_check = time.monotonic() + 0.5
                 if request.parent_died():   # orphaned without a signal: stop as if asked to
                     request.stop.set()
     except (StartupError, InvalidParameterTypeException) as exc:
-        name = node.get_name() if node is not None else getattr(factory, '__name__', 'node')
+        name = _startup_name(_name_of(failed)) if failed is not None else nodes[-1].get_name()
         print(f'[{name}] configuration error: {exc}', file=sys.stderr, flush=True)
         status = 2
     except (KeyboardInterrupt, ExternalShutdownException):
@@ -139,7 +185,27 @@ def run_node(factory: Callable[[], object], args=None, executor=None) -> int:
         traceback.print_exc()
         status = 1
     finally:
-        if node is not None and executor is not None and request.stop.is_set() and status == 0:
+        status = _stop_nodes(nodes, executor, request, status)
+        if rclpy.ok():
+            rclpy.shutdown()
+    return status or next((int(getattr(n, 'exit_status', 0) or 0) for n in nodes
+                           if getattr(n, 'exit_status', 0)), 0)
+
+
+def _startup_name(name: str) -> str:
+    """A node class's name as its graph name: CameraNode -> camera, RoiDffNode -> roi_dff."""
+    if name.endswith('Node'):
+        name = name[:-4]
+    return ''.join(f'_{c.lower()}' if c.isupper() and i else c.lower() for i, c in enumerate(name)) or 'node'
+
+
+def _stop_nodes(nodes: list, executor, request: StopRequest, status: int) -> int:
+    """The ordered stop of run_nodes: the last started first."""
+    for node in reversed(nodes):
+        # asked to stop (a signal; in a shared process also another node's end) and not
+        # ended by itself: first work on until the nodes feeding this one have gone
+        asked = request.stop.is_set() if len(nodes) == 1 else not getattr(node, 'finished', False)
+        if executor is not None and status == 0 and asked:
             node.parent_died = request.parent_died()
             try:
                 wait_for_upstream(node, executor, lambda: request.cut_short)
@@ -148,26 +214,28 @@ def run_node(factory: Callable[[], object], args=None, executor=None) -> int:
         # nothing interrupts the clean-up (valve shut, bag closed): every later
         # SIGINT/SIGTERM, in whatever thread it lands, is absorbed
         request.closing = True
-        if node is not None:
-            node.parent_died = getattr(node, 'parent_died', False) or request.parent_died()
-            close = getattr(node, 'close', None)
-            if close is not None:
-                try:
-                    close()
-                except Exception:  # noqa: BLE001
-                    traceback.print_exc()
-                    status = status or 1
-            # let reliable messages published while closing reach their readers
-            linger_end = time.monotonic() + float(getattr(node, 'linger_s', 0.0))
-            while rclpy.ok() and time.monotonic() < linger_end:
-                try:
-                    rclpy.spin_once(node, timeout_sec=0.02)
-                except Exception:  # noqa: BLE001
-                    break
+        node.parent_died = getattr(node, 'parent_died', False) or request.parent_died()
+        close = getattr(node, 'close', None)
+        if close is not None:
             try:
-                node.destroy_node()
+                close()
             except Exception:  # noqa: BLE001
-                pass
-        if rclpy.ok():
-            rclpy.shutdown()
-    return status or int(getattr(node, 'exit_status', 0) or 0)
+                traceback.print_exc()
+                status = status or 1
+        # let reliable messages published while closing reach their readers
+        linger_end = time.monotonic() + float(getattr(node, 'linger_s', 0.0))
+        while rclpy.ok() and time.monotonic() < linger_end:
+            try:
+                if executor is not None:
+                    executor.spin_once(timeout_sec=0.02)
+                else:
+                    rclpy.spin_once(node, timeout_sec=0.02)
+            except Exception:  # noqa: BLE001
+                break
+        try:
+            if executor is not None:
+                executor.remove_node(node)
+            node.destroy_node()
+        except Exception:  # noqa: BLE001
+            pass
+    return status

@@ -17,9 +17,9 @@ import threading
 import time
 
 from clopy_common import qos
-from clopy_common.frames import FramePairer, image_array
+from clopy_common.frames import FrameIndexer, frame_header, image_array
 from clopy_common.node_main import StartupError, run_node
-from clopy_interfaces.msg import FrameInfo, Pose
+from clopy_interfaces.msg import Pose
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
@@ -89,10 +89,10 @@ class PoseNode(Node):
         self._newest = NewestFrame()
         self._publish_lock = threading.Lock()
         self._closing = False
-        pairer = FramePairer(self._on_frame, self.get_logger())
-        self.create_subscription(FrameInfo, qos.FRAME_INFO, pairer.on_info, qos.STREAM_QOS)
-        self.create_subscription(Image, qos.IMAGE, pairer.on_image, qos.IMAGE_QOS)
-        self.upstream_topics = (qos.IMAGE, qos.FRAME_INFO)  # on stop: until the camera has gone
+        frames = FrameIndexer(self._on_frame, self.get_logger())
+        # the image carries its frame index: no hop waits for the FrameInfo of the same frame
+        self.create_subscription(Image, qos.IMAGE, frames.on_image, qos.IMAGE_QOS)
+        self.upstream_topics = (qos.IMAGE,)  # on stop: until the camera has gone
         self.linger_s = 0.3   # the last frame's reliable messages reach their readers
         self._worker = threading.Thread(target=self._inference_loop, name='pose-inference', daemon=True)
         self._worker.start()
@@ -126,7 +126,7 @@ class PoseNode(Node):
             self.exit_status, self.finished = 2, True
             return
         msg = Pose()
-        msg.header = image.header
+        msg.header = frame_header(image.header)   # the camera's frame_id, without the index
         msg.frame_index = frame_index
         msg.body_parts = self.body_parts
         msg.x_px = [float(row[0]) for row in pose]

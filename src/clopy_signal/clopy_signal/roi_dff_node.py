@@ -1,9 +1,9 @@
 """ROI dF/F node: camera frames in, per-ROI dF/F0 (`roi_signal`) and the rule's
 value as the paradigm-independent `control_signal` out.
 
-Frames arrive as sensor_msgs/Image on `image_raw` and FrameInfo on
-`frame_info` with the same stamp; the node pairs them by stamp so every output
-carries the frame's stamp and index. Frames are processed in arrival order.
+Frames arrive as sensor_msgs/Image on `image_raw`, each carrying its frame index
+(clopy_common.frames): every output carries the frame's stamp and index, and no frame
+waits for a second message. Frames are processed in arrival order.
 A frame whose signal cannot be trusted (blank or saturated, F0 below
 `min_f0`, non-finite, a rule dividing by zero) gives an invalid control signal
 with its `invalid_reason` (clopy_signal.quality): the task never rewards it.
@@ -11,9 +11,9 @@ with its `invalid_reason` (clopy_signal.quality): the task never rewards it.
 from __future__ import annotations
 
 from clopy_common import qos
-from clopy_common.frames import FramePairer, image_array
+from clopy_common.frames import FrameIndexer, frame_header, image_array
 from clopy_common.node_main import StartupError, run_node
-from clopy_interfaces.msg import ControlSignal, FrameInfo, RoiSignal
+from clopy_interfaces.msg import ControlSignal, RoiSignal
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
@@ -51,13 +51,13 @@ class RoiDffNode(Node):
 
         self.roi_pub = self.create_publisher(RoiSignal, qos.ROI_SIGNAL, qos.STREAM_QOS)
         self.control_pub = self.create_publisher(ControlSignal, qos.CONTROL_SIGNAL, qos.STREAM_QOS)
-        pairer = FramePairer(self.process, self.get_logger())
-        self.create_subscription(FrameInfo, qos.FRAME_INFO, pairer.on_info, qos.STREAM_QOS)
-        self.create_subscription(Image, qos.IMAGE, pairer.on_image, qos.IMAGE_QOS)
-        self.upstream_topics = (qos.IMAGE, qos.FRAME_INFO)  # on stop: until the camera has gone
+        frames = FrameIndexer(self.process, self.get_logger())
+        # the image carries its frame index: no hop waits for the FrameInfo of the same frame
+        self.create_subscription(Image, qos.IMAGE, frames.on_image, qos.IMAGE_QOS)
+        self.upstream_topics = (qos.IMAGE,)  # on stop: until the camera has gone
         self.linger_s = 0.3   # the last frame's reliable messages reach their readers
         self.get_logger().info(
-            f'ROIs {", ".join(f"{r.name} {r.box_str}" for r in self.rois)}; rule {self.rule.expression}; '
+            f'ROIs {", ".join(f"{r.name} {r.box_str()}" for r in self.rois)}; rule {self.rule.expression}; '
             f'F0 over {history} frames; correction {self.estimator.correction}')
 
     def process(self, image: Image, frame_index: int) -> None:
@@ -77,8 +77,9 @@ class RoiDffNode(Node):
             self.get_logger().warning(f'frame {frame_index}: {log_once}')
         valid = checked.valid
 
+        header = frame_header(image.header)   # the camera's frame_id, without the index
         roi = RoiSignal()
-        roi.header = image.header
+        roi.header = header
         roi.frame_index = frame_index
         roi.roi_names = self.names
         roi.dff = result.values.tolist()
@@ -86,7 +87,7 @@ class RoiDffNode(Node):
         roi.rule_value = rule_value
         roi.valid = valid
         control = ControlSignal()
-        control.header = image.header
+        control.header = header
         control.frame_index = frame_index
         control.value = checked.value
         control.units = 'dff'
