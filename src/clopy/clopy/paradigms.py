@@ -151,7 +151,12 @@ def markdown() -> str:
              '<paradigm>.launch.py` start the nodes below in this order; the camera starts last, once every '
              'subscription listed is matched. Stopping goes the other way (the camera first, the recorder last); '
              'each node also keeps working until the nodes feeding it have gone, so the order holds whatever '
-             'stops the graph.', '']
+             'stops the graph.', '',
+             'With `clopy run --composed` / `composed:=true` the nodes that have a component (camera, roi_dff or '
+             'pose and speed, task, tone, reward) run together in one process, `hotpath` '
+             '(`clopy hotpath_node --nodes ...`), on one executor, started where the camera was; the recorder '
+             'and the lick node keep their own processes. Inside it the same order holds: the camera is made '
+             'last and stopped first.', '']
     for p in PARADIGMS.values():
         lines += [f'## `{p.name}`: {p.description}', '',
                   f'Task file: `{p.task_file}`. Under `--sim` / `sim:=true`: '
