@@ -5,6 +5,27 @@ fails on a figure).
 
     source scripts/env.sh
     scripts/bench_clnf.py [--fps 15 30] [--duration-s 120] [--out DIR]
+                          [--modes separate composed | --composed] [--hogs N]
+                          [--rt-priority N] [--taskset CPUS] [--paradigm clmf]
+                          [--floor-modes ... | --no-floor] [--floor-duration-s S]
+
+Conditions: --modes runs the graph one process per node (separate, the default)
+and/or composed (`clopy run --composed`: the hot path in one process on an
+EventsExecutor, the recorder in its own), each in turn at each rate;
+--hogs N starts N busy-loop processes (`python -c 'while True: pass'`, no
+affinity) for the whole invocation and stops them at the end; --rt-priority N is
+passed to `clopy run` (and asked for the floor processes); the per-process table
+says the policy each process ran under (how many of its threads were SCHED_FIFO)
+and its cores; --taskset CPUS runs `clopy run` under `taskset -c CPUS` (every
+node inherits the affinity) and the floor too: a stand-in for a slow rig.
+
+The floor: after the graph at each rate, bench_floor.py's plain-rclpy chain (an
+Image hop of the same frame size, then three small-message hops, the project's
+QoS) runs under the same conditions in each --floor-modes mode (separate
+processes on the default executor, separate on EventsExecutor, one process on
+an EventsExecutor); the script prints project / floor for frame -> tone and
+frame -> valve, then rows ready to paste into docs/benchmarks.md (date,
+machine, run, figures, command).
 
 For each frame rate it runs `clopy run clnf_1roi --sim` (synthetic camera at
 256x256 bgr8, WAV-file tone output, gpiozero mock pins, every topic recorded,
@@ -21,8 +42,8 @@ The node processes, `clopy run` and the rest of the machine are sampled from
 and pacing figures come from the session bag afterwards (bench_analysis.py says
 which and how they are computed).
 
-The results are printed as one table per frame rate and written to
-OUT/results.json; nothing is appended to docs/ automatically. Each session
+The results are printed as one table per run and written to
+OUT/results.json (project runs under 'runs', floor runs under 'floor'); nothing is appended to docs/ automatically. Each session
 folder (bag with images: ~6 MB/s at 30 fps) stays under OUT.
 """
 from __future__ import annotations

@@ -3,7 +3,10 @@ of a running session, and of the rest of the machine.
 
 While the session runs, once per second it samples from /proc every node
 process, found as the processes whose /proc/<pid>/cmdline contains the
-session's parameters.yaml path and named by their `__node:=NAME` argument:
+session's parameters.yaml path and named by their `__node:=NAME` argument (one
+node per process) or, for a composed process (`.../hotpath_node --nodes
+camera,roi_dff,... --ros-args ...`), by its executable less `_node` ("hotpath"),
+with the nodes it hosts:
 CPU % = (utime + stime) ticks / CLK_TCK over the wall time between samples
 (100 % = one core fully busy; all threads of the process; 1 % resolution),
 and RSS (statm resident pages). `clopy run` itself ("clopy-run": progress
@@ -14,6 +17,10 @@ cores) and, per second, "others": the host CPU time not used by the session,
 clopy-run or this script, in % of one core. Each latency is then also given
 for the frames stamped in "quiet" seconds (others < --quiet-others-pct,
 default 35 % of one core) -- a way to see how much of a tail is contention.
+Once measuring, the scheduling policy of each node process is read once
+(sched_getscheduler of the process and the policy field of every thread's
+/proc/<pid>/task/<tid>/stat) with its CPU affinity, so a table says whether the
+hot path really ran SCHED_FIFO and on which cores.
 """
 from __future__ import annotations
 
@@ -126,6 +133,10 @@ def sched_policy(pid: int) -> dict:
     except OSError:
         pass
     out.update(threads=threads, rt_threads=rt, rt_priorities=sorted(prios))
+    try:
+        out['cpus'] = sorted(os.sched_getaffinity(pid))
+    except OSError:
+        pass
     return out
 
 
@@ -135,6 +146,8 @@ def describe_policy(p: dict | None) -> str:
     text = p['main'] + (f" {p['main_priority']}" if p.get('main_priority') else '')
     if 'threads' in p:
         text += f" ({p['rt_threads']}/{p['threads']} threads RT)"
+    if p.get('cpus') is not None and len(p['cpus']) < (os.cpu_count() or 0):
+        text += f" cpus {','.join(map(str, p['cpus']))}"
     return text
 
 
