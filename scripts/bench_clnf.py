@@ -156,7 +156,10 @@ def run_session(fps: float, duration_s: float, out: Path, clopy: list[str], *, p
     > 0 passes `--rt-priority N`; `taskset` runs `clopy run` (and so every node, which
     inherits the affinity) under `taskset -c CPUS`; `hogs` is only recorded here."""
     trials = max(1000, int(duration_s * 2))
-    sets = base_sets(fps, paradigm, pose_model) + extra_sets
+    # the camera ends the session after the measured time plus start-up: the free-space
+    # check plans for these frames, not for all the trials
+    max_frames = int(fps * (duration_s + STARTUP_TIMEOUT_S))
+    sets = base_sets(fps, paradigm, pose_model) + [f'camera.max_frames={max_frames}'] + extra_sets
     cmd = clopy + ['run', paradigm, '--sim', '--trials', str(trials), '--out', str(out)]
     if mode == 'composed':
         cmd.append('--composed')
@@ -383,21 +386,27 @@ def floor_for(floor: list[dict], fps: float) -> list[dict]:
 
 
 def print_ratios(runs: list[dict], floor: list[dict]) -> None:
-    """project / floor for frame -> tone and frame -> valve (p50 and p99), against the
-    floor's four hops (the issue's floor: Image hop + three small hops) at the same rate."""
+    """project / floor for frame -> tone and frame -> valve (p50 / p99) at the same rate,
+    against the floor's four hops (the issue's floor: Image hop + three small hops; the
+    CLMF chain to the tone node has these four) and its first three (the CLNF chain to
+    the tone or reward node has these three)."""
     if not floor:
         return
-    print('\n=== project / plain-rclpy floor (floor = hop4, frame stamp -> tone event at the sink; '
-          'hop3 = tone command at the tone node is in the floor tables)')
-    print(f"{'project run':<34}{'floor mode':<18}{'floor p50/p99':>15}{'tone p50 / p99':>18}{'valve p50 / p99':>18}")
+    print('\n=== project / plain-rclpy floor at the same rate (p50 / p99); floor hop4 = frame stamp -> '
+          'tone event at the sink, hop3 = -> tone command at the tone node')
+    print(f"{'project run':<32}{'floor mode':<18}{'hop4 ms':>13}{'tone/hop4':>13}{'valve/hop4':>13}"
+          f"{'hop3 ms':>13}{'tone/hop3':>13}{'valve/hop3':>13}")
     for r in runs:
         t50, t99 = lat(r, 'frame_to_tone')
         v50, v99 = lat(r, 'frame_to_valve')
         for f in floor_for(floor, r['fps']):
-            h = f['latency']['hop4_tone_event_at_sink']
-            print(f"{r['tag']:<34}{f['mode']:<18}{fmt(h['p50_ms'], 2) + '/' + fmt(h['p99_ms'], 2):>15}"
-                  f"{ratio(t50, h['p50_ms']) + ' / ' + ratio(t99, h['p99_ms']):>18}"
-                  f"{ratio(v50, h['p50_ms']) + ' / ' + ratio(v99, h['p99_ms']):>18}")
+            row = f"{r['tag']:<32}{f['mode']:<18}"
+            for hop in ('hop4_tone_event_at_sink', 'hop3_tone_command_at_tone'):
+                h = f['latency'][hop]
+                row += (f"{fmt(h['p50_ms'], 2) + '/' + fmt(h['p99_ms'], 2):>13}"
+                        f"{ratio(t50, h['p50_ms']) + '/' + ratio(t99, h['p99_ms']):>13}"
+                        f"{ratio(v50, h['p50_ms']) + '/' + ratio(v99, h['p99_ms']):>13}")
+            print(row)
 
 
 def pair(a: tuple) -> str:
