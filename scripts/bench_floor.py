@@ -52,6 +52,9 @@ import time
 import uuid
 from pathlib import Path
 
+from bench_analysis import pct
+from bench_sampling import proc_cpu_rss
+
 ROLES = ('camera', 'roi', 'task', 'tone', 'sink')
 HOPS = {'roi': 'hop1_image_at_roi', 'task': 'hop2_control_signal_at_task',
         'tone': 'hop3_tone_command_at_tone', 'sink': 'hop4_tone_event_at_sink'}
@@ -221,25 +224,6 @@ def child_main(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------- parent side
 
 
-def _proc_ticks_rss(pid: int) -> tuple[int, int] | None:
-    try:
-        stat = Path(f'/proc/{pid}/stat').read_text()
-        statm = Path(f'/proc/{pid}/statm').read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(')', 1)[1].split()
-    return int(fields[11]) + int(fields[12]), int(statm.split()[1]) * os.sysconf('SC_PAGE_SIZE')
-
-
-def _pct(values_ns: list[int]) -> dict:
-    import numpy as np
-    if not values_ns:
-        return {'n': 0, 'p50_ms': None, 'p99_ms': None, 'max_ms': None}
-    a = np.asarray(values_ns, dtype=float) / 1e6
-    return {'n': int(a.size), 'p50_ms': round(float(np.percentile(a, 50)), 3),
-            'p99_ms': round(float(np.percentile(a, 99)), 3), 'max_ms': round(float(a.max()), 3)}
-
-
 def run_floor(mode: str, fps: float, duration_s: float, out: Path, *, width_px: int = 256,
               height_px: int = 256, rt_priority: int = 0, taskset: str | None = None) -> dict:
     """One measured floor run of `mode`; its figures (per hop latency, lost frames,
@@ -276,10 +260,10 @@ def run_floor(mode: str, fps: float, duration_s: float, out: Path, *, width_px: 
             time.sleep(0.2)
         info['ready'] = len(list(run_dir.glob('ready.*'))) == len(procs)
         time.sleep(1.0)
-        before = {p.pid: _proc_ticks_rss(p.pid) for p in procs}
+        before = {p.pid: proc_cpu_rss(p.pid) for p in procs}
         t0_mono, t0_ns = time.monotonic(), time.time_ns()
         time.sleep(duration_s)
-        after = {p.pid: _proc_ticks_rss(p.pid) for p in procs}
+        after = {p.pid: proc_cpu_rss(p.pid) for p in procs}
         wall_s = time.monotonic() - t0_mono
         t1_ns = time.time_ns()
         (run_dir / 'stop').write_text('')
@@ -306,7 +290,7 @@ def run_floor(mode: str, fps: float, duration_s: float, out: Path, *, width_px: 
     info['lost'] = {}
     for role, key in HOPS.items():
         recs = [(s, lat) for r in results for s, lat in r['records'].get(role, []) if in_window(s)]
-        info['latency'][key] = _pct([lat for _, lat in recs])
+        info['latency'][key] = pct([lat / 1e6 for _, lat in recs])
         info['lost'][key] = len(published) - len({s for s, _ in recs})
     info['processes'] = {}
     total = 0.0

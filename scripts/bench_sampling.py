@@ -82,7 +82,9 @@ def process_identity(args: list[str]) -> tuple[str, list[str]] | None:
         elif a.startswith('--nodes='):
             hosted = [n for n in a.split('=', 1)[1].split(',') if n]
     if hosted or len(names) > 1:
-        exe = next((Path(a).name for a in args if a and not Path(a).name.startswith('python')), 'composed')
+        exe = next((Path(a).name for a in args if '/lib/' in a and not a.startswith('-')),
+                   next((Path(a).name for a in args if a and not a.startswith('-')
+                         and not Path(a).name.startswith('python')), 'composed'))
         name = exe[:-len('_node')] if exe.endswith('_node') else exe
         return name, hosted or names
     if names:
