@@ -53,6 +53,26 @@ from pathlib import Path
 DRAIN_S = 0.5              # clopy run: pause between stopping the camera and roi_dff
 
 
+def camera_log_text(session_dir: Path) -> str:
+    """The camera node's log: logs/camera.log when the camera ran in its own process,
+    else the log of the composed process that hosted it (every logs/*.log holding a
+    '[camera]' line; composed mode)."""
+    logs = session_dir / 'logs'
+    try:
+        return (logs / 'camera.log').read_text(errors='replace')
+    except OSError:
+        pass
+    parts = []
+    for path in sorted(logs.glob('*.log')) if logs.is_dir() else []:
+        try:
+            text = path.read_text(errors='replace')
+        except OSError:
+            continue
+        if '[camera]' in text:
+            parts.append(text)
+    return '\n'.join(parts)
+
+
 def pct(values_ms: list[float]) -> dict:
     import numpy as np
     if not values_ms:
@@ -128,13 +148,9 @@ def analyse(session_dir: Path, stop_wall_s: float, timeline: list[tuple[float, f
     intervals = (np.diff(stamps[before]) / 1e6).tolist() if before.sum() > 1 else []
     iv = pct(intervals)
     published = dropped_logged = None
-    try:
-        text = (session_dir / 'logs' / 'camera.log').read_text(errors='replace')
-        m = re.findall(r'(\d+) frames published, (\d+) dropped', text)
-        if m:
-            published, dropped_logged = int(m[-1][0]), int(m[-1][1])
-    except OSError:
-        pass
+    m = re.findall(r'(\d+) frames published, (\d+) dropped', camera_log_text(session_dir))
+    if m:
+        published, dropped_logged = int(m[-1][0]), int(m[-1][1])
     # Other work on the machine: the CPU that processes outside the session used
     # during the second each frame was stamped in (see Sampler.timeline).
     times = [t for t, _ in timeline]

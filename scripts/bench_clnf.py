@@ -5,6 +5,27 @@ fails on a figure).
 
     source scripts/env.sh
     scripts/bench_clnf.py [--fps 15 30] [--duration-s 120] [--out DIR]
+                          [--modes separate composed | --composed] [--hogs N]
+                          [--rt-priority N] [--taskset CPUS] [--paradigm clmf]
+                          [--floor-modes ... | --no-floor] [--floor-duration-s S]
+
+Conditions: --modes runs the graph one process per node (separate, the default)
+and/or composed (`clopy run --composed`: the hot path in one process on an
+EventsExecutor, the recorder in its own), each in turn at each rate;
+--hogs N starts N busy-loop processes (`python -c 'while True: pass'`, no
+affinity) for the whole invocation and stops them at the end; --rt-priority N is
+passed to `clopy run` (and asked for the floor processes); the per-process table
+says the policy each process ran under (how many of its threads were SCHED_FIFO)
+and its cores; --taskset CPUS runs `clopy run` under `taskset -c CPUS` (every
+node inherits the affinity) and the floor too: a stand-in for a slow rig.
+
+The floor: after the graph at each rate, bench_floor.py's plain-rclpy chain (an
+Image hop of the same frame size, then three small-message hops, the project's
+QoS) runs under the same conditions in each --floor-modes mode (separate
+processes on the default executor, separate on EventsExecutor, one process on
+an EventsExecutor); the script prints project / floor for frame -> tone and
+frame -> valve, then rows ready to paste into docs/benchmarks.md (date,
+machine, run, figures, command).
 
 For each frame rate it runs `clopy run clnf_1roi --sim` (synthetic camera at
 256x256 bgr8, WAV-file tone output, gpiozero mock pins, every topic recorded,
@@ -21,8 +42,8 @@ The node processes, `clopy run` and the rest of the machine are sampled from
 and pacing figures come from the session bag afterwards (bench_analysis.py says
 which and how they are computed).
 
-The results are printed as one table per frame rate and written to
-OUT/results.json; nothing is appended to docs/ automatically. Each session
+The results are printed as one table per run and written to
+OUT/results.json (project runs under 'runs', floor runs under 'floor'); nothing is appended to docs/ automatically. Each session
 folder (bag with images: ~6 MB/s at 30 fps) stays under OUT.
 """
 from __future__ import annotations
@@ -41,8 +62,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench_analysis import analyse
-from bench_sampling import Sampler, find_nodes, loadavg
+from bench_analysis import analyse, camera_log_text
+from bench_floor import MODES as FLOOR_MODES
+from bench_floor import print_floor, run_floor
+from bench_sampling import Sampler, describe_policy, find_nodes, loadavg
 
 STARTUP_TIMEOUT_S = 120.0
 QUIET_OTHERS_PCT = 35.0    # 'quiet' second: other processes used < 35 % of one core (--quiet-others-pct)
@@ -118,19 +141,38 @@ class Run:
         self.log.close()
 
 
+def expected_nodes(paradigm: str) -> set[str]:
+    signal_nodes = {'pose', 'speed'} if paradigm == 'clmf' else {'roi_dff'}
+    return {'camera', 'task', 'tone', 'reward', 'recorder'} | signal_nodes
+
+
 def run_session(fps: float, duration_s: float, out: Path, clopy: list[str], *, paradigm: str,
-                pose_model: Path | None, extra_sets: list[str], quiet_others_pct: float) -> dict:
+                pose_model: Path | None, extra_sets: list[str], quiet_others_pct: float,
+                mode: str = 'separate', rt_priority: int = 0, taskset: str | None = None,
+                hogs: int = 0) -> dict:
     """One measured session of `paradigm` at `fps`, with `extra_sets` after the
     benchmark's own --set options; returns its figures (see analyse for
-    `quiet_others_pct`)."""
+    `quiet_others_pct`). `mode` 'composed' runs `clopy run --composed`; `rt_priority`
+    > 0 passes `--rt-priority N`; `taskset` runs `clopy run` (and so every node, which
+    inherits the affinity) under `taskset -c CPUS`; `hogs` is only recorded here."""
     trials = max(1000, int(duration_s * 2))
-    sets = base_sets(fps, paradigm, pose_model) + extra_sets
+    # the camera ends the session after the measured time plus start-up: the free-space
+    # check plans for these frames, not for all the trials
+    max_frames = int(fps * (duration_s + STARTUP_TIMEOUT_S))
+    sets = base_sets(fps, paradigm, pose_model) + [f'camera.max_frames={max_frames}'] + extra_sets
     cmd = clopy + ['run', paradigm, '--sim', '--trials', str(trials), '--out', str(out)]
+    if mode == 'composed':
+        cmd.append('--composed')
+    if rt_priority > 0:
+        cmd += ['--rt-priority', str(rt_priority)]
     for s in sets:
         cmd += ['--set', s]
-    tag = f'{fps:g}fps'
+    if taskset:
+        cmd = ['taskset', '-c', taskset] + cmd
+    tag = condition_tag(fps, mode, rt_priority, taskset, hogs)
     print(f'\n=== {tag}: {duration_s:g} s ===\n$ {" ".join(cmd)}', flush=True)
     info: dict = {'paradigm': paradigm, 'pose_model': str(pose_model or ''), 'fps': fps,
+                  'mode': mode, 'rt_priority': rt_priority, 'taskset': taskset, 'hogs': hogs, 'tag': tag,
                   'duration_s': duration_s, 'command': cmd,
                   'started': datetime.now(timezone.utc).astimezone().isoformat(timespec='seconds'),
                   'loadavg_start': loadavg()}
@@ -144,23 +186,18 @@ def run_session(fps: float, duration_s: float, out: Path, clopy: list[str], *, p
     session_dir = run.session_dir
     params_path = str(session_dir / 'parameters.yaml')
     sampler = Sampler(params_path, run.proc.pid)
+    sampler.expected = expected_nodes(paradigm)
     sampler.start()
-    # the duration starts when the camera process exists (every subscription matched)
+    # the duration starts when the process hosting the camera exists (every
+    # subscription matched; in composed mode the hot-path process)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while 'camera' not in sampler.pids and run.proc.poll() is None and time.monotonic() < deadline:
-        extra = find_nodes(params_path)
-        if 'camera' in extra:
-            sampler.pids.setdefault('camera', extra['camera'])
-            break
+    while sampler.host_of('camera') is None and run.proc.poll() is None and time.monotonic() < deadline:
+        sampler.add(find_nodes(params_path))
         time.sleep(0.2)
     # ... and its capture loop is running (its start-up line is in its log)
-    camera_log = session_dir / 'logs' / 'camera.log'
     while run.proc.poll() is None and time.monotonic() < deadline:
-        try:
-            if re.search(r' at [0-9.]+ fps', camera_log.read_text(errors='replace')):
-                break
-        except OSError:
-            pass
+        if re.search(r' at [0-9.]+ fps', camera_log_text(session_dir)):
+            break
         time.sleep(0.2)
     time.sleep(1.0)   # first frames out; the camera's own start-up CPU is over
     t_start = time.time()
@@ -188,13 +225,66 @@ def run_session(fps: float, duration_s: float, out: Path, clopy: list[str], *, p
                 host_cpu_busy_mean_pct=(round(sum(sampler.host_busy) / len(sampler.host_busy), 1)
                                         if sampler.host_busy else None),
                 host_cpu_busy_max_pct=round(max(sampler.host_busy), 1) if sampler.host_busy else None,
-                nodes=sampler.summary())
+                nodes=sampler.summary(), processes_found=dict(sampler.hosts),
+                rt_log_lines=[l for l in run.lines if re.search(r'rt.priority|SCHED_|real.time', l, re.I)],
+                composed_log_lines=[l for l in run.lines if re.search(r'compos|EventsExecutor|executor', l, re.I)])
     others = [o for _, o in sampler.timeline]
     info['others_cpu_mean_pct'] = round(sum(others) / len(others), 1) if others else None
     info['others_cpu_max_pct'] = round(max(others), 1) if others else None
     info['others_timeline'] = [[round(t, 3), round(o, 1)] for t, o in sampler.timeline]
     info.update(analyse(session_dir, stop_wall_s, sampler.timeline, fps, quiet_others_pct))
+    info['rt_session_log_lines'] = session_log_lines(session_dir, r'rt.priority|SCHED_FIFO|sched_setscheduler|real.time')
     return info
+
+
+def session_log_lines(session_dir: Path, pattern: str, limit: int = 20) -> list[str]:
+    """The lines of the session's node logs that match `pattern` (e.g. what the
+    runner or a node said about real-time priority)."""
+    found = []
+    for path in sorted((session_dir / 'logs').glob('*.log')):
+        try:
+            for line in path.read_text(errors='replace').splitlines():
+                if re.search(pattern, line, re.I):
+                    found.append(f'{path.name}: {line.strip()}')
+        except OSError:
+            continue
+    return found[:limit]
+
+
+def condition_tag(fps: float, mode: str, rt_priority: int, taskset: str | None, hogs: int) -> str:
+    tag = f'{mode} {fps:g}fps'
+    if hogs:
+        tag += f' {hogs} hogs'
+    if rt_priority:
+        tag += f' rt{rt_priority}'
+    if taskset:
+        tag += f' taskset {taskset}'
+    return tag
+
+
+# ----------------------------------------------------------------------- CPU hogs
+
+
+class Hogs:
+    """N busy-loop processes (one Python `while True: pass` each, normal priority, no
+    affinity) for the whole benchmark; stopped, by their pids, at the end."""
+
+    def __init__(self, n: int) -> None:
+        self.procs = [subprocess.Popen([sys.executable, '-c', 'while True: pass'], stdin=subprocess.DEVNULL)
+                      for _ in range(n)]
+        if self.procs:
+            print(f'{n} CPU hog process(es) started: pids {[p.pid for p in self.procs]}', flush=True)
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
 
 
 
@@ -231,7 +321,7 @@ def print_report(r: dict, quiet_others_pct: float) -> None:
         label = f"CLMF, simulated, 640x320, {r.get('pose_model') or 'synthetic pose'}"
     else:
         label = 'CLNF 1-ROI, simulated, 256x256'
-    print(f"\n--- {label}, {r['fps']:g} fps, {r['measured_s']:g} s measured")
+    print(f"\n--- {label}, {r.get('tag', str(r['fps']) + ' fps')}, {r['measured_s']:g} s measured")
     print(f"session {r['session_dir']}  (clopy run exit {r['exit_code']})")
     print(f"load average {r['loadavg_start']} -> {r['loadavg_end']}; host CPU busy mean "
           f"{fmt(r['host_cpu_busy_mean_pct'])} %, max {fmt(r['host_cpu_busy_max_pct'])} % of all cores; "
@@ -270,11 +360,99 @@ def print_report(r: dict, quiet_others_pct: float) -> None:
               "another graph publishes on this ROS domain; the figures of this run are not valid")
     print(f"frame interval: p50 {fmt(f['interval_p50_ms'], 2)} ms, p99 {fmt(f['interval_p99_ms'], 2)} ms, "
           f"max {fmt(f['interval_max_ms'], 2)} ms; bag {r['bag_size_mb']:.0f} MB")
-    print(f"{'process':<12}{'CPU mean %':>11}{'CPU max %':>11}{'RSS max MB':>12}")
+    print(f"{'process':<12}{'CPU mean %':>11}{'CPU max %':>11}{'RSS max MB':>12}  {'scheduling':<34}nodes")
     for name, s in r['nodes'].items():
-        print(f"{name:<12}{fmt(s['cpu_mean_pct']):>11}{fmt(s['cpu_max_pct']):>11}{fmt(s['rss_max_mb']):>12}")
+        nodes = ','.join(s.get('nodes') or []) if s.get('nodes') and s['nodes'] != [name] else ''
+        print(f"{name:<12}{fmt(s['cpu_mean_pct']):>11}{fmt(s['cpu_max_pct']):>11}{fmt(s['rss_max_mb']):>12}  "
+              f"{describe_policy(s.get('sched')) if s.get('pid') else '':<34}{nodes}")
+    if r.get('rt_priority'):
+        for line in (r.get('rt_log_lines') or []) + (r.get('rt_session_log_lines') or []):
+            print(f'  rt | {line}')
     for line in r['clopy_run_tail']:
         print(f'  | {line}')
+
+
+def lat(r: dict, key: str) -> tuple[float | None, float | None]:
+    s = r['latency'].get(key) or {}
+    return s.get('p50_ms'), s.get('p99_ms')
+
+
+def ratio(a, b) -> str:
+    return '-' if a is None or not b else f'{a / b:.1f}x'
+
+
+def floor_for(floor: list[dict], fps: float) -> list[dict]:
+    return [f for f in floor if f['fps'] == fps]
+
+
+def print_ratios(runs: list[dict], floor: list[dict]) -> None:
+    """project / floor for frame -> tone and frame -> valve (p50 / p99) at the same rate,
+    against the floor's four hops (the issue's floor: Image hop + three small hops; the
+    CLMF chain to the tone node has these four) and its first three (the CLNF chain to
+    the tone or reward node has these three)."""
+    if not floor:
+        return
+    print('\n=== project / plain-rclpy floor at the same rate (p50 / p99); floor hop4 = frame stamp -> '
+          'tone event at the sink, hop3 = -> tone command at the tone node')
+    print(f"{'project run':<32}{'floor mode':<18}{'hop4 ms':>13}{'tone/hop4':>13}{'valve/hop4':>13}"
+          f"{'hop3 ms':>13}{'tone/hop3':>13}{'valve/hop3':>13}")
+    for r in runs:
+        t50, t99 = lat(r, 'frame_to_tone')
+        v50, v99 = lat(r, 'frame_to_valve')
+        for f in floor_for(floor, r['fps']):
+            row = f"{r['tag']:<32}{f['mode']:<18}"
+            for hop in ('hop4_tone_event_at_sink', 'hop3_tone_command_at_tone'):
+                h = f['latency'][hop]
+                row += (f"{fmt(h['p50_ms'], 2) + '/' + fmt(h['p99_ms'], 2):>13}"
+                        f"{ratio(t50, h['p50_ms']) + '/' + ratio(t99, h['p99_ms']):>13}"
+                        f"{ratio(v50, h['p50_ms']) + '/' + ratio(v99, h['p99_ms']):>13}")
+            print(row)
+
+
+def pair(a: tuple) -> str:
+    return f'{fmt(a[0], 2)} / {fmt(a[1], 2)}'
+
+
+def markdown_rows(results: dict) -> list[str]:
+    """Ready-to-paste rows for docs/benchmarks.md: one per project run, one per floor run."""
+    m = results['machine']
+    day = results['date'][:10]
+    where = f"{m['cpu_model'] or 'CPU'}, {m['nproc']} cores"
+    command = ' '.join(['scripts/bench_clnf.py'] + results['argv'][1:])
+    lines = ['| date | machine | run | measured s | frame -> tone p50 / p99 ms | frame -> valve p50 / p99 ms '
+             '| frame -> control_signal at recorder p50 / p99 ms | dropped / published | CPU % of one core, '
+             'all nodes (per process) | RSS MB | scheduling | command |',
+             '|---|---|---|--:|--:|--:|--:|--:|---|--:|---|---|']
+    for r in results['runs']:
+        f = r['frames']
+        dropped = (f['dropped_total_max'] or 0) + (f['frames_without_control_signal'] or 0)
+        nodes = {k: v for k, v in r['nodes'].items() if k not in ('clopy-run', 'bench', 'all nodes')}
+        per = ', '.join(f"{k} {fmt(v['cpu_mean_pct'])}" for k, v in nodes.items())
+        sched = '; '.join(f"{k} {describe_policy(v.get('sched'))}" for k, v in nodes.items()
+                          if v.get('sched') and (r.get('rt_priority') or v['sched'].get('main') != 'SCHED_OTHER'))
+        label = f"{r['paradigm']} {r['tag']}" + (' (ended early)' if r.get('ended_before_stop') else '')
+        lines.append(
+            f"| {day} | {where} | {label} | {r['measured_s']:g} | {pair(lat(r, 'frame_to_tone'))} "
+            f"| {pair(lat(r, 'frame_to_valve'))} | {pair(lat(r, 'frame_to_control_signal_at_recorder'))} "
+            f"| {dropped} / {f['published']} | {fmt(r['nodes']['all nodes']['cpu_mean_pct'])} ({per}) "
+            f"| {fmt(r['nodes']['all nodes']['rss_max_mb'], 0)} | {sched or 'SCHED_OTHER'} | `{command}` |")
+    for fl in results.get('floor', []):
+        h3 = fl['latency']['hop3_tone_command_at_tone']
+        h4 = fl['latency']['hop4_tone_event_at_sink']
+        cond = f"floor {fl['mode']} {fl['fps']:g}fps {fl['width_px']}x{fl['height_px']}"
+        if results.get('hogs'):
+            cond += f" {results['hogs']} hogs"
+        if fl.get('rt_priority'):
+            cond += f" rt{fl['rt_priority']}"
+        if fl.get('taskset'):
+            cond += f" taskset {fl['taskset']}"
+        policies = sorted({p['policy'] for p in fl['processes'].values()})
+        lines.append(
+            f"| {day} | {where} | {cond} (4 hops; 3 hops: {pair((h3['p50_ms'], h3['p99_ms']))}) "
+            f"| {fl['duration_s']:g} | {pair((h4['p50_ms'], h4['p99_ms']))} (hop 4) | - | - "
+            f"| {fl['lost']['hop4_tone_event_at_sink']} / {fl['frames_published']} | {fmt(fl['cpu_all_pct'])} "
+            f"| {fmt(fl['rss_all_mb'], 0)} | {'; '.join(policies)} | `{command}` |")
+    return lines
 
 
 def reanalyse(path: Path, quiet_others_pct: float) -> int:
@@ -285,7 +463,13 @@ def reanalyse(path: Path, quiet_others_pct: float) -> int:
     for r in results['runs']:
         timeline = [(t, o) for t, o in r['others_timeline']]
         r.update(analyse(Path(r['session_dir']), r['stop_wall_s'], timeline, r['fps'], quiet_others_pct))
+        r.setdefault('tag', condition_tag(r['fps'], r.get('mode', 'separate'), r.get('rt_priority', 0),
+                                          r.get('taskset'), r.get('hogs', 0)))
         print_report(r, quiet_others_pct)
+    for f in results.get('floor', []):
+        print_floor(f)
+    print_ratios(results['runs'], results.get('floor', []))
+    print('\n' + '\n'.join(markdown_rows(results)))
     path.write_text(json.dumps(results, indent=2) + '\n')
     print(f'\nresults: {path}')
     return 0
@@ -311,6 +495,25 @@ def main() -> int:
     parser.add_argument('--reanalyse', type=Path, metavar='RESULTS_JSON',
                         help='run nothing: compute the bag figures again for the sessions of an earlier '
                              'results.json (e.g. after changing this script) and rewrite it')
+    parser.add_argument('--modes', nargs='+', choices=['separate', 'composed'],
+                        help='how to run the graph, each in turn at each rate: separate (one process per '
+                             'node, the default) and/or composed (`clopy run --composed`)')
+    parser.add_argument('--composed', action='store_true', help='the same as --modes composed')
+    parser.add_argument('--hogs', type=int, default=0, metavar='N',
+                        help='start N busy-loop CPU hog processes for the whole run (graph and floor), '
+                             'stopped at the end')
+    parser.add_argument('--rt-priority', type=int, default=0, metavar='N',
+                        help='pass `--rt-priority N` to clopy run (SCHED_FIFO N for the hot path where '
+                             'permitted) and ask the same for the floor processes; the table shows the policy '
+                             'each process actually ran under')
+    parser.add_argument('--taskset', metavar='CPUS',
+                        help='run `clopy run` (every node inherits it) and the floor under `taskset -c CPUS`, '
+                             'e.g. 0: a stand-in for a slow rig')
+    parser.add_argument('--floor-modes', nargs='+', choices=FLOOR_MODES, default=list(FLOOR_MODES),
+                        help='plain-rclpy floor runs after the graph at each rate (default: all three)')
+    parser.add_argument('--no-floor', action='store_true', help='no floor runs')
+    parser.add_argument('--floor-duration-s', type=float,
+                        help='measured time of each floor run (default: --duration-s, at most 120 s)')
     args = parser.parse_args()
     pose_model = None
     if args.pose_model is not None:
@@ -321,19 +524,47 @@ def main() -> int:
         return reanalyse(args.reanalyse, args.quiet_others_pct)
     if args.duration_s <= 0 or any(f <= 0 for f in args.fps):
         parser.error('--fps and --duration-s must be > 0')
+    if args.hogs < 0 or not 0 <= args.rt_priority <= 99:
+        parser.error('--hogs must be >= 0 and --rt-priority 1-99 (0: off)')
+    if args.taskset and shutil.which('taskset') is None:
+        parser.error('--taskset needs the taskset command (util-linux)')
+    modes = args.modes or (['composed'] if args.composed else ['separate'])
+    floor_modes = [] if args.no_floor else args.floor_modes
+    floor_s = args.floor_duration_s or min(args.duration_s, 120.0)
+    width, height = (640, 320) if args.paradigm == 'clmf' else (256, 256)
     args.out.mkdir(parents=True, exist_ok=True)
     clopy = clopy_command()
     results = {'date': datetime.now(timezone.utc).astimezone().isoformat(timespec='seconds'),
                'machine': machine(), 'argv': sys.argv, 'quiet_others_pct': args.quiet_others_pct,
-               'loadavg_start': loadavg(), 'runs': []}
+               'modes': modes, 'hogs': args.hogs, 'rt_priority': args.rt_priority, 'taskset': args.taskset,
+               'loadavg_start': loadavg(), 'runs': [], 'floor': []}
     out_json = args.out / 'results.json'
-    for fps in args.fps:
-        r = run_session(fps, args.duration_s, args.out, clopy, paradigm=args.paradigm, pose_model=pose_model,
-                        extra_sets=list(args.sets), quiet_others_pct=args.quiet_others_pct)
-        results['runs'].append(r)
-        print_report(r, args.quiet_others_pct)
-        results['loadavg_end'] = loadavg()
-        out_json.write_text(json.dumps(results, indent=2) + '\n')   # after every run: partial results survive
+    hogs = Hogs(args.hogs)
+    try:
+        for fps in args.fps:
+            for mode in modes:
+                r = run_session(fps, args.duration_s, args.out, clopy, paradigm=args.paradigm,
+                                pose_model=pose_model, extra_sets=list(args.sets),
+                                quiet_others_pct=args.quiet_others_pct, mode=mode, rt_priority=args.rt_priority,
+                                taskset=args.taskset, hogs=args.hogs)
+                results['runs'].append(r)
+                print_report(r, args.quiet_others_pct)
+                results['loadavg_end'] = loadavg()
+                out_json.write_text(json.dumps(results, indent=2) + '\n')   # partial results survive
+            for floor_mode in floor_modes:
+                print(f'\n=== floor {floor_mode} {fps:g}fps {width}x{height}: {floor_s:g} s', flush=True)
+                f = run_floor(floor_mode, fps, floor_s, args.out, width_px=width, height_px=height,
+                              rt_priority=args.rt_priority, taskset=args.taskset)
+                results['floor'].append(f)
+                print_floor(f)
+                out_json.write_text(json.dumps(results, indent=2) + '\n')
+    finally:
+        hogs.stop()
+    results['loadavg_end'] = loadavg()
+    out_json.write_text(json.dumps(results, indent=2) + '\n')
+    print_ratios(results['runs'], results['floor'])
+    print('\n=== rows for docs/benchmarks.md')
+    print('\n'.join(markdown_rows(results)))
     print(f'\nresults: {out_json}')
     return 0
 
