@@ -91,7 +91,8 @@ def measure(name: str, folder: Path, frames, device: str, resizes, runtimes) -> 
                 times_ms.append((time.perf_counter() - t0) * 1e3)
             poses[runtime] = np.stack(got)
             stats = percentiles(times_ms)
-            run = {'model': name, 'resize': resize, 'runtime': runtime, 'file_mb': round(path.stat().st_size / 2**20, 1),
+            run = {'model': name, 'resize': resize, 'runtime': runtime,
+                   'file_mb': round(path.stat().st_size / 2**20, 1),
                    'load_s': round(load_s, 3), 'first_frame_s': round(first_s, 3), 'get_pose': stats,
                    'max_fps_at_p50': round(1000.0 / stats['p50_ms'], 1), 'pose_shape': list(first.shape)}
             if 'torch' in poses and runtime != 'torch':

@@ -13,7 +13,7 @@ from clopy_signal.pose_backends import PoseBackendError
 
 MODEL_TYPES = ('pytorch', 'base', 'tensorflow', 'tensorrt', 'lite')   # dlclive: PyTorch, or TensorFlow engines
 DEVICE_RE = re.compile(r'cpu|auto|mps|cuda(:\d+)?')    # pose.device (PyTorch)
-RUNTIMES = ('torch', 'onnxruntime')   # pose.runtime: what runs a PyTorch model's network (dlc_onnx)
+RUNTIMES = ('torch', 'onnxruntime', 'openvino')   # pose.runtime: what runs a PyTorch model's network (dlc_onnx)
 
 
 def load_dlclive(model_type: str = 'pytorch'):
@@ -85,8 +85,8 @@ class DlcLiveBackend:
         except Exception as exc:  # noqa: BLE001 - dlclive and torch raise many kinds
             raise PoseBackendError(f'pose.model_path = {model_path!r}: dlclive cannot load it '
                                    f'({type(exc).__name__}: {exc})') from exc
-        if runtime == 'onnxruntime':
-            self.dlc.runner.model = onnx_network(self.dlc.runner.model, path, logger)
+        if runtime != 'torch':
+            self.dlc.runner.model = onnx_network(self.dlc.runner.model, path, logger, runtime)
         self.initialised = model_type == 'pytorch'   # TensorFlow engines load on the first frame
         if model_type == 'pytorch':
             model_parts = list(self.dlc.runner.cfg.get('metadata', {}).get('bodyparts', []))
@@ -114,27 +114,29 @@ def check_runtime(runtime: str, model_type: str, device: str) -> None:
     """pose.runtime against the other settings (PoseBackendError names the key)."""
     if runtime not in RUNTIMES:
         raise PoseBackendError(f'pose.runtime = {runtime!r}: allowed are {list(RUNTIMES)} (torch: dlclive as it '
-                               'is; onnxruntime: the network exported to ONNX and run by ONNX Runtime on the CPU)')
-    if runtime == 'onnxruntime' and model_type != 'pytorch':
-        raise PoseBackendError(f'pose.runtime = onnxruntime needs pose.model_type = pytorch (a DeepLabCut 3 .pt '
+                               'is; onnxruntime, openvino: the network exported to ONNX and run by that runtime on '
+                               'the CPU)')
+    if runtime != 'torch' and model_type != 'pytorch':
+        raise PoseBackendError(f'pose.runtime = {runtime} needs pose.model_type = pytorch (a DeepLabCut 3 .pt '
                                f'export), not {model_type!r}; allowed with {model_type!r}: pose.runtime = torch')
-    if runtime == 'onnxruntime' and device not in ('cpu', 'auto'):
-        raise PoseBackendError(f'pose.runtime = onnxruntime runs on the CPU, but pose.device = {device!r}: set '
+    if runtime != 'torch' and device not in ('cpu', 'auto'):
+        raise PoseBackendError(f'pose.runtime = {runtime} runs on the CPU, but pose.device = {device!r}: set '
                                'pose.device = cpu, or pose.runtime = torch for a GPU')
 
 
-def onnx_network(model, path, logger):
-    """dlclive's torch network swapped for its ONNX export run by onnxruntime
+def onnx_network(model, path, logger, runtime: str):
+    """dlclive's torch network swapped for its ONNX export run by ``runtime``
     (clopy_signal.dlc_onnx); PoseBackendError names pose.runtime when that fails."""
+    import importlib
     try:
-        import onnxruntime  # noqa: F401 - only to say how to install it
+        importlib.import_module(runtime)   # only to say how to install it
         from clopy_signal.dlc_onnx import OnnxPoseNetwork
     except ImportError as exc:
-        raise PoseBackendError(f'pose.runtime = onnxruntime, but it does not import ({exc}); install the extra '
-                               'with `./clopy.sh setup --dlc` (requirements/dlc.txt) or set pose.runtime = torch') from exc
+        raise PoseBackendError(f'pose.runtime = {runtime}, but it does not import ({exc}); install the extra '
+                               'with `./clopy.sh setup --dlc` (requirements/dlc.txt) or set pose.runtime = torch'
+                               ) from exc
     try:
-        return OnnxPoseNetwork.from_torch(model, path, logger)
-    except Exception as exc:  # noqa: BLE001 - the exporter and onnxruntime raise many kinds
-        raise PoseBackendError(f'pose.runtime = onnxruntime: the network of pose.model_path = {str(path)!r} cannot be '
-                               f'exported or run by ONNX Runtime ({type(exc).__name__}: {exc}); '
-                               'set pose.runtime = torch') from exc
+        return OnnxPoseNetwork.from_torch(model, path, logger, runtime=runtime)
+    except Exception as exc:  # noqa: BLE001 - the exporter and the runtimes raise many kinds
+        raise PoseBackendError(f'pose.runtime = {runtime}: the network of pose.model_path = {str(path)!r} cannot be '
+                               f'exported or run ({type(exc).__name__}: {exc}); set pose.runtime = torch') from exc

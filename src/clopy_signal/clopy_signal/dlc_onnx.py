@@ -1,5 +1,6 @@
-"""The network of a DeepLabCut-Live PyTorch model run by ONNX Runtime (``pose.runtime:
-onnxruntime``): faster than torch eager on a CPU, same poses.
+"""The network of a DeepLabCut-Live PyTorch model run from its ONNX export by ONNX Runtime
+or OpenVINO (``pose.runtime: onnxruntime | openvino``): faster than torch eager on a CPU,
+same poses.
 
 Only the network's forward pass moves: dlclive keeps its own pre-processing (resize,
 RGB, scaling, normalisation) and its own heads' predictors (heatmap and
@@ -22,7 +23,7 @@ import time
 import warnings
 from pathlib import Path
 
-OPSET = 17                 # ONNX opset of the export (onnxruntime >= 1.14 runs it)
+OPSET = 17                 # ONNX opset of the export (onnxruntime >= 1.14, OpenVINO >= 2023 run it)
 _EXAMPLE_HW_PX = (160, 320)  # the traced example input; height and width stay dynamic
 
 
@@ -84,24 +85,40 @@ def export_onnx(model, onnx_path: Path, names: list[tuple[str, str]], example) -
 
 
 class OnnxPoseNetwork:
-    """dlclive's pose network, run by an onnxruntime InferenceSession: called like the
-    torch PoseModel (a (N, 3, H, W) float tensor in, {head: {output: tensor}} out);
+    """dlclive's pose network, run from its ONNX export by ``runtime`` (onnxruntime: an
+    InferenceSession; openvino: a model compiled for the CPU in float32): called like
+    the torch PoseModel (a (N, 3, H, W) float tensor in, {head: {output: tensor}} out);
     ``get_predictions`` is the torch model's (dlclive's predictors, unchanged)."""
 
-    def __init__(self, model, onnx_path: Path, names: list[tuple[str, str]], threads: int = 0) -> None:
-        import onnxruntime
+    def __init__(self, model, onnx_path: Path, names: list[tuple[str, str]], runtime: str = 'onnxruntime') -> None:
         self.model = model
         self.names = names
         self.onnx_path = onnx_path
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            options.intra_op_num_threads = threads
-        self.session = onnxruntime.InferenceSession(str(onnx_path), options, providers=['CPUExecutionProvider'])
+        self.runtime = runtime
+        if runtime == 'onnxruntime':
+            import onnxruntime
+            options = onnxruntime.SessionOptions()
+            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+            session = onnxruntime.InferenceSession(str(onnx_path), options, providers=['CPUExecutionProvider'])
+            self._infer = lambda array: session.run(None, {'image': array})
+        elif runtime == 'openvino':
+            import openvino
+            core = openvino.Core()
+            # float32 throughout: on CPUs with bf16 units OpenVINO would otherwise pick bf16
+            compiled = core.compile_model(core.read_model(str(onnx_path)), 'CPU',
+                                          {'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': 'f32'})
+            request = compiled.create_infer_request()
+
+            def infer(array):
+                results = request.infer({0: array})
+                return [results[port].copy() for port in compiled.outputs]   # the request reuses its buffers
+            self._infer = infer
+        else:
+            raise ValueError(f'runtime {runtime!r}: allowed are onnxruntime, openvino')
 
     def __call__(self, x):
         import torch
-        arrays = self.session.run(None, {'image': x.detach().cpu().contiguous().numpy()})
+        arrays = self._infer(x.detach().cpu().contiguous().numpy())
         outputs: dict = {}
         for (head, name), array in zip(self.names, arrays):
             outputs.setdefault(head, {})[name] = torch.from_numpy(array)
@@ -111,9 +128,10 @@ class OnnxPoseNetwork:
         return self.model.get_predictions(outputs)
 
     @classmethod
-    def from_torch(cls, model, model_path: Path, logger=None, cache_dir: Path | None = None) -> 'OnnxPoseNetwork':
+    def from_torch(cls, model, model_path: Path, logger=None, cache_dir: Path | None = None,
+                   runtime: str = 'onnxruntime') -> 'OnnxPoseNetwork':
         """Export ``model`` (loaded from ``model_path``) to ONNX unless the cache holds it,
-        then open it with onnxruntime. The log says which, and how long the export took."""
+        then open it with ``runtime``. The log says which, and how long the export took."""
         import torch
         example = torch.rand(1, 3, *_EXAMPLE_HW_PX)
         names = output_names(model, example)
@@ -122,15 +140,15 @@ class OnnxPoseNetwork:
         onnx_path = folder / f'{Path(model_path).stem}-{key}.onnx'
         if onnx_path.is_file():
             if logger:
-                logger.info(f'pose.runtime = onnxruntime: using the exported network {onnx_path}')
+                logger.info(f'pose.runtime = {runtime}: using the exported network {onnx_path}')
         else:
             t0 = time.perf_counter()
             export_onnx(model, onnx_path, names, example)
             if logger:
-                logger.info(f'pose.runtime = onnxruntime: exported the network of {model_path} to ONNX in '
+                logger.info(f'pose.runtime = {runtime}: exported the network of {model_path} to ONNX in '
                             f'{time.perf_counter() - t0:.1f} s ({onnx_path}; done once per model file)')
         try:
-            return cls(model, onnx_path, names)
+            return cls(model, onnx_path, names, runtime)
         except Exception:   # noqa: BLE001 - not reused next time: the next start exports anew
             onnx_path.unlink(missing_ok=True)
             raise

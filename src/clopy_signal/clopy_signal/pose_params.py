@@ -20,8 +20,9 @@ POSE = NodeSchema('pose', [
     Param('model_type', 'pytorch', 'pytorch (DeepLabCut 3 .pt export) or base, tensorrt, lite (TensorFlow '
           'export folder)', choices=MODEL_TYPES),
     Param('device', 'cpu', 'pytorch device: cpu or cuda'),
-    Param('runtime', 'torch', 'what runs a pytorch model\'s network: torch (dlclive as it is) or onnxruntime '
-          '(exported to ONNX once, cached; about 2-4x faster on a CPU; pose.device cpu)', choices=RUNTIMES),
+    Param('runtime', 'torch', 'what runs a pytorch model\'s network: torch (dlclive as it is), or onnxruntime '
+          'or openvino (exported to ONNX once, cached; faster on a CPU, docs/clmf.md; pose.device cpu)',
+          choices=RUNTIMES),
     Param('resize', 1.0, "dlclive: scale frames by this factor before the model; poses are given in the "
           "frame's pixels", gt=0.0, max=1.0),
     Param('body_parts', list(BODY_PARTS), "body-part names, in the model's order"),
