@@ -17,7 +17,8 @@ resnet50). Frames come from the synthetic behaviour camera (640x320 BGR, or
 (pose.runtime; torch: dlclive as it is, onnxruntime: clopy_signal.dlc_onnx): the
 load time (for onnxruntime it includes the one-off ONNX export, into a fresh cache),
 the first frame, then --frames frames timed with perf_counter (dlclive's
-preprocessing, the network, the heatmap predictor), as p50/p99 ms, the frame rate
+preprocessing, the network, the heatmap predictor; the runtimes take turns frame by
+frame, so a busy machine slows them alike), as p50/p99 ms, the frame rate
 that p50 allows, the speed-up of p50 over torch's, and the largest difference of
 the poses from torch's on the same frames (px, likelihood, and how many frames
 differ by more than 0.5 px). The load average is printed before and after (the
@@ -76,32 +77,37 @@ def measure(name: str, folder: Path, frames, device: str, resizes, runtimes) -> 
     os.environ['CLOPY_ONNX_CACHE'] = str(folder / 'onnx')   # a fresh cache: the export is measured
     runs = []
     for resize in resizes:
-        poses = {}
+        backends, loaded = {}, {}
         for runtime in runtimes:
             t0 = time.perf_counter()
-            backend = DlcLiveBackend(str(path), 'pytorch', device, resize, list(BODY_PARTS), _Log(), runtime=runtime)
+            backends[runtime] = DlcLiveBackend(str(path), 'pytorch', device, resize, list(BODY_PARTS), _Log(),
+                                               runtime=runtime)
             load_s = time.perf_counter() - t0
             t0 = time.perf_counter()
-            first = backend(frames[0], 0)
-            first_s = time.perf_counter() - t0
-            times_ms, got = [], [first]
-            for k, frame in enumerate(frames[1:], 1):
+            first = backends[runtime](frames[0], 0)
+            loaded[runtime] = (load_s, time.perf_counter() - t0, first)
+        # the runtimes take turns frame by frame, so each sees the same load from the rest of the machine
+        times_ms = {runtime: [] for runtime in runtimes}
+        poses = {runtime: [loaded[runtime][2]] for runtime in runtimes}
+        for k, frame in enumerate(frames[1:], 1):
+            for runtime in runtimes:
                 t0 = time.perf_counter()
-                got.append(backend(frame, k))
-                times_ms.append((time.perf_counter() - t0) * 1e3)
-            poses[runtime] = np.stack(got)
-            stats = percentiles(times_ms)
+                poses[runtime].append(backends[runtime](frame, k))
+                times_ms[runtime].append((time.perf_counter() - t0) * 1e3)
+        for runtime in runtimes:
+            stats = percentiles(times_ms[runtime])
+            load_s, first_s, first = loaded[runtime]
             run = {'model': name, 'resize': resize, 'runtime': runtime,
                    'file_mb': round(path.stat().st_size / 2**20, 1),
                    'load_s': round(load_s, 3), 'first_frame_s': round(first_s, 3), 'get_pose': stats,
                    'max_fps_at_p50': round(1000.0 / stats['p50_ms'], 1), 'pose_shape': list(first.shape)}
             if 'torch' in poses and runtime != 'torch':
-                diff = np.abs(poses[runtime] - poses['torch'])
+                diff = np.abs(np.stack(poses[runtime]) - np.stack(poses['torch']))
                 run['max_diff_px'] = float(diff[..., :2].max())
                 run['max_diff_likelihood'] = float(diff[..., 2].max())
                 run['frames_over_0_5_px'] = int((diff[..., :2].max(axis=(1, 2)) > 0.5).sum())
             runs.append(run)
-            del backend
+        del backends
     for run in runs:
         run['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)
     return runs
