@@ -85,14 +85,14 @@ class DlcLiveBackend:
         except Exception as exc:  # noqa: BLE001 - dlclive and torch raise many kinds
             raise PoseBackendError(f'pose.model_path = {model_path!r}: dlclive cannot load it '
                                    f'({type(exc).__name__}: {exc})') from exc
-        if runtime != 'torch':
-            self.dlc.runner.model = onnx_network(self.dlc.runner.model, path, logger, runtime)
         self.initialised = model_type == 'pytorch'   # TensorFlow engines load on the first frame
         if model_type == 'pytorch':
             model_parts = list(self.dlc.runner.cfg.get('metadata', {}).get('bodyparts', []))
             if model_parts and model_parts != list(body_parts):
                 raise PoseBackendError(f'pose.body_parts = {list(body_parts)}, but the model {model_path!r} gives '
                                        f'{model_parts}: set pose.body_parts to the model\'s parts, in its order')
+        if runtime != 'torch':   # after every other check: the export takes seconds
+            self.dlc.runner.model = onnx_network(self.dlc.runner.model, path, logger, runtime)
 
     def __call__(self, frame, frame_index: int):
         if not self.initialised:

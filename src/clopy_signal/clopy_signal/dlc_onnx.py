@@ -13,7 +13,8 @@ The ONNX file is exported once per model file and kept in a cache folder
 (:func:`onnx_cache_dir`), named by the SHA-256 of the model file and the torch version
 that exported it, so a changed model is exported anew and an unchanged one is reused.
 The image height and width are dynamic in the exported graph (any frame size, any
-``pose.resize``). Plain Python (no rclpy); torch and onnxruntime are imported when used.
+``pose.resize``). Plain Python (no rclpy); torch, onnxruntime and openvino are imported
+when used.
 """
 from __future__ import annotations
 
