@@ -134,7 +134,7 @@ if [ "$with_dlc" = 1 ]; then
     if [ "$world" = "pypi" ]; then
         dlc_want="$world $pyver $(hash_files requirements/dlc.txt requirements/dlc-no-deps.txt "$lock")"
     else
-        dlc_want="$world $pyver $ROS_DISTRO $(hash_files requirements/dlc-no-deps.txt "$venv/.numpy-constraint.txt")"
+        dlc_want="$world $pyver $ROS_DISTRO onnxruntime $(hash_files requirements/dlc-no-deps.txt "$venv/.numpy-constraint.txt")"
     fi
     if [ "$(cat "$dlc_stamp" 2>/dev/null)" != "$dlc_want" ]; then
         say "installing the DeepLabCut-Live extra (PyTorch; first run takes a minute or two)"
@@ -157,7 +157,9 @@ PY
                 say "keeping the installed torch $torchver"
                 printf 'torch==%s\n' "$torchver" >> "$venv/.dlc-constraint.txt"
             fi
-            "${pip[@]}" -c "$venv/.dlc-constraint.txt" "deeplabcut-live[pytorch]==$(sed -n 's/^deeplabcut-live==//p' requirements/dlc-no-deps.txt)"
+            # pose.runtime onnxruntime: the newest this Python has (requirements/dlc.txt pins PyPI's world)
+            "${pip[@]}" -c "$venv/.dlc-constraint.txt" "deeplabcut-live[pytorch]==$(sed -n 's/^deeplabcut-live==//p' requirements/dlc-no-deps.txt)" \
+                onnxruntime onnx
         fi
         echo "$dlc_want" > "$dlc_stamp"
     else

@@ -194,3 +194,40 @@ def test_a_bad_model_setting_stops_the_session_with_the_key_named(tmp_path, mode
                            sets=['pose.backend=dlclive', f'pose.model_path={models["synthetic"]}', setting])
     assert result.returncode != 0
     assert message in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def test_onnxruntime_runs_the_network_in_the_node_with_dlclives_poses(tmp_path, monkeypatch, models):
+    """pose.runtime = onnxruntime: the node exports the network once at start (said in its
+    log) and its poses equal dlclive's torch poses for the same frames, within the stated
+    tolerance (docs/clmf.md: 0.5 px, 1e-3 likelihood)."""
+    from clopy_signal.dlc_backend import load_dlclive
+    from clopy_sim.synthetic_behaviour import SyntheticBehaviourSource
+    monkeypatch.setenv('CLOPY_ONNX_CACHE', str(tmp_path / 'onnx'))
+    session = dlclive_session(tmp_path, models['resnet'], ['camera.max_frames=12', 'pose.resize=0.5',
+                                                           'pose.runtime=onnxruntime'], trials=2, timeout=300)
+    poses = bag_messages(session, 'pose')
+    assert [p.frame_index for p in poses] == list(range(12))
+    log = (session / 'logs' / 'pose.log').read_text()
+    assert 'pose.runtime = onnxruntime: exported the network of' in log, log
+    assert len(list((tmp_path / 'onnx').glob('*.onnx'))) == 1
+    dlclive_class, _ = load_dlclive('pytorch')
+    live = dlclive_class(str(models['resnet']), model_type='pytorch', device='cpu', resize=0.5)
+    frames = SyntheticBehaviourSource(seed=1)   # config/clmf.yaml's seed
+    for p in poses:
+        frame = frames.frame_at(p.frame_index)
+        expected = live.init_inference(frame) if p.frame_index == 0 else live.get_pose(frame)
+        assert np.abs(np.asarray(p.x_px) - expected[:, 0]).max() < 0.5
+        assert np.abs(np.asarray(p.y_px) - expected[:, 1]).max() < 0.5
+        assert np.abs(np.asarray(p.likelihood) - expected[:, 2]).max() < 1e-3
+    table = read_frame_table(session / 'VideoTimestamp.txt')
+    assert len(table) == len(poses)
+
+
+def test_a_bad_runtime_stops_the_session_with_the_key_named(tmp_path, models):
+    from clopy.rosenv import DomainLease, loopback_env
+    with DomainLease() as lease:
+        result = clopy_run(tmp_path, 'clmf', '--sim', '--trials', '2', env=loopback_env(lease.domain_id), timeout=120,
+                           sets=['pose.backend=dlclive', f'pose.model_path={models["synthetic"]}',
+                                 'pose.runtime=tensorrt'])
+    assert result.returncode != 0
+    assert "--set: pose.runtime = 'tensorrt': allowed: one of 'torch', 'onnxruntime'" in result.stdout + result.stderr

@@ -13,6 +13,7 @@ from clopy_signal.pose_backends import PoseBackendError
 
 MODEL_TYPES = ('pytorch', 'base', 'tensorflow', 'tensorrt', 'lite')   # dlclive: PyTorch, or TensorFlow engines
 DEVICE_RE = re.compile(r'cpu|auto|mps|cuda(:\d+)?')    # pose.device (PyTorch)
+RUNTIMES = ('torch', 'onnxruntime', 'openvino')   # pose.runtime: what runs a PyTorch model's network (dlc_onnx)
 
 
 def load_dlclive(model_type: str = 'pytorch'):
@@ -44,7 +45,7 @@ class DlcLiveBackend:
     starts, with the setting named."""
 
     def __init__(self, model_path: str, model_type: str, device: str, resize: float,
-                 body_parts: list[str], logger) -> None:
+                 body_parts: list[str], logger, runtime: str = 'torch') -> None:
         from pathlib import Path
 
         if model_type not in MODEL_TYPES:
@@ -52,6 +53,7 @@ class DlcLiveBackend:
                                    '(pytorch: a DeepLabCut 3 .pt export; the others: a TensorFlow export folder)')
         if model_type == 'pytorch' and not DEVICE_RE.fullmatch(device):
             raise PoseBackendError(f'pose.device = {device!r}: allowed are cpu, cuda, cuda:N, mps, auto')
+        check_runtime(runtime, model_type, device)
         if not 0 < resize <= 1:
             raise PoseBackendError(f'pose.resize = {resize!r}: allowed is a factor in (0, 1] (0.5 halves width and '
                                    'height before the model; poses come back in the frame\'s pixels)')
@@ -89,6 +91,8 @@ class DlcLiveBackend:
             if model_parts and model_parts != list(body_parts):
                 raise PoseBackendError(f'pose.body_parts = {list(body_parts)}, but the model {model_path!r} gives '
                                        f'{model_parts}: set pose.body_parts to the model\'s parts, in its order')
+        if runtime != 'torch':   # after every other check: the export takes seconds
+            self.dlc.runner.model = onnx_network(self.dlc.runner.model, path, logger, runtime)
 
     def __call__(self, frame, frame_index: int):
         if not self.initialised:
@@ -98,9 +102,41 @@ class DlcLiveBackend:
 
     @classmethod
     def from_pose_node(cls, declare, settings: dict) -> 'DlcLiveBackend':
-        """The pose node's constructor hook (model_path, model_type, device, resize,
+        """The pose node's constructor hook (model_path, model_type, device, resize, runtime,
         body_parts and logger from its settings)."""
         if not settings['model_path']:
             raise PoseBackendError('pose.model_path is empty: give the exported DeepLabCut model')
         return cls(settings['model_path'], settings['model_type'], settings['device'], float(settings['resize']),
-                   settings['body_parts'], settings['logger'])
+                   settings['body_parts'], settings['logger'], runtime=settings.get('runtime', 'torch'))
+
+
+def check_runtime(runtime: str, model_type: str, device: str) -> None:
+    """pose.runtime against the other settings (PoseBackendError names the key)."""
+    if runtime not in RUNTIMES:
+        raise PoseBackendError(f'pose.runtime = {runtime!r}: allowed are {list(RUNTIMES)} (torch: dlclive as it '
+                               'is; onnxruntime, openvino: the network exported to ONNX and run by that runtime on '
+                               'the CPU)')
+    if runtime != 'torch' and model_type != 'pytorch':
+        raise PoseBackendError(f'pose.runtime = {runtime} needs pose.model_type = pytorch (a DeepLabCut 3 .pt '
+                               f'export), not {model_type!r}; allowed with {model_type!r}: pose.runtime = torch')
+    if runtime != 'torch' and device not in ('cpu', 'auto'):
+        raise PoseBackendError(f'pose.runtime = {runtime} runs on the CPU, but pose.device = {device!r}: set '
+                               'pose.device = cpu, or pose.runtime = torch for a GPU')
+
+
+def onnx_network(model, path, logger, runtime: str):
+    """dlclive's torch network swapped for its ONNX export run by ``runtime``
+    (clopy_signal.dlc_onnx); PoseBackendError names pose.runtime when that fails."""
+    import importlib
+    try:
+        importlib.import_module(runtime)   # only to say how to install it
+        from clopy_signal.dlc_onnx import OnnxPoseNetwork
+    except ImportError as exc:
+        raise PoseBackendError(f'pose.runtime = {runtime}, but it does not import ({exc}); install the extra '
+                               'with `./clopy.sh setup --dlc` (requirements/dlc.txt) or set pose.runtime = torch'
+                               ) from exc
+    try:
+        return OnnxPoseNetwork.from_torch(model, path, logger, runtime=runtime)
+    except Exception as exc:  # noqa: BLE001 - the exporter and the runtimes raise many kinds
+        raise PoseBackendError(f'pose.runtime = {runtime}: the network of pose.model_path = {str(path)!r} cannot be '
+                               f'exported or run ({type(exc).__name__}: {exc}); set pose.runtime = torch') from exc

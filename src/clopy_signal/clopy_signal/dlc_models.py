@@ -56,8 +56,9 @@ def register_backbones() -> None:
             distance2 = (x * x).sum(1, keepdim=True) - 2 * cross + (self.colours ** 2).sum(1)[None, :, None, None]
             heat = torch.exp(-distance2.clamp_min(0) / _COLOUR_WIDTH ** 2)
             rows = torch.arange(x.shape[2], device=x.device)[None, None, :, None]
-            in_top = rows < x.shape[2] // 2
-            heat = heat * torch.where(self.top_view[None, :, None, None] > 0.5, in_top, ~in_top)
+            in_top = (rows < x.shape[2] // 2).to(x.dtype)
+            top = (self.top_view[None, :, None, None] > 0.5).to(x.dtype)   # 0/1 masks, in floats (ONNX
+            heat = heat * (top * in_top + (1 - top) * (1 - in_top))         # Runtime has no Where on bools)
             k, pad = _MARKER_WINDOW_PX, _MARKER_WINDOW_PX // 2   # a separable box filter
             heat = torch.nn.functional.avg_pool2d(heat, (k, 1), stride=1, padding=(pad, 0))
             return torch.nn.functional.avg_pool2d(heat, (1, k), stride=1, padding=(0, pad))

@@ -73,7 +73,7 @@ class PoseNode(Node):
         self.finished = False
         self.exit_status = 0
         backend, values = POSE_SCHEMAS.declare(self)
-        settings = {name: values[name] for name in ('model_path', 'model_type', 'device', 'resize')}
+        settings = {name: values[name] for name in ('model_path', 'model_type', 'device', 'resize', 'runtime')}
         settings.update(body_parts=list(values['body_parts']), logger=self.get_logger())
 
         def declare(name, default, text=''):   # the backend's own, declared with the schema above

@@ -7,7 +7,7 @@ from __future__ import annotations
 from clopy_common.plugins import POSE_BACKENDS, PluginError, load_plugin
 from clopy_common.schema import ChosenSchema, NodeSchema, Param, SchemaError
 
-from clopy_signal.dlc_backend import MODEL_TYPES, DlcLiveBackend
+from clopy_signal.dlc_backend import MODEL_TYPES, RUNTIMES, DlcLiveBackend
 from clopy_signal.pose_backends import pose_backend_names
 from clopy_signal.speed import BODY_PARTS
 
@@ -20,6 +20,9 @@ POSE = NodeSchema('pose', [
     Param('model_type', 'pytorch', 'pytorch (DeepLabCut 3 .pt export) or base, tensorrt, lite (TensorFlow '
           'export folder)', choices=MODEL_TYPES),
     Param('device', 'cpu', 'pytorch device: cpu or cuda'),
+    Param('runtime', 'torch', 'what runs a pytorch model\'s network: torch (dlclive as it is), or onnxruntime '
+          'or openvino (exported to ONNX once, cached; faster on a CPU, docs/clmf.md; pose.device cpu)',
+          choices=RUNTIMES),
     Param('resize', 1.0, "dlclive: scale frames by this factor before the model; poses are given in the "
           "frame's pixels", gt=0.0, max=1.0),
     Param('body_parts', list(BODY_PARTS), "body-part names, in the model's order"),
