@@ -26,7 +26,7 @@ THIRD_PARTY = {
     'launch': 'launch', 'launch_ros': 'launch_ros', 'composition_interfaces': 'composition_interfaces',
 }
 # optional extras, imported lazily where the extra is asked for (documented in docs/clmf.md)
-OPTIONAL = {'dlclive', 'torch', 'torchvision', 'timm', 'onnxruntime', 'openvino', 'lgpio', 'RPi', 'pigpio', 'statsmodels'}
+OPTIONAL = {'dlclive', 'torch', 'torchvision', 'timm', 'onnxruntime', 'lgpio', 'RPi', 'pigpio', 'statsmodels'}
 
 
 def packages() -> dict[str, Path]:

@@ -13,7 +13,7 @@ from clopy_signal.pose_backends import PoseBackendError
 
 MODEL_TYPES = ('pytorch', 'base', 'tensorflow', 'tensorrt', 'lite')   # dlclive: PyTorch, or TensorFlow engines
 DEVICE_RE = re.compile(r'cpu|auto|mps|cuda(:\d+)?')    # pose.device (PyTorch)
-RUNTIMES = ('torch', 'onnxruntime', 'openvino')   # pose.runtime: what runs a PyTorch model's network (dlc_onnx)
+RUNTIMES = ('torch', 'onnxruntime')   # pose.runtime: what runs a PyTorch model's network (dlc_onnx)
 
 
 def load_dlclive(model_type: str = 'pytorch'):
@@ -114,7 +114,7 @@ def check_runtime(runtime: str, model_type: str, device: str) -> None:
     """pose.runtime against the other settings (PoseBackendError names the key)."""
     if runtime not in RUNTIMES:
         raise PoseBackendError(f'pose.runtime = {runtime!r}: allowed are {list(RUNTIMES)} (torch: dlclive as it '
-                               'is; onnxruntime, openvino: the network exported to ONNX and run by that runtime on '
+                               'is; onnxruntime: the network exported to ONNX and run by ONNX Runtime on '
                                'the CPU)')
     if runtime != 'torch' and model_type != 'pytorch':
         raise PoseBackendError(f'pose.runtime = {runtime} needs pose.model_type = pytorch (a DeepLabCut 3 .pt '

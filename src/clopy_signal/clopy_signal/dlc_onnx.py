@@ -1,6 +1,5 @@
 """The network of a DeepLabCut-Live PyTorch model run from its ONNX export by ONNX Runtime
-or OpenVINO (``pose.runtime: onnxruntime | openvino``): faster than torch eager on a CPU,
-same poses.
+(``pose.runtime: onnxruntime``): faster than torch eager on a CPU, same poses.
 
 Only the network's forward pass moves: dlclive keeps its own pre-processing (resize,
 RGB, scaling, normalisation) and its own heads' predictors (heatmap and
@@ -13,8 +12,9 @@ The ONNX file is exported once per model file and kept in a cache folder
 (:func:`onnx_cache_dir`), named by the SHA-256 of the model file and the torch version
 that exported it, so a changed model is exported anew and an unchanged one is reused.
 The image height and width are dynamic in the exported graph (any frame size, any
-``pose.resize``). Plain Python (no rclpy); torch, onnxruntime and openvino are imported
-when used.
+``pose.resize``). Plain Python (no rclpy); torch and onnxruntime are imported when used.
+(OpenVINO was measured too, slower than ONNX Runtime here, and it sends usage telemetry
+to the network when it reads a model: not used.)
 """
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def export_onnx(model, onnx_path: Path, names: list[tuple[str, str]], example) -
 
 class OnnxPoseNetwork:
     """dlclive's pose network, run from its ONNX export by ``runtime`` (onnxruntime: an
-    InferenceSession; openvino: a model compiled for the CPU in float32): called like
+    InferenceSession on the CPU): called like
     the torch PoseModel (a (N, 3, H, W) float tensor in, {head: {output: tensor}} out);
     ``get_predictions`` is the torch model's (dlclive's predictors, unchanged)."""
 
@@ -102,20 +102,8 @@ class OnnxPoseNetwork:
             options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
             session = onnxruntime.InferenceSession(str(onnx_path), options, providers=['CPUExecutionProvider'])
             self._infer = lambda array: session.run(None, {'image': array})
-        elif runtime == 'openvino':
-            import openvino
-            core = openvino.Core()
-            # float32 throughout: on CPUs with bf16 units OpenVINO would otherwise pick bf16
-            compiled = core.compile_model(core.read_model(str(onnx_path)), 'CPU',
-                                          {'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': 'f32'})
-            request = compiled.create_infer_request()
-
-            def infer(array):
-                results = request.infer({0: array})
-                return [results[port].copy() for port in compiled.outputs]   # the request reuses its buffers
-            self._infer = infer
         else:
-            raise ValueError(f'runtime {runtime!r}: allowed are onnxruntime, openvino')
+            raise ValueError(f'runtime {runtime!r}: allowed is onnxruntime')
 
     def __call__(self, x):
         import torch

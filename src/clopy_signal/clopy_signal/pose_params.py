@@ -21,7 +21,7 @@ POSE = NodeSchema('pose', [
           'export folder)', choices=MODEL_TYPES),
     Param('device', 'cpu', 'pytorch device: cpu or cuda'),
     Param('runtime', 'torch', 'what runs a pytorch model\'s network: torch (dlclive as it is), or onnxruntime '
-          'or openvino (exported to ONNX once, cached; faster on a CPU, docs/clmf.md; pose.device cpu)',
+          '(exported to ONNX once, cached; faster on a CPU, docs/clmf.md; pose.device cpu)',
           choices=RUNTIMES),
     Param('resize', 1.0, "dlclive: scale frames by this factor before the model; poses are given in the "
           "frame's pixels", gt=0.0, max=1.0),

@@ -37,10 +37,10 @@ def test_a_bad_runtime_is_refused_by_the_schema_with_the_key_named():
 
 
 @pytest.mark.parametrize('change, message', [
-    ({'runtime': 'tensorrt'}, "pose.runtime = 'tensorrt': allowed are ['torch', 'onnxruntime', 'openvino']"),
+    ({'runtime': 'tensorrt'}, "pose.runtime = 'tensorrt': allowed are ['torch', 'onnxruntime']"),
     ({'runtime': 'onnxruntime', 'device': 'cuda'},
      "pose.runtime = onnxruntime runs on the CPU, but pose.device = 'cuda'"),
-    ({'runtime': 'openvino', 'model_type': 'base'}, "pose.runtime = openvino needs pose.model_type = pytorch"),
+    ({'runtime': 'onnxruntime', 'model_type': 'base'}, "pose.runtime = onnxruntime needs pose.model_type = pytorch"),
 ])
 def test_the_backend_refuses_a_runtime_that_cannot_run_before_loading_anything(change, message):
     with pytest.raises(PoseBackendError) as err:
@@ -56,7 +56,6 @@ def resnet(tmp_path_factory):
     except PoseBackendError as exc:   # the --dlc extra is not installed here
         pytest.skip(str(exc))
     pytest.importorskip('onnxruntime')
-    pytest.importorskip('openvino')
     from clopy_signal.dlc_models import build_resnet_model
     from clopy_signal.speed import BODY_PARTS
     return build_resnet_model(tmp_path_factory.mktemp('model') / 'resnet10t.pt', list(BODY_PARTS), 'resnet10t')
@@ -69,7 +68,7 @@ def frames():
     return [source.frame_at(i) for i in (0, 40, 80)]
 
 
-@pytest.mark.parametrize('runtime', ['onnxruntime', 'openvino'])
+@pytest.mark.parametrize('runtime', ['onnxruntime'])
 @pytest.mark.parametrize('resize', [1.0, 0.5])
 def test_the_runtimes_poses_equal_dlclives_torch_poses(tmp_path, monkeypatch, resnet, frames, resize, runtime):
     from clopy_signal.speed import BODY_PARTS
