@@ -29,6 +29,7 @@ import threading
 import time
 
 from clopy_common import qos
+from clopy_common.intraprocess import hot_publisher
 from clopy_common.frames import image_frame_id
 from clopy_common.node_main import StartupError, run_node
 from clopy_common.schema import SchemaError
@@ -77,7 +78,7 @@ class CameraNode(Node):
         if self.source.nominal_fps and abs(self.source.nominal_fps - self.fps) > 1e-6 and not self.source.live:
             self.get_logger().info(f'file says {self.source.nominal_fps} fps; pacing at frame_rate_hz = {self.fps}')
 
-        self.image_pub = self.create_publisher(Image, qos.IMAGE, qos.IMAGE_QOS)
+        self.image_pub = hot_publisher(self, Image, qos.IMAGE, qos.IMAGE_QOS)   # composed: straight to roi_dff/pose
         self.info_pub = self.create_publisher(FrameInfo, qos.FRAME_INFO, qos.STREAM_QOS)
         self.frames_published = 0
         self.dropped_total = 0

@@ -34,7 +34,7 @@ from rclpy.exceptions import InvalidParameterTypeException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
-from clopy_common import realtime
+from clopy_common import intraprocess, realtime
 
 #: a stop signal this soon after the first is the same request (parent-death repeats)
 REPEAT_WINDOW_S = 1.0
@@ -160,6 +160,8 @@ def run_nodes(factories: list[Callable[[], object]], args=None, executor=None) -
             executor, said = make_executor()
             if len(factories) > 1 or 'SingleThreaded' in said:   # said once, in the log
                 print(f'[{label}] {said}', file=sys.stderr, flush=True)
+        if len(factories) > 1:   # the hot-path topics go straight from node to node
+            intraprocess.install(executor)
         for factory in factories:
             failed = factory
             node = factory()
@@ -171,6 +173,7 @@ def run_nodes(factories: list[Callable[[], object]], args=None, executor=None) -
         next_parent_check = 0.0
         while rclpy.ok() and not request.stop.is_set() and not any(getattr(n, 'finished', False) for n in nodes):
             executor.spin_once(timeout_sec=0.05)
+            intraprocess.raise_failure()
             if time.monotonic() >= next_parent_check:
                 next_parent_check = time.monotonic() + 0.5
                 if request.parent_died():   # orphaned without a signal: stop as if asked to
@@ -186,6 +189,7 @@ def run_nodes(factories: list[Callable[[], object]], args=None, executor=None) -
         status = 1
     finally:
         status = _stop_nodes(nodes, executor, request, status)
+        intraprocess.uninstall()
         if rclpy.ok():
             rclpy.shutdown()
     return status or next((int(getattr(n, 'exit_status', 0) or 0) for n in nodes

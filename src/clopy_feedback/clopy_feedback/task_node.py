@@ -20,6 +20,7 @@ from collections import deque
 from pathlib import Path
 
 from clopy_common import qos
+from clopy_common.intraprocess import call_soon, hot_publisher, hot_subscription
 from clopy_common.node_main import StartupError, run_node
 from clopy_common.schema import SchemaError
 from clopy_common.session_end import SessionEnder
@@ -89,6 +90,9 @@ class TaskNode(Node):
         self.task_path = resolve_task_file(values['task_file'])
         frame_rate_hz = values['frame_rate_hz']
 
+        self._current_header = None
+        self._current_header_index = -1
+        self._records: list = []   # (record, header) waiting for flush_records
         # variables: the task file's defaults, overridden by parameters
         try:
             defaults = TaskEngine(self.task_path, frame_rate_hz=frame_rate_hz).variables
@@ -99,11 +103,11 @@ class TaskNode(Node):
         except (TaskError, ValueError, SyntaxError, OSError) as exc:
             raise StartupError(f'{self.task_path}: {exc}') from exc
 
-        self.tone_pub = self.create_publisher(ToneCommand, qos.TONE, qos.COMMAND_QOS)
-        self.reward_pub = self.create_publisher(RewardCommand, qos.REWARD, qos.COMMAND_QOS)
+        self.tone_pub = hot_publisher(self, ToneCommand, qos.TONE, qos.COMMAND_QOS)
+        self.reward_pub = hot_publisher(self, RewardCommand, qos.REWARD, qos.COMMAND_QOS)
         self.event_pub = self.create_publisher(TaskEvent, qos.TASK_EVENT, qos.EVENT_QOS)
         self.status_pub = self.create_publisher(SessionStatus, qos.SESSION_STATUS, qos.STATUS_QOS)
-        self.create_subscription(ControlSignal, qos.CONTROL_SIGNAL, self.on_signal, qos.STREAM_QOS)
+        hot_subscription(self, ControlSignal, qos.CONTROL_SIGNAL, self.on_signal, qos.STREAM_QOS)
         self.create_subscription(FrameInfo, qos.FRAME_INFO, self.on_frame_info, qos.STREAM_QOS)
         self.create_subscription(RewardEvent, qos.REWARD_EVENT, self.on_reward_event, qos.EVENT_QOS)
         self.licks = LickInput()
@@ -120,8 +124,6 @@ class TaskNode(Node):
         self.linger_s = 0.5
         self.finished = False
         self._frame_headers: dict[int, object] = {}
-        self._current_header = None
-        self._current_header_index = -1
         self._stamps_s: deque[float] = deque(maxlen=60)
         self._task_s: float | None = None   # the latest frame's task time (stall rule)
         self.frames = 0
@@ -214,6 +216,7 @@ class TaskNode(Node):
         if notices:
             self.publish_status()
         if self.engine.stopped:
+            self.flush_records()   # the run's last records before the session's end
             self.publish_status()
             self.get_logger().info('task finished')
             if self.stop_when_done:
@@ -221,8 +224,26 @@ class TaskNode(Node):
 
     # -- records, variables ---------------------------------------------------
     def on_record(self, record: TaskRecord) -> None:
+        """A record of the engine (a task_event), queued with its frame's header: the frame's
+        commands (valve, tone) go out first, the records after them (flush_records, a task of
+        the executor: in a composed process it first runs the callbacks those commands woke,
+        the reward and tone nodes')."""
+        self._records.append((record, self.header_for(record.frame_index)))
+        if len(self._records) == 1:
+            executor = self.executor
+            if executor is None:   # not spinning (yet): at once
+                self.flush_records()
+            else:
+                call_soon(executor, self.flush_records)
+
+    def flush_records(self) -> None:
+        records, self._records = self._records, []
+        for record, header in records:
+            self._publish_record(record, header)
+
+    def _publish_record(self, record: TaskRecord, header) -> None:
         msg = TaskEvent()
-        msg.header = self.header_for(record.frame_index)
+        msg.header = header
         msg.frame_index = max(0, record.frame_index)
         msg.time_s = record.time_s
         msg.type = record.type
@@ -308,6 +329,7 @@ class TaskNode(Node):
                 # the last frame's stamp (the WAV time line) but says so in frame_id
                 self._current_header = Header(stamp=self._current_header.stamp, frame_id=qos.SESSION_END_FRAME_ID)
             self.engine.stop(self._task_s if self._task_s is not None else self.engine.time_s)
+        self.flush_records()
         if self.engine.state is not None:
             self.publish_status()
 

@@ -15,6 +15,7 @@ import queue
 import time
 
 from clopy_common import qos
+from clopy_common.intraprocess import hot_subscription
 from clopy_common.node_main import StartupError, run_node
 from clopy_common.session_end import SessionEnder, disk_error, disk_full
 from clopy_common.stamps import from_s, to_s
@@ -34,7 +35,7 @@ class ToneNode(Node):
         amplitude = values['amplitude']
         self.events = self.create_publisher(ToneEvent, qos.TONE_EVENT, qos.EVENT_QOS)
         self.ender = SessionEnder(self)
-        self.create_subscription(ToneCommand, qos.TONE, self.on_command, qos.COMMAND_QOS)
+        hot_subscription(self, ToneCommand, qos.TONE, self.on_command, qos.COMMAND_QOS)
         self.upstream_topics = (qos.TONE,)  # on stop: until the task has gone
         self.current_hz = None
         self.linger_s = 0.3

@@ -13,6 +13,7 @@ once the pulse reaching it has closed).
 from __future__ import annotations
 
 from clopy_common import qos
+from clopy_common.intraprocess import hot_subscription
 from clopy_common.node_main import StartupError, run_node
 from clopy_common.session_end import SessionEnder
 from clopy_common.stamps import from_s
@@ -67,7 +68,7 @@ class RewardNode(Node):
 
         self.events = self.create_publisher(RewardEvent, qos.REWARD_EVENT, qos.EVENT_QOS)
         self.task_events = self.create_publisher(TaskEvent, qos.TASK_EVENT, qos.EVENT_QOS)
-        self.create_subscription(RewardCommand, qos.REWARD, self.on_command, qos.VALVE_COMMAND_QOS)
+        hot_subscription(self, RewardCommand, qos.REWARD, self.on_command, qos.VALVE_COMMAND_QOS)
         self.upstream_topics = (qos.REWARD,)  # on stop: until the task has gone (a pulse still finishes)
         self.create_service(ManualReward, qos.MANUAL_REWARD, self.on_manual)
         warning = override_warning(values)

@@ -18,6 +18,7 @@ import time
 
 from clopy_common import qos
 from clopy_common.frames import FrameIndexer, frame_header, image_array
+from clopy_common.intraprocess import hot_publisher, hot_subscription
 from clopy_common.node_main import StartupError, run_node
 from clopy_interfaces.msg import Pose
 from rclpy.node import Node
@@ -84,14 +85,14 @@ class PoseNode(Node):
         except PoseBackendError as exc:
             raise StartupError(str(exc)) from exc
         self.body_parts = list(self.estimate.body_parts)
-        self.pose_pub = self.create_publisher(Pose, qos.POSE, qos.STREAM_QOS)
+        self.pose_pub = hot_publisher(self, Pose, qos.POSE, qos.STREAM_QOS)
         self.published = 0
         self._newest = NewestFrame()
         self._publish_lock = threading.Lock()
         self._closing = False
         frames = FrameIndexer(self._on_frame, self.get_logger())
         # the image carries its frame index: no hop waits for the FrameInfo of the same frame
-        self.create_subscription(Image, qos.IMAGE, frames.on_image, qos.IMAGE_QOS)
+        hot_subscription(self, Image, qos.IMAGE, frames.on_image, qos.IMAGE_QOS)
         self.upstream_topics = (qos.IMAGE,)  # on stop: until the camera has gone
         self.linger_s = 0.3   # the last frame's reliable messages reach their readers
         self._worker = threading.Thread(target=self._inference_loop, name='pose-inference', daemon=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from clopy_common import qos
 from clopy_common.frames import FrameIndexer, frame_header, image_array
+from clopy_common.intraprocess import hot_publisher, hot_subscription
 from clopy_common.node_main import StartupError, run_node
 from clopy_interfaces.msg import ControlSignal, RoiSignal
 from rclpy.node import Node
@@ -50,10 +51,10 @@ class RoiDffNode(Node):
         self.frame_shape = (get('frame_height_px'), get('frame_width_px'))
 
         self.roi_pub = self.create_publisher(RoiSignal, qos.ROI_SIGNAL, qos.STREAM_QOS)
-        self.control_pub = self.create_publisher(ControlSignal, qos.CONTROL_SIGNAL, qos.STREAM_QOS)
+        self.control_pub = hot_publisher(self, ControlSignal, qos.CONTROL_SIGNAL, qos.STREAM_QOS)
         frames = FrameIndexer(self.process, self.get_logger())
         # the image carries its frame index: no hop waits for the FrameInfo of the same frame
-        self.create_subscription(Image, qos.IMAGE, frames.on_image, qos.IMAGE_QOS)
+        hot_subscription(self, Image, qos.IMAGE, frames.on_image, qos.IMAGE_QOS)
         self.upstream_topics = (qos.IMAGE,)  # on stop: until the camera has gone
         self.linger_s = 0.3   # the last frame's reliable messages reach their readers
         self.get_logger().info(

@@ -6,6 +6,7 @@ distance from `target_px`), or a lab's own `package.module:ClassName`."""
 from __future__ import annotations
 
 from clopy_common import qos
+from clopy_common.intraprocess import hot_publisher, hot_subscription
 from clopy_common.node_main import StartupError, run_node
 from clopy_common.stamps import to_s
 from clopy_interfaces.msg import ControlSignal, Pose
@@ -28,8 +29,8 @@ class SpeedNode(Node):
         except ProcessorError as exc:
             raise StartupError(str(exc)) from exc
         self.control_part = getattr(self.processor, 'control_part', None)
-        self.control_pub = self.create_publisher(ControlSignal, qos.CONTROL_SIGNAL, qos.STREAM_QOS)
-        self.create_subscription(Pose, qos.POSE, self.on_pose, qos.STREAM_QOS)
+        self.control_pub = hot_publisher(self, ControlSignal, qos.CONTROL_SIGNAL, qos.STREAM_QOS)
+        hot_subscription(self, Pose, qos.POSE, self.on_pose, qos.STREAM_QOS)
         self.upstream_topics = (qos.POSE,)  # on stop: until the pose node has gone
         self.linger_s = 0.3   # the last frame's reliable messages reach their readers
 
