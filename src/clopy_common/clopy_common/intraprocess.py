@@ -5,9 +5,9 @@ still goes through DDS (serialised, handed to a DDS thread, queued for the execu
 about half a millisecond a hop here. In a composed process (run_nodes with several
 nodes installs a LocalBus) the hot-path topics (camera -> signal -> task -> valve and
 tone) also go straight from publisher to subscriber: `HotPublisher.publish` hands the
-message object to every in-process subscriber as an executor task (on the executor's
-thread, after the callback running now: no callback ever runs inside another), then
-publishes it to DDS as always, for the recorder and every other process. The DDS copy
+message object to every in-process subscriber (LocalBus: on the executor's thread, one
+after the other, never one inside another), and publishes it to DDS as always, for the
+recorder and every other process, once the in-process chain it started has run. The DDS copy
 of a message whose publisher is in this process is dropped by the in-process
 subscriber (it had the message already); from another process (a rig's camera
 computer) messages arrive through DDS as before. Every DDS entity stays as it is, so
@@ -19,8 +19,9 @@ run_nodes raises it (`raise_failure`).
 """
 from __future__ import annotations
 
+import threading
 import traceback
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from typing import Callable
 
 _failures: list[BaseException] = []
@@ -46,16 +47,49 @@ def raise_failure() -> None:
 
 
 class LocalBus:
-    """The in-process subscribers and publishers of the hot-path topics of one process."""
+    """The in-process subscribers and publishers of the hot-path topics of one process.
+
+    A message published on the executor's thread is queued for its subscribers, and the
+    queue is drained there and then, first in first out: a subscriber that publishes in
+    turn has its own subscribers called after it returns (never inside it), before the
+    executor takes back control. So the camera's frame goes roi_dff -> task -> reward and
+    tone in one turn of the executor. A message published on another thread (the
+    camera's capture thread, the pose node's inference thread) first moves to the
+    executor's thread (call_soon). An exception in a subscriber is printed and kept
+    (run_nodes raises it); it never reaches the publisher."""
 
     def __init__(self, executor) -> None:
         self.executor = executor
+        self.thread = threading.get_ident()   # the executor's (run_nodes spins in this thread)
         self.subscribers: dict[str, list[Callable]] = defaultdict(list)
         self.publishers: Counter = Counter()
+        self._queue: deque = deque()   # (subscriber callback, message)
+        self._later: deque = deque()   # (DDS publish, message): once the queue is empty
+        self._draining = False
 
-    def deliver(self, topic: str, msg) -> None:
-        for callback in self.subscribers.get(topic, ()):
-            call_soon(self.executor, callback, msg)
+    def deliver(self, topic: str, msg, then: Callable | None = None) -> None:
+        """`msg` to the subscribers of `topic` in this process; then `then(msg)` (the DDS
+        publication, for the other processes), after every in-process subscriber the
+        chain reaches has had its message: DDS never delays the valve."""
+        if threading.get_ident() != self.thread:
+            call_soon(self.executor, self.deliver, topic, msg, then)
+            return
+        self._queue.extend((callback, msg) for callback in self.subscribers.get(topic, ()))
+        if then is not None:
+            self._later.append((then, msg))
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            while self._queue or self._later:
+                callback, item = (self._queue or self._later).popleft()
+                try:
+                    callback(item)
+                except BaseException as exc:  # noqa: BLE001 - kept, raised by run_nodes
+                    traceback.print_exc()
+                    _failures.append(exc)
+        finally:
+            self._draining = False
 
 
 def install(executor) -> LocalBus:
@@ -81,9 +115,10 @@ class HotPublisher:
             self.bus.publishers[topic] += 1
 
     def publish(self, msg) -> None:
-        if self.bus is not None:
-            self.bus.deliver(self.topic, msg)
-        self.dds.publish(msg)
+        if self.bus is None:
+            self.dds.publish(msg)
+        else:
+            self.bus.deliver(self.topic, msg, self.dds.publish)
 
     def get_subscription_count(self) -> int:
         return self.dds.get_subscription_count()

@@ -50,7 +50,8 @@ class RoiDffNode(Node):
         self.names = names
         self.frame_shape = (get('frame_height_px'), get('frame_width_px'))
 
-        self.roi_pub = self.create_publisher(RoiSignal, qos.ROI_SIGNAL, qos.STREAM_QOS)
+        # composed: published once the frame's closed loop has run (LocalBus)
+        self.roi_pub = hot_publisher(self, RoiSignal, qos.ROI_SIGNAL, qos.STREAM_QOS)
         self.control_pub = hot_publisher(self, ControlSignal, qos.CONTROL_SIGNAL, qos.STREAM_QOS)
         frames = FrameIndexer(self.process, self.get_logger())
         # the image carries its frame index: no hop waits for the FrameInfo of the same frame
