@@ -1,5 +1,10 @@
 """The one `main()` every node uses: init, spin, and always clean up.
 
+`run_node` runs one node in its process; `run_nodes` several in one process on one
+executor (the hot path of `clopy run --composed`, clopy.hotpath_node), stopped one
+after the other in the reverse of their start order. The executor is the fastest this
+rclpy has (`make_executor`: EventsExecutor, else the SingleThreadedExecutor).
+
 Ctrl-C and SIGTERM do not tear ROS down under the node's feet: they ask the
 loop to stop, then the node's `close()` runs while ROS is still up, so it can
 publish its last records (a task's run_end snapshot, a closed valve's event)
