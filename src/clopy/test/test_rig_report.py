@@ -59,8 +59,9 @@ def test_latest_report_is_the_newest_of_the_paradigm_and_mode(tmp_path):
 def test_a_session_keeps_the_newest_matching_rig_report(tmp_path):
     when = datetime.now(timezone.utc).astimezone()
     source = write(tmp_path, 'clnf_1roi', True, when)
-    session_dir, _, _ = prepare(RunOptions('clnf_1roi', sim=True, mouse='m1', out_dir=tmp_path))
+    # two trials: the free-space estimate of a default session depends on this machine's disk
+    session_dir, _, _ = prepare(RunOptions('clnf_1roi', sim=True, mouse='m1', trials=2, out_dir=tmp_path))
     assert json.loads((session_dir / 'rig_report.json').read_text()) == json.loads(source.read_text())
     assert (session_dir / 'rig_report.md').read_text() == source.with_suffix('.md').read_text()
-    other, _, _ = prepare(RunOptions('clmf', sim=True, mouse='m1', out_dir=tmp_path))
+    other, _, _ = prepare(RunOptions('clmf', sim=True, mouse='m1', trials=2, out_dir=tmp_path))
     assert not (other / 'rig_report.json').exists()
