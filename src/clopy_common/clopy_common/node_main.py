@@ -35,6 +35,7 @@ import traceback
 from typing import Callable
 
 import rclpy
+from rclpy._rclpy_pybind11 import InvalidHandle
 from rclpy.exceptions import InvalidParameterTypeException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
@@ -93,6 +94,15 @@ def _publishers_elsewhere(node, topic: str) -> int:
                if (info.node_name, info.node_namespace) != own)
 
 
+def _spin(executor, timeout_sec: float) -> None:
+    """One turn of the executor while nodes stop: an event queued for a node of this process
+    that has already been destroyed (InvalidHandle; EventsExecutor) is skipped."""
+    try:
+        executor.spin_once(timeout_sec=timeout_sec)
+    except InvalidHandle:
+        pass
+
+
 def wait_for_upstream(node, executor, cancelled: Callable[[], bool] = lambda: False) -> None:
     """Stop order kept by the graph itself: a node asked to stop keeps processing until
     the nodes feeding it have gone (no publisher of another node left on its
@@ -111,10 +121,10 @@ def wait_for_upstream(node, executor, cancelled: Callable[[], bool] = lambda: Fa
     end = time.monotonic() + float(getattr(node, 'upstream_wait_s', UPSTREAM_WAIT_S))
     while (rclpy.ok() and not cancelled() and not quiet() and time.monotonic() < end
            and any(_publishers_elsewhere(node, t) for t in topics)):
-        executor.spin_once(timeout_sec=0.02)
+        _spin(executor, 0.02)
     quiet_end = min(end, time.monotonic() + 0.2)
     while rclpy.ok() and not cancelled() and time.monotonic() < quiet_end:
-        executor.spin_once(timeout_sec=0.02)
+        _spin(executor, 0.02)
 
 
 def make_executor():
@@ -231,12 +241,16 @@ def _stop_nodes(nodes: list, executor, request: StopRequest, status: int) -> int
             except Exception:  # noqa: BLE001
                 traceback.print_exc()
                 status = status or 1
+        # a closed node's timers fire no more; what they had queued runs in the linger below,
+        # while the node still exists
+        for timer in list(node.timers):
+            timer.cancel()
         # let reliable messages published while closing reach their readers
-        linger_end = time.monotonic() + float(getattr(node, 'linger_s', 0.0))
+        linger_end = time.monotonic() + max(float(getattr(node, 'linger_s', 0.0)), 0.05)
         while rclpy.ok() and time.monotonic() < linger_end:
             try:
                 if executor is not None:
-                    executor.spin_once(timeout_sec=0.02)
+                    _spin(executor, 0.02)
                 else:
                     rclpy.spin_once(node, timeout_sec=0.02)
             except Exception:  # noqa: BLE001
