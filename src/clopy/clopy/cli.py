@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from importlib import metadata
 import signal
 import sys
 import threading
@@ -26,6 +27,9 @@ from clopy import config as cfg
 # data commands (tables, plot, analyze) come from clopy_data, as `python -m clopy_data` has them
 COMMAND_MODULES = ('clopy_data.threshold_sim', 'clopy.replay', 'clopy.pose_model',
                    'clopy.rig_check')
+#: entry-point group of modules with add_command(sub) from packages that use bringup
+#: (clopy_dashboard: `clopy dashboard`, `clopy experiment`)
+COMMAND_GROUP = 'clopy.commands'
 
 DEMO_SETTINGS = [
     # a short, lively session: 6 trials of at most 15 s, rests of 5 s
@@ -47,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_commands(sub)
     for module in COMMAND_MODULES:
         importlib.import_module(module).add_command(sub)
+    # packages above bringup (the dashboard) offer commands through an entry-point group
+    for entry in sorted(metadata.entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
+        entry.load().add_command(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""CLoPy-ROS lab cockpit: the browser dashboard and the experiment manager."""

@@ -1,0 +1,1 @@
+"""Experiments across mice, days and rigs: definition files, the subject registry, schedules."""

@@ -1,0 +1,28 @@
+from setuptools import find_packages, setup
+
+package_name = 'clopy_dashboard'
+
+setup(
+    name=package_name,
+    version='0.1.0',
+    packages=find_packages(exclude=['test']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
+        ('share/' + package_name, ['package.xml']),
+    ],
+    install_requires=['setuptools'],
+    extras_require={'test': ['pytest']},
+    zip_safe=False,
+    maintainer='CLoPy-ROS developers',
+    maintainer_email='clopy-ros@example.org',
+    description=open('package.xml').read().split('<description>')[1].split('</description>')[0],
+    license='MIT',
+    entry_points={
+        'console_scripts': [
+        ],
+        # subcommands of the `clopy` command (clopy.cli loads them by this group, so that
+        # bringup never imports the dashboard package)
+        'clopy.commands': [
+        ],
+    },
+)
