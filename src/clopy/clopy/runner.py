@@ -32,6 +32,7 @@ from clopy import rig
 from clopy.diskspace import check_free_space
 from clopy.monitor import Monitor
 from clopy.paradigms import HOT_PATH, NODES, PARADIGMS, compose
+from clopy.profile import apply_profile
 from clopy.processes import STOP_TIMEOUT_S, ProcessError, Session
 from clopy.rig_check_report import attach_latest_report
 from clopy.rosenv import RIG_KEYS, DomainBusy, DomainLease, apply_env, apply_loopback, loopback_env, rig_env
@@ -122,6 +123,9 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
         inherit_for_rerun(params, Path(opts.from_recording))
     if opts.sim:
         cfg.apply_simulation(params, opts.paradigm)  # before --set: an explicit setting wins
+    mouse = opts.mouse or str(params.get('recorder', {}).get('mouse') or 'mouse')
+    if source is None:   # what carries over from the mouse's last sessions (clopy.profile)
+        apply_profile(params, Path(opts.out_dir), mouse, opts.paradigm)
     for assignment in opts.sets:
         cfg.apply_set(params, assignment)
     if opts.trials is not None:
@@ -145,7 +149,6 @@ def prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
     if records_here(opts):
         check_free_space(params, Path(opts.out_dir))
     start = datetime.now(timezone.utc).astimezone()
-    mouse = opts.mouse or str(params.get('recorder', {}).get('mouse') or 'mouse')
     try:
         session_dir = create_session_dir(Path(opts.out_dir), mouse, start, opts.paradigm)
     except (ValueError, OSError) as exc:

@@ -72,6 +72,10 @@ def _check_name(kind: str, value: str) -> str:
     return value
 
 
+#: the check of a mouse id or paradigm name, for other packages (the mouse profile)
+check_name = _check_name
+
+
 def session_dir_name(mouse_id: str, start: datetime) -> str:
     """Folder name ``<mouse>_<YYYYmmdd-HHMMSS>`` (start in its own time zone)."""
     _check_name('mouse id', mouse_id)
