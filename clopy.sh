@@ -2,6 +2,7 @@
 # CLoPy-ROS from a checkout, with no prior set-up:
 #   ./clopy.sh setup [--dlc]  install (first run) and build the workspace; --dlc adds DeepLabCut-Live
 #   ./clopy.sh test           set up (with DeepLabCut-Live), then run every test (colcon test + tests/)
+#   ./clopy.sh docs [serve]   build the documentation site into site/ (serve: on 127.0.0.1)
 #   ./clopy.sh demo           set up, then run a simulated CLNF session
 #   ./clopy.sh <command> ...  any `clopy` command (run, replay, ...) in the project environment
 set -euo pipefail
@@ -9,6 +10,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 case "${1:-}" in
     setup) shift; exec "$repo/scripts/setup.sh" "$@" ;;
     test) shift; "$repo/scripts/setup.sh" --dlc; exec "$repo/scripts/test.sh" "$@" ;;
+    docs) shift; exec "$repo/scripts/docs.sh" "$@" ;;
 esac
 "$repo/scripts/setup.sh" >/dev/null
 set +u

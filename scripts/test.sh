@@ -26,6 +26,10 @@ watchers=()
 # downloads come before the watch starts: the StandardFirmata build the simavr test runs
 # (cached and checksummed; when it fails, that test fails naming why)
 "$repo/scripts/fetch_firmata_hex.sh" >/dev/null || echo "[clopy test] StandardFirmata not fetched"
+# the documentation site's strict build (a broken link or API reference fails the run); here,
+# before the watch, since the first run installs requirements/docs.txt
+"$repo/scripts/docs.sh" check
+docs_rc=$?
 if command -v tcpdump >/dev/null && [ "$(id -u)" = 0 ]; then
     for dev in /sys/class/net/*; do
         name="$(basename "$dev")"
@@ -102,4 +106,4 @@ for f in files:
         skipped += int(suite.get('skipped', 0))
 print(f'Total: {tests - failed - skipped} passed, {failed} failed, {skipped} skipped')
 PY
-[ "$unit_rc" = 0 ] && [ "$graph_rc" = 0 ] && [ "$net_rc" = 0 ]
+[ "$unit_rc" = 0 ] && [ "$graph_rc" = 0 ] && [ "$net_rc" = 0 ] && [ "$docs_rc" = 0 ]
