@@ -20,6 +20,10 @@ parameter file, `--set` and launch arguments against them before anything starts
 (exit 2, one line: `<file or --set>: node.key = value: allowed ...`). Parameters are
 read-only while a node runs, except the task variables `v.*`
 (`ros2 param set /task v.threshold 0.08`), which keep to the same limits.
+
+Columns: **type** (str, int, float, bool; `[]` a list of them), **default** (the node's own
+default; `config/<paradigm>.yaml` may set another), **unit** (`–`: none: a count, a name, a
+flag or a ratio such as dF/F), **allowed** (the range or the choices, enforced before start).
 '''
 
 
@@ -33,7 +37,7 @@ def table(params: Iterable[Param]) -> str:
             '|---|---|---|---|---|---|']
     for p in params:
         default = f'`{p.default!r}`'
-        rows.append(f'| `{p.name}` | {p.type} | {_cell(default)} | {_cell(p.unit) if p.unit else ""} | '
+        rows.append(f'| `{p.name}` | {p.type} | {_cell(default)} | {_cell(p.unit) if p.unit else "–"} | '
                     f'{_cell(p.allowed())} | {_cell(p.description)} |')
     return '\n'.join(rows) + '\n'
 
