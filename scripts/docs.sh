@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the CLoPy-ROS documentation site (MkDocs, Material theme, mkdocstrings) from docs/.
 #   ./clopy docs            set up (if needed), install requirements/docs.txt into .venv when
-#                           mkdocs is missing, regenerate the generated pages
+#                           a pinned tool is missing, regenerate the generated pages
 #                           (docs/parameters.md, docs/paradigms.md), then
 #                           `mkdocs build --strict` into site/ and print site/index.html
 #   ./clopy docs serve      the same, then serve the site on 127.0.0.1 (default port 8000;
@@ -65,7 +65,7 @@ fi
 
 # the generated pages, from the code
 python scripts/gen_param_docs.py >/dev/null
-python -m clopy.paradigms > docs/paradigms.md.new && mv docs/paradigms.md.new docs/paradigms.md
+python -m clopy.paradigms > build/paradigms.md.new && mv build/paradigms.md.new docs/paradigms.md
 
 if [ "$mode" = serve ]; then
     # on this computer only: every address given must be 127.0.0.1:PORT
