@@ -17,6 +17,8 @@ import sys
 
 import pandas as pd
 
+from figure_common import CLMF_CONTROL_GROUP as CONTROL_GROUP
+from figure_common import CLMF_GROUP_NOTES as NOTES
 from figure_common import figure, mean_sem, parse_args, read_table, run_main
 
 from clopy_data.analysis import format_stats
@@ -25,7 +27,6 @@ from clopy_data.analysis_stats import normalise
 
 TABLE = 'clmf_sessions_df.csv'
 FIGURE = 'clmf_groups.png'
-CONTROL_GROUP = 'grp3'  # the fixed-tone control (docs/figures.md)
 FIRST_DAYS = (1, 4)
 MIN_MICE = 2  # days with fewer mice are left out of the plot (no SEM); the statistics keep them
 COLOURS = {'grp1': 'tab:blue', 'grp2': 'tab:green', 'grp3': 'tab:red', 'grp4': 'tab:purple'}
@@ -37,10 +38,6 @@ def design(groups: list[str]) -> Design:
     extra = tuple(Window(p.group, p.name, FIRST_DAYS[0], FIRST_DAYS[1], 'days 1-4') for p in base.phases
                   if p.group != 'grp1' and p.name == 'all')
     return Design(base.name, base.phases, base.windows + extra)
-
-
-#: what the reference says about a group (clopy-original.md); the table alone for the others
-NOTES = {'grp1': 'left -> right forelimb at day 5', CONTROL_GROUP: 'fixed 1-kHz tone (control)'}
 
 
 def label(group: str, rows: pd.DataFrame) -> str:

@@ -23,7 +23,12 @@ except ImportError:  # a fresh clone: the library's source in the checkout (no R
 from clopy_data.analysis_load import AnalysisError  # noqa: E402
 from clopy_data.analysis_stats import read_sessions_table  # noqa: E402
 
-__all__ = ['AnalysisError', 'DATA_DIR', 'FIGURES_DIR', 'REPO', 'mean_sem', 'parse_args', 'read_table',
+#: what the reference (the original study) says about the CLMF groups; the others are
+#: described by their table alone (control point per day)
+CLMF_CONTROL_GROUP = 'grp3'
+CLMF_GROUP_NOTES = {'grp1': 'left -> right forelimb at day 5', CLMF_CONTROL_GROUP: 'fixed 1-kHz tone (control)'}
+
+__all__ = ['AnalysisError', 'CLMF_CONTROL_GROUP', 'CLMF_GROUP_NOTES', 'DATA_DIR', 'FIGURES_DIR', 'REPO', 'mean_sem', 'parse_args', 'read_table',
            'run_main', 'sem', 'figure']
 
 
