@@ -19,9 +19,8 @@ import pandas as pd
 
 from figure_common import CLMF_CONTROL_GROUP as CONTROL_GROUP
 from figure_common import CLMF_GROUP_NOTES as NOTES
-from figure_common import figure, mean_sem, parse_args, read_table, run_main
+from figure_common import figure, mean_sem, parse_args, print_learning_stats, read_table, run_main, save
 
-from clopy_data.analysis import format_stats
 from clopy_data.analysis_stats import CLMF_DAY_PAW_SWITCH, Design, Window, clmf_design, daily_rewards, learning_stats
 from clopy_data.analysis_stats import normalise
 
@@ -60,7 +59,7 @@ def print_overview(table: pd.DataFrame, daily: pd.DataFrame) -> None:
         print(f'{group:<6} {day:>3} {len(rows):>4} {rows["rewards"].mean():>8.3f} {rows["norm"].mean():>6.3f}')
 
 
-def draw(table: pd.DataFrame, daily: pd.DataFrame, stats: pd.DataFrame, path) -> None:
+def draw(table: pd.DataFrame, daily: pd.DataFrame, stats: pd.DataFrame):
     fig, axes = figure(12.0, 4.8, 1, 2)
     counts = daily.groupby(['group', 'day'])['mouse_id'].nunique()
     shown = counts[counts >= MIN_MICE].index.get_level_values('day')
@@ -91,7 +90,7 @@ def draw(table: pd.DataFrame, daily: pd.DataFrame, stats: pd.DataFrame, path) ->
              for r in first.itertuples() if pd.notna(r.p)]
     right.set_title('\n'.join(['RM-ANOVA over days 1-4'] + lines), fontsize=7.5)
     right.legend(fontsize=7.5, loc='lower right')
-    fig.savefig(path, dpi=120)
+    return fig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,11 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     norm = normalise(daily_rewards(table), plan)
     print_overview(table, norm)
     stats = learning_stats(norm, plan)
-    print('\nlearning statistics (rewards normalised per mouse and phase; missing mouse-days 0)')
-    print(format_stats(stats))
-    args.out.mkdir(parents=True, exist_ok=True)
-    draw(table, norm, stats, args.out / FIGURE)
-    print(f'\nwrote {args.out / FIGURE}')
+    print_learning_stats(stats)
+    save(draw(table, norm, stats), args.out, FIGURE)
     return 0
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 
-from figure_common import CLMF_GROUP_NOTES, figure, parse_args, read_table, run_main
+from figure_common import CLMF_GROUP_NOTES, figure, parse_args, read_table, run_main, save
 
 TABLE = 'clmf_kld_df.csv'
 FIGURE = 'clmf_kld.png'
@@ -78,7 +78,7 @@ def print_report(raw: pd.DataFrame, table: pd.DataFrame, means: pd.DataFrame, te
         print(f'{group}: n = {t["n"]} mice, chi2({len(parts) - 1}) = {t["chi2"]:.3f}, p = {t["p"]:.3g}')
 
 
-def draw(table: pd.DataFrame, means: pd.DataFrame, tests: dict, path) -> None:
+def draw(table: pd.DataFrame, means: pd.DataFrame, tests: dict):
     parts = body_parts(table)
     groups = sorted(table['group'].unique())
     fig, axes = figure(4.6 * len(groups), 8.6, 2, len(groups))
@@ -110,7 +110,7 @@ def draw(table: pd.DataFrame, means: pd.DataFrame, tests: dict, path) -> None:
     for ax in axes[1]:
         ax.set_xlim(0, xmax)  # one scale for every group
     fig.colorbar(image, ax=[axes[0][c] for c in range(len(groups))], shrink=0.8, label='KL divergence')
-    fig.savefig(path, dpi=120)
+    return fig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,9 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     means = mouse_means(table)
     tests = {group: friedman(rows) for group, rows in means.groupby(level='group')}
     print_report(raw, table, means, tests)
-    args.out.mkdir(parents=True, exist_ok=True)
-    draw(table, means, tests, args.out / FIGURE)
-    print(f'\nwrote {args.out / FIGURE}')
+    save(draw(table, means, tests), args.out, FIGURE)
     return 0
 
 

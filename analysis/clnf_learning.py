@@ -15,9 +15,8 @@ import sys
 
 import pandas as pd
 
-from figure_common import figure, mean_sem, parse_args, read_table, run_main
+from figure_common import figure, mean_sem, parse_args, print_learning_stats, read_table, run_main, save
 
-from clopy_data.analysis import format_stats
 from clopy_data.analysis_stats import (CLNF_DAY_RULE_CHANGE, CLNF_DESIGN, daily_rewards, learning_stats, normalise,
                                        paper_clnf_anova)
 
@@ -46,7 +45,7 @@ def print_overview(table: pd.DataFrame, daily: pd.DataFrame) -> None:
               f'{rows["performance"].mean():>8.3f} {rows["norm"].mean():>6.3f}')
 
 
-def draw(daily: pd.DataFrame, stats: pd.DataFrame, path) -> None:
+def draw(daily: pd.DataFrame, stats: pd.DataFrame):
     groups = sorted(daily['group'].unique())
     fig, axes = figure(5.2 * len(groups), 7.0, 2, len(groups))
     colours = {'all': 'tab:blue', 'before': 'tab:blue', 'after': 'tab:orange'}
@@ -81,7 +80,7 @@ def draw(daily: pd.DataFrame, stats: pd.DataFrame, path) -> None:
             top.text(CLNF_DAY_RULE_CHANGE + 0.7, 0.05, 'ROI rule\nchanged', color='tab:red', fontsize=8)
         top.legend(fontsize=7, loc='lower right')
         bottom.legend(fontsize=7, loc='lower right')
-    fig.savefig(path, dpi=120)
+    return fig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,11 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     print_overview(table, daily)
     stats = learning_stats(normalise(daily_rewards(table), CLNF_DESIGN), CLNF_DESIGN)
     stats = pd.concat([stats, paper_clnf_anova(table)], ignore_index=True)
-    print('\nlearning statistics (rewards normalised per mouse and phase; missing mouse-days 0)')
-    print(format_stats(stats))
-    args.out.mkdir(parents=True, exist_ok=True)
-    draw(daily, stats, args.out / FIGURE)
-    print(f'\nwrote {args.out / FIGURE}')
+    print_learning_stats(stats)
+    save(draw(daily, stats), args.out, FIGURE)
     return 0
 
 

@@ -28,8 +28,9 @@ from clopy_data.analysis_stats import read_sessions_table  # noqa: E402
 CLMF_CONTROL_GROUP = 'grp3'
 CLMF_GROUP_NOTES = {'grp1': 'left -> right forelimb at day 5', CLMF_CONTROL_GROUP: 'fixed 1-kHz tone (control)'}
 
-__all__ = ['AnalysisError', 'CLMF_CONTROL_GROUP', 'CLMF_GROUP_NOTES', 'DATA_DIR', 'FIGURES_DIR', 'REPO', 'mean_sem', 'parse_args', 'read_table',
-           'run_main', 'sem', 'figure']
+__all__ = ['AnalysisError', 'CLMF_CONTROL_GROUP', 'CLMF_GROUP_NOTES', 'DATA_DIR', 'FIGURES_DIR', 'REPO', 'mean_sem',
+           'parse_args', 'read_table',
+           'print_learning_stats', 'run_main', 'save', 'sem', 'figure']
 
 
 def parse_args(description: str, argv: list[str] | None) -> argparse.Namespace:
@@ -64,6 +65,22 @@ def figure(width_in: float, height_in: float, rows: int, cols: int):
     fig = Figure(figsize=(width_in, height_in), layout='constrained')
     FigureCanvasAgg(fig)
     return fig, fig.subplots(rows, cols, squeeze=False)
+
+
+def save(fig, out: Path, name: str) -> Path:
+    """Write the figure as ``out/name`` (folder created) and say so."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / name
+    fig.savefig(path, dpi=120)
+    print(f'\nwrote {path}')
+    return path
+
+
+def print_learning_stats(stats: pd.DataFrame) -> None:
+    """The learning statistics table as `clopy analyze` prints it."""
+    from clopy_data.analysis import format_stats
+    print('\nlearning statistics (rewards normalised per mouse and phase; missing mouse-days 0)')
+    print(format_stats(stats))
 
 
 def run_main(main, argv: list[str] | None = None) -> int:

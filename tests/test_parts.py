@@ -172,5 +172,6 @@ def test_models_found_from_env_or_module_path_else_a_clear_error(tmp_path):
     assert find_models() == (REPO / '3D-print').resolve()
     assert find_models(environ={'CLOPY_REPO': str(REPO)}, module_file=str(tmp_path / 'x.py')) == \
         (REPO / '3D-print').resolve()
-    with pytest.raises(PartsCommandError, match=r'no 3D-print/rig_parts folder.*clopy parts --models <checkout>/3D-print'):
+    with pytest.raises(PartsCommandError,
+                       match=r'no 3D-print/rig_parts folder.*clopy parts --models <checkout>/3D-print'):
         find_models(environ={}, module_file=str(tmp_path / 'site-packages' / 'clopy' / 'parts_command.py'))

@@ -145,7 +145,8 @@ class MouseHeadFixTop(PartSpec):
                            self.plate_thickness_mm)
         notch_w = self.plate_width_mm / 3
         part -= block(2.0, notch_w, self.thumb_notch_depth_mm,
-                      (self.plate_length_mm - 2.0, cy - notch_w / 2, self.plate_thickness_mm - self.thumb_notch_depth_mm))
+                      (self.plate_length_mm - 2.0, cy - notch_w / 2,
+                       self.plate_thickness_mm - self.thumb_notch_depth_mm))
         return part
 
 
@@ -173,7 +174,8 @@ class MouseHeadFixBack(PartSpec):
                      f'window_width_mm = {self.window_width_mm}: the window cuts the post holes')
         self.require(self.hole_top_offset_mm + self.hole_spacing_mm + self.hole_diameter_mm / 2 < self.plate_height_mm,
                      'the holes must lie on the plate (offset + spacing < plate_height_mm)')
-        self.require(self.window_height_mm < self.plate_height_mm - 4, 'window_height_mm must leave 2 mm above and below')
+        self.require(self.window_height_mm < self.plate_height_mm - 4,
+                     'window_height_mm must leave 2 mm above and below')
 
     def envelope_mm(self) -> tuple[float, float, float]:
         return self.plate_length_mm, self.plate_thickness_mm, self.plate_height_mm

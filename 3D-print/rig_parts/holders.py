@@ -34,7 +34,8 @@ class MirrorHolderFront(PartSpec):
     mount_hole_spacing_mm: float = 28.0
 
     def check(self) -> None:
-        self.require(0 < self.mirror_angle_deg < 90, f'mirror_angle_deg = {self.mirror_angle_deg}; allowed: 0 < angle < 90')
+        self.require(0 < self.mirror_angle_deg < 90,
+                     f'mirror_angle_deg = {self.mirror_angle_deg}; allowed: 0 < angle < 90')
         self.require(self.slot_depth_mm < self.block_length_mm, 'slot_depth_mm must be < block_length_mm')
         self.require(self.mount_hole_spacing_mm + self.mount_hole_diameter_mm < self.block_width_mm,
                      f'mount_hole_spacing_mm = {self.mount_hole_spacing_mm}: the holes leave the flange')

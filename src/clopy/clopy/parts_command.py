@@ -73,7 +73,8 @@ def parse_sets(items: list[str], parts: dict[str, Any]) -> dict[str, dict[str, f
         key, sep, text = item.partition('=')
         part, dot, param = key.partition('.')
         if not sep or not dot:
-            raise PartsCommandError(f'--set {item!r}: expected PART.PARAM=VALUE, e.g. MouseHeadFixPost.pillar_height_mm=60')
+            raise PartsCommandError(f'--set {item!r}: expected PART.PARAM=VALUE, '
+                                    'e.g. MouseHeadFixPost.pillar_height_mm=60')
         if part not in parts:
             raise PartsCommandError(f'--set {item!r}: unknown part {part!r}; allowed: {", ".join(parts)}')
         fields = [f.name for f in dataclasses.fields(parts[part])]
