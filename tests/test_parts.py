@@ -175,3 +175,13 @@ def test_models_found_from_env_or_module_path_else_a_clear_error(tmp_path):
     with pytest.raises(PartsCommandError,
                        match=r'no 3D-print/rig_parts folder.*clopy parts --models <checkout>/3D-print'):
         find_models(environ={}, module_file=str(tmp_path / 'site-packages' / 'clopy' / 'parts_command.py'))
+
+
+def test_docs_list_every_parameter_with_its_default():
+    text = (REPO / 'docs' / 'parts.md').read_text()
+    for name, spec in rig_parts.PARTS.items():
+        assert f'### {name}\n' in text, name
+        assert f'](img/parts-{name}.png)' in text and (REPO / 'docs' / 'img' / f'parts-{name}.png').is_file(), name
+        section = text.split(f'### {name}\n', 1)[1].split('\n### ', 1)[0]
+        for field in dataclasses.fields(spec):
+            assert f'| `{field.name}` | {getattr(spec, field.name):g} |' in section, (name, field.name)
