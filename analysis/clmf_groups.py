@@ -53,6 +53,11 @@ def print_overview(table: pd.DataFrame, daily: pd.DataFrame) -> None:
                            for j, d in rows.groupby('control_joint')['day'])
         print(f'{label(group, rows)}, {len(rows)} sessions, days {rows["day"].min()}-{rows["day"].max()}; '
               f'control point {joints}')
+    shared = table[table.duplicated(['mouse_id', 'cal_day'], keep=False)]
+    if len(shared):
+        print(f'note: {shared[["mouse_id", "cal_day"]].drop_duplicates().shape[0]} sessions of '
+              f'{", ".join(sorted(shared["mouse_id"].unique()))} are listed in more than one group; '
+              'each group counts them')
     print('\nper day (mean over mice of each mouse\'s daily mean)')
     print(f'{"group":<6} {"day":>3} {"mice":>4} {"rewards":>8} {"norm":>6}')
     for (group, day), rows in daily.groupby(['group', 'day']):

@@ -108,6 +108,8 @@ def test_clmf_groups(outputs):
         mice, sessions = number_after(out, rf'^{group}:.*?(\d+) mice, (\d+) sessions')
         assert (int(mice), int(sessions)) == (rows['mouse_id'].nunique(), len(rows))
     assert re.search(r'^grp3: fixed 1-kHz tone \(control\)', out, re.MULTILINE)
+    shared = table[table.duplicated(['mouse_id', 'cal_day'], keep=False)]
+    assert f'note: {len(shared.drop_duplicates(["mouse_id", "cal_day"]))} sessions of GER2_ai94, HYL3_tta' in out
     rewards = daily(table, 'rewards')
     for group, day, first, last in (('grp3', 3, None, None), ('grp1', 6, 5, 10)):
         mice, mean_rewards, mean_norm = number_after(out, rf'^{group}\s+{day}\s+(\d+)\s+([\d.]+)\s+([\d.]+)$')
