@@ -26,7 +26,7 @@ from clopy import config as cfg
 # bringup commands that live in their own modules (each has add_command(sub)); the offline
 # data commands (tables, plot, analyze) come from clopy_data, as `python -m clopy_data` has them
 COMMAND_MODULES = ('clopy_data.threshold_sim', 'clopy.replay', 'clopy.pose_model',
-                   'clopy.rig_check')
+                   'clopy.rig_check', 'clopy.parts_command')
 #: entry-point group of modules with add_command(sub) from packages that use bringup
 #: (clopy_dashboard: `clopy dashboard`, `clopy experiment`)
 COMMAND_GROUP = 'clopy.commands'
