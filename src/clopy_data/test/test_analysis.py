@@ -1,5 +1,5 @@
 """Tests of clopy_data.analysis: the loaders on a hand-written session, the learning statistics on
-the original study's CLNF table (read in place from ../shared/data)."""
+the original study's CLNF table (processed_data/ of the checkout, copied from the study)."""
 from __future__ import annotations
 
 import json
@@ -30,15 +30,15 @@ from clopy_data.analysis import (
 from clopy_data.session import EventLogWriter
 from clopy_data.tables import FrameTableWriter
 
-SHARED_DATA = Path(__file__).resolve().parents[3].parent / 'shared' / 'data'
+SHARED_DATA = Path(__file__).resolve().parents[3] / 'processed_data'
 UTC = timezone.utc
 
 
 def shared_table(name: str) -> Path:
     path = SHARED_DATA / name
     if not path.is_file():
-        pytest.fail(f'{path} is missing: these tests read the original study\'s table in place '
-                    '(the workspace must have ../shared/data next to the repository)')
+        pytest.fail(f'{path} is missing: these tests read the original study\'s table from the '
+                    'checkout\'s processed_data/')
     return path
 
 
