@@ -18,16 +18,22 @@
 #                  deeplabcut-live[pytorch], holding the system numpy and an
 #                  installed torch (not pinned further; not tested here).
 #                  Once installed it stays; later runs without --dlc leave it alone.
+#          --tools also install the tools (requirements/tools.txt, exact pins): the
+#                  documentation site (MkDocs), the printable parts' CAD kernel
+#                  (build123d, ezdxf, trimesh) and the browser-test driver (Playwright).
+#                  `./clopy.sh test`, `./clopy.sh docs` and `./clopy.sh parts` ask for it.
 # Environment: PYTHON (interpreter for the PyPI world, default python3),
 #              CLOPY_FORCE_BUILD=1 (rebuild even when nothing changed).
 set -euo pipefail
 
 with_dlc=0
+with_tools=0
 for arg in "$@"; do
     case "$arg" in
         --dlc) with_dlc=1 ;;
+        --tools) with_tools=1 ;;
         -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) printf '[clopy setup] error: unknown option %s (allowed: --dlc)\n' "$arg" >&2; exit 2 ;;
+        *) printf '[clopy setup] error: unknown option %s (allowed: --dlc, --tools)\n' "$arg" >&2; exit 2 ;;
     esac
 done
 
@@ -164,6 +170,26 @@ PY
         echo "$dlc_want" > "$dlc_stamp"
     else
         say "DeepLabCut-Live extra up to date"
+    fi
+fi
+
+# --- optional extra: the tools (docs site, printable parts, browser tests) --------
+tools_stamp="$venv/.clopy-tools"
+if [ "$with_tools" = 1 ]; then
+    tools_want="$world $pyver $(hash_files requirements/tools.txt requirements/docs.txt requirements/parts.txt requirements/browser-test.txt)"
+    if [ "$(cat "$tools_stamp" 2>/dev/null)" != "$tools_want" ]; then
+        say "installing the tools: MkDocs, build123d, Playwright (first run takes a minute)"
+        tools_constraints=()
+        if [ "$world" = "pypi" ] && [ -f "$lock" ]; then
+            tools_constraints=(-c "$lock")
+        elif [ "$world" = "system" ]; then
+            tools_constraints=(-c "$venv/.numpy-constraint.txt")
+        fi
+        "$vpy" -m pip install --disable-pip-version-check -q "${tools_constraints[@]}" -r requirements/tools.txt \
+            || die "could not install requirements/tools.txt"
+        echo "$tools_want" > "$tools_stamp"
+    else
+        say "tools up to date"
     fi
 fi
 

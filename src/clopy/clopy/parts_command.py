@@ -63,7 +63,7 @@ def load_models(folder: Path) -> Any:
     except ImportError as exc:
         raise PartsCommandError(
             f'{folder / MODELS_PACKAGE}: cannot import the models ({exc}); install the CAD libraries with '
-            f'`pip install -r {folder.parent / REQUIREMENTS}`') from exc
+            f'`{folder.parent / "scripts/setup.sh"} --tools` (or `pip install -r {folder.parent / REQUIREMENTS}`)') from exc
 
 
 def parse_sets(items: list[str], parts: dict[str, Any]) -> dict[str, dict[str, float]]:
