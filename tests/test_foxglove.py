@@ -1,0 +1,175 @@
+"""The Foxglove bridge in a real session: `clopy run clnf_1roi --sim --foxglove` (two short
+trials), watched by a WebSocket client speaking the Foxglove protocol, as the Foxglove app
+does: it reads the advertised channels, subscribes to /control_signal, /image_raw and
+/session_status and decodes the CDR bytes it receives with the advertised ros2msg schema
+(mcap_ros2, the same kind of parser as Foxglove's) and with rclpy."""
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import websockets
+from mcap.records import Schema
+from mcap_ros2.decoder import DecoderFactory
+from rclpy.serialization import deserialize_message
+from rosbags.typesys import get_types_from_msg
+from sensor_msgs.msg import Image
+
+from clopy_data.topics import TOPICS
+from clopy_dashboard.foxglove import protocol
+from clopy_interfaces.msg import ControlSignal, SessionStatus
+from clopy.rosenv import DomainLease, apply_loopback, loopback_env
+
+from test_clnf_graph import FAST, no_process_left, session_dir
+
+WANTED = ('/control_signal', '/image_raw', '/session_status')
+N_SIGNALS = 20
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class Lines:
+    """stdout of a process, line by line, read in a thread."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc) -> None:
+        for line in proc.stdout:
+            self.lines.append(line.rstrip('\n'))
+
+    def wait_for(self, prefix: str, timeout_s: float) -> str:
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            found = [x for x in self.lines if x.startswith(prefix)]
+            if found:
+                return found[0]
+            time.sleep(0.1)
+        raise AssertionError(f'no line {prefix!r} in:\n' + '\n'.join(self.lines))
+
+    def text(self) -> str:
+        self._thread.join(timeout=10)
+        return '\n'.join(self.lines)
+
+
+async def connect(port: int, timeout_s: float = 60.0):
+    """The bridge process starts when the address is printed: try until it listens."""
+    end = time.monotonic() + timeout_s
+    while True:
+        try:
+            return await websockets.connect(f'ws://127.0.0.1:{port}', subprotocols=list(protocol.SUBPROTOCOLS),
+                                            max_size=None)
+        except OSError:
+            if time.monotonic() > end:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def watch(port: int) -> dict:
+    """Connect, read serverInfo and advertise, subscribe to WANTED; collect N_SIGNALS
+    control signals, one image and one status; then unsubscribe everything."""
+    async with await connect(port) as ws:
+        info = json.loads(await ws.recv())
+        advertise = json.loads(await ws.recv())
+        channels = protocol.channels_by_topic(advertise)
+        by_sub = {}
+        for sub_id, topic in enumerate(WANTED, start=1):
+            await ws.send(protocol.subscribe(sub_id, channels[topic]['id']))
+            by_sub[sub_id] = topic
+        got: dict[str, list[bytes]] = {t: [] for t in WANTED}
+        while len(got['/control_signal']) < N_SIGNALS or not got['/image_raw'] or not got['/session_status']:
+            frame = await asyncio.wait_for(ws.recv(), timeout=30)
+            if isinstance(frame, bytes):
+                data = protocol.parse_message_data(frame)
+                got[by_sub[data.subscription_id]].append(data.payload)
+        await ws.send(protocol.unsubscribe(*by_sub))
+        return {'subprotocol': ws.subprotocol, 'info': info, 'channels': channels, 'got': got}
+
+
+@pytest.fixture(scope='module')
+def watched(tmp_path_factory):
+    out = tmp_path_factory.mktemp('foxglove')
+    port = free_port()
+    saved = dict(os.environ)
+    with DomainLease() as lease:
+        apply_loopback(lease.domain_id)
+        env = loopback_env(lease.domain_id)
+        cmd = [sys.executable, '-m', 'clopy.cli', 'run', 'clnf_1roi', '--sim', '--trials', '2', '--out', str(out),
+               '--foxglove', '--foxglove-port', str(port)]
+        for s in FAST + ['task.v.max_trial_s=3.0', 'camera.synthetic.activity=ramp']:
+            cmd += ['--set', s]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        lines = Lines(proc)
+        try:
+            line = lines.wait_for('foxglove ws://', 90)
+            seen = asyncio.run(watch(port))
+            os.killpg(proc.pid, signal.SIGINT)   # enough seen: stop the session as a user does
+            code = proc.wait(timeout=90)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            os.environ.clear()
+            os.environ.update(saved)
+    yield {'port': port, 'line': line, 'code': code, 'stdout': lines.text(), 'out': out, **seen}
+
+
+def test_run_prints_the_address_and_ends_cleanly(watched):
+    assert watched['line'] == f"foxglove ws://127.0.0.1:{watched['port']}"
+    assert watched['code'] == 0, watched['stdout']
+    d = session_dir(watched['out'])
+    assert (d / 'logs' / 'foxglove.log').is_file()
+    assert not no_process_left(d)
+
+
+def test_every_session_topic_is_advertised_as_cdr_with_its_ros2msg_schema(watched):
+    assert watched['subprotocol'] in protocol.SUBPROTOCOLS
+    channels = watched['channels']
+    assert set(channels) == {'/' + t for t in TOPICS}
+    for topic, msgtype in TOPICS.items():
+        ch = channels['/' + topic]
+        assert (ch['encoding'], ch['schemaEncoding'], ch['schemaName']) == ('cdr', 'ros2msg', msgtype)
+        # the definition text parses, nested types included (Header, Time)
+        types = get_types_from_msg(ch['schema'], msgtype)
+        assert msgtype in types
+    assert 'MSG: std_msgs/Header' in channels['/control_signal']['schema']
+
+
+def test_control_signals_decode_from_the_cdr_bytes_in_frame_order(watched):
+    schema = watched['channels']['/control_signal']
+    decode = DecoderFactory().decoder_for('cdr', Schema(id=1, name=schema['schemaName'], encoding='ros2msg',
+                                                       data=schema['schema'].encode()))
+    signals = [deserialize_message(p, ControlSignal) for p in watched['got']['/control_signal']]
+    assert len(signals) >= 20
+    indices = [m.frame_index for m in signals]
+    assert indices == sorted(indices) and len(set(indices)) == len(indices), indices
+    for m, payload in zip(signals, watched['got']['/control_signal']):
+        assert math.isfinite(m.value)
+        assert m.units == 'dff'
+        via_schema = decode(payload)   # what Foxglove reads from the advertised schema
+        assert via_schema.value == m.value and via_schema.frame_index == m.frame_index
+
+
+def test_image_and_status_arrive_whole(watched):
+    image = deserialize_message(watched['got']['/image_raw'][0], Image)
+    assert image.encoding in ('mono8', 'bgr8')
+    assert image.width > 0 and len(image.data) == image.step * image.height
+    assert image.header.frame_id.startswith('camera#')
+    status = deserialize_message(watched['got']['/session_status'][0], SessionStatus)
+    assert status.paradigm == 'clnf_1roi' and status.total_trials == 2 and status.state
