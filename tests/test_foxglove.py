@@ -17,6 +17,7 @@ import threading
 import time
 
 import pytest
+import rclpy
 import websockets
 from mcap.records import Schema
 from mcap_ros2.decoder import DecoderFactory
@@ -80,10 +81,21 @@ async def connect(port: int, timeout_s: float = 60.0):
             await asyncio.sleep(0.2)
 
 
-async def watch(port: int) -> dict:
+async def settle(count, value: int, timeout_s: float = 10.0) -> int:
+    """Poll count() until it gives value (graph changes take a moment); the last count."""
+    end = time.monotonic() + timeout_s
+    while (n := count()) != value and time.monotonic() < end:
+        await asyncio.sleep(0.1)
+    return n
+
+
+async def watch(port: int, count) -> dict:
     """Connect, read serverInfo and advertise, subscribe to WANTED; collect N_SIGNALS
-    control signals, one image and one status; then unsubscribe everything."""
+    control signals, one image and one status; then unsubscribe everything. count():
+    the subscribers of control_signal in the ROS graph, noted at each step."""
+    counts = {}
     async with await connect(port) as ws:
+        counts['connected'] = await settle(count, 2)   # discovery of the graph by this test's node
         info = json.loads(await ws.recv())
         advertise = json.loads(await ws.recv())
         channels = protocol.channels_by_topic(advertise)
@@ -97,8 +109,10 @@ async def watch(port: int) -> dict:
             if isinstance(frame, bytes):
                 data = protocol.parse_message_data(frame)
                 got[by_sub[data.subscription_id]].append(data.payload)
+        counts['subscribed'] = count()
         await ws.send(protocol.unsubscribe(*by_sub))
-        return {'subprotocol': ws.subprotocol, 'info': info, 'channels': channels, 'got': got}
+        counts['unsubscribed'] = await settle(count, counts['connected'])
+        return {'subprotocol': ws.subprotocol, 'info': info, 'channels': channels, 'got': got, 'counts': counts}
 
 
 @pytest.fixture(scope='module')
@@ -110,18 +124,22 @@ def watched(tmp_path_factory):
         apply_loopback(lease.domain_id)
         env = loopback_env(lease.domain_id)
         cmd = [sys.executable, '-m', 'clopy.cli', 'run', 'clnf_1roi', '--sim', '--trials', '2', '--out', str(out),
-               '--foxglove', '--foxglove-port', str(port)]
+               '--foxglove', '--foxglove-port', str(port), '--domain-id', str(lease.domain_id)]
         for s in FAST + ['task.v.max_trial_s=3.0', 'camera.synthetic.activity=ramp']:
             cmd += ['--set', s]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)
         lines = Lines(proc)
+        rclpy.init()
+        graph = rclpy.create_node('foxglove_test_graph')
         try:
             line = lines.wait_for('foxglove ws://', 90)
-            seen = asyncio.run(watch(port))
+            seen = asyncio.run(watch(port, lambda: graph.count_subscribers('/control_signal')))
             os.killpg(proc.pid, signal.SIGINT)   # enough seen: stop the session as a user does
             code = proc.wait(timeout=90)
         finally:
+            graph.destroy_node()
+            rclpy.shutdown()
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
@@ -134,8 +152,17 @@ def test_run_prints_the_address_and_ends_cleanly(watched):
     assert watched['line'] == f"foxglove ws://127.0.0.1:{watched['port']}"
     assert watched['code'] == 0, watched['stdout']
     d = session_dir(watched['out'])
-    assert (d / 'logs' / 'foxglove.log').is_file()
+    log = (d / 'logs' / 'foxglove.log').read_text()
+    assert f"foxglove ws://127.0.0.1:{watched['port']}: {len(TOPICS)} topics" in log
+    assert 'Traceback' not in log and 'ERROR' not in log, log
     assert not no_process_left(d)
+
+
+def test_the_bridge_subscribes_in_ros_only_while_a_client_watches(watched):
+    # the task and the recorder read control_signal; the bridge adds its reader for the
+    # client's subscription and drops it when the client unsubscribes
+    counts = watched['counts']
+    assert counts == {'connected': 2, 'subscribed': 3, 'unsubscribed': 2}
 
 
 def test_every_session_topic_is_advertised_as_cdr_with_its_ros2msg_schema(watched):
