@@ -221,3 +221,30 @@ def test_a_bind_beyond_loopback_is_refused_unless_allowed_and_then_warned(proces
     os.killpg(allowed.pid, signal.SIGINT)
     assert allowed.wait(timeout=30) == 0
     assert 'no authentication' in lines.text()
+
+
+def test_the_options_of_clopy_run_and_the_launch_files():
+    from launch.actions import LogInfo
+    from launch_ros.actions import Node
+
+    from clopy import foxglove_option
+    from clopy.cli import build_parser
+    from clopy.config import ConfigError
+    args = build_parser().parse_args(['run', 'clnf_1roi', '--foxglove', '--foxglove-port', '9100'])
+    assert foxglove_option.port_from_args(args) == 9100
+    assert foxglove_option.port_from_args(build_parser().parse_args(['run', 'clnf_1roi'])) is None
+    assert foxglove_option.launch_actions({'foxglove': 'false'}.get, 'p.yaml') == []
+    with socket.socket() as taken:
+        taken.bind(('127.0.0.1', 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f'--foxglove-port {port}: 127.0.0.1:{port} is not free'):
+            foxglove_option.check_port(port)
+        with pytest.raises(RuntimeError, match=f'foxglove_port:={port}: 127.0.0.1:{port} is not free'):
+            foxglove_option.launch_actions({'foxglove': 'true', 'foxglove_port': str(port)}.get, 'p.yaml')
+    with pytest.raises(ConfigError, match='--foxglove-port 70000: allowed: a whole number from 1 to 65535'):
+        foxglove_option.check_port(70000)
+    node, line = foxglove_option.launch_actions({'foxglove': 'true', 'foxglove_port': str(free_port())}.get,
+                                                'p.yaml')
+    assert isinstance(node, Node) and isinstance(line, LogInfo)
+    assert (node.node_package, node.node_executable) == ('clopy_dashboard', 'foxglove_bridge')

@@ -28,21 +28,34 @@ def port_from_args(args) -> int | None:
     return args.foxglove_port if getattr(args, 'foxglove', False) else None
 
 
-def check_port(port: int, option: str = '--foxglove-port') -> None:
-    """ConfigError before anything starts when the port is out of range or taken."""
+def check_port(port: int | None, given: str = '') -> None:
+    """ConfigError before anything starts when the port is out of range or taken (None: no
+    bridge); `given`: how the port was given (default '--foxglove-port N')."""
+    if port is None:
+        return
+    given = given or f'--foxglove-port {port}'
     if not 1 <= port <= 65535:
-        raise cfg.ConfigError(f'{option} {port}: allowed: a whole number from 1 to 65535')
+        raise cfg.ConfigError(f'{given}: allowed: a whole number from 1 to 65535')
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((HOST, port))
         except OSError as exc:
-            raise cfg.ConfigError(f'{option} {port}: {HOST}:{port} is not free ({exc.strerror}); allowed: a free '
+            raise cfg.ConfigError(f'{given}: {HOST}:{port} is not free ({exc.strerror}); allowed: a free '
                                   'port') from None
 
 
 def address(port: int) -> str:
     return f'foxglove ws://{HOST}:{port}'
+
+
+def start(session, port: int | None, say) -> None:
+    """`clopy run`: start the bridge as a process of the session (clopy.processes.Session)
+    and print its address; nothing without --foxglove (port None)."""
+    if port is None:
+        return
+    session.start(*BRIDGE, env={PORT_ENV: str(port)})
+    say(address(port))
 
 
 def launch_arguments() -> list:
@@ -66,7 +79,7 @@ def launch_actions(arg, params_path) -> list:
     except ValueError:
         raise RuntimeError(f'foxglove_port:={text!r}: allowed: a whole number from 1 to 65535') from None
     try:
-        check_port(port, 'foxglove_port:=')
+        check_port(port, f'foxglove_port:={port}')
     except cfg.ConfigError as exc:
         raise RuntimeError(str(exc)) from None
     package, executable, name = BRIDGE

@@ -268,8 +268,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
     hot: list[str] = []   # the nodes of the hot-path process (--composed)
     if opts.composed:
         nodes, hot = compose(nodes)
-    if opts.foxglove_port is not None:
-        foxglove_option.check_port(opts.foxglove_port)
+    foxglove_option.check_port(opts.foxglove_port)
     lease, graph = lease_domain(opts)
     domain_id = lease.domain_id
     try:
@@ -338,9 +337,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
                 raise RunError(f'start-up timed out; topics without their subscribers: {missing}'
                                + (f'; not seen on the other computer: {absent}' if absent else ''))
             monitor.spin(0.1)
-        if opts.foxglove_port is not None:   # after the start condition: it never counts as a subscriber
-            session.start(*foxglove_option.BRIDGE, env={foxglove_option.PORT_ENV: str(opts.foxglove_port)})
-            say(foxglove_option.address(opts.foxglove_port))
+        foxglove_option.start(session, opts.foxglove_port, say)   # after the start condition: never a subscriber
         for entry in camera:
             start(*entry)
         last_print = 0.0

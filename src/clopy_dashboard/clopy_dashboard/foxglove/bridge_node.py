@@ -9,13 +9,13 @@ mid-session first delivers the writer's history (events so far, the latest statu
 """
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import time
 
 from rclpy.node import Node
 
+from clopy.replay import message_class
 from clopy_common import qos
 from clopy_common.node_main import StartupError, run_node
 
@@ -26,12 +26,6 @@ from clopy_dashboard.foxglove.server import BridgeServer
 
 #: how often the node follows the clients' subscriptions (s)
 DEMAND_PERIOD_S = 0.1
-
-
-def message_class(msgtype: str):
-    """'sensor_msgs/msg/Image' -> the rclpy message class."""
-    package, kind, name = msgtype.split('/')
-    return getattr(importlib.import_module(f'{package}.{kind}'), name)
 
 
 class FoxgloveBridgeNode(Node):
