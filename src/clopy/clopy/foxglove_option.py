@@ -12,7 +12,7 @@ from clopy import config as cfg
 BRIDGE = ('clopy_dashboard', 'foxglove_bridge', 'foxglove')
 HOST = '127.0.0.1'
 DEFAULT_PORT = 8765
-#: how the port reaches the bridge started by `clopy run` (clopy_dashboard.foxglove.options.PORT_ENV)
+#: how the port reaches the bridge started by `clopy run` (the bridge reads it: clopy_dashboard.foxglove)
 PORT_ENV = 'CLOPY_FOXGLOVE_PORT'
 
 

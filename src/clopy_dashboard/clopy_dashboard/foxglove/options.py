@@ -4,12 +4,12 @@ only taken with ``allow_remote`` and is warned about. Plain Python."""
 from __future__ import annotations
 
 import ipaddress
-import socket
 
-DEFAULT_HOST = '127.0.0.1'
-DEFAULT_PORT = 8765
-#: environment variable `clopy run --foxglove-port N` hands the port over with
-PORT_ENV = 'CLOPY_FOXGLOVE_PORT'
+# the address `clopy run --foxglove` prints, and the variable it hands its port over with
+from clopy.foxglove_option import DEFAULT_PORT, PORT_ENV
+from clopy.foxglove_option import HOST as DEFAULT_HOST
+
+__all__ = ['DEFAULT_HOST', 'DEFAULT_PORT', 'PORT_ENV', 'BindError', 'check_bind', 'is_loopback']
 
 REMOTE_WARNING = ('WARNING: the Foxglove bridge listens on {host}:{port}, beyond this computer. The Foxglove '
                   'WebSocket protocol has no authentication: anyone who can reach this port sees every topic '
@@ -43,16 +43,3 @@ def check_bind(host: str, port: int, allow_remote: bool, where: str = 'foxglove'
                         'protocol has no authentication)')
     return REMOTE_WARNING.format(host=host, port=port)
 
-
-def port_free(host: str, port: int) -> bool:
-    """Whether a TCP server could listen on host:port now (port 0: always)."""
-    if port == 0:
-        return True
-    family = socket.AF_INET6 if ':' in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
