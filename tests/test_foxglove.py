@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import rclpy
@@ -66,6 +67,13 @@ class Lines:
     def text(self) -> str:
         self._thread.join(timeout=10)
         return '\n'.join(self.lines)
+
+
+def bridge_pid(d: Path) -> int:
+    """The bridge process of session `d`."""
+    mine = [pid for pid in no_process_left(d) if b'foxglove_bridge' in Path(f'/proc/{pid}/cmdline').read_bytes()]
+    assert len(mine) == 1, mine
+    return int(mine[0])
 
 
 async def connect(port: int, timeout_s: float = 60.0):
@@ -135,6 +143,10 @@ def watched(tmp_path_factory):
         try:
             line = lines.wait_for('foxglove ws://', 90)
             seen = asyncio.run(watch(port, lambda: graph.count_subscribers('/control_signal')))
+            # a viewer that dies leaves the session running
+            os.kill(bridge_pid(session_dir(out)), signal.SIGKILL)
+            time.sleep(2.0)
+            seen['running_after_bridge_killed'] = proc.poll() is None
             os.killpg(proc.pid, signal.SIGINT)   # enough seen: stop the session as a user does
             code = proc.wait(timeout=90)
         finally:
@@ -156,6 +168,11 @@ def test_run_prints_the_address_and_ends_cleanly(watched):
     assert f"foxglove ws://127.0.0.1:{watched['port']}: {len(TOPICS)} topics" in log
     assert 'Traceback' not in log and 'ERROR' not in log, log
     assert not no_process_left(d)
+
+
+def test_a_killed_bridge_does_not_end_the_session(watched):
+    assert watched['running_after_bridge_killed']
+    assert 'session ended: stopped by the user' in watched['stdout'], watched['stdout']
 
 
 def test_the_bridge_subscribes_in_ros_only_while_a_client_watches(watched):

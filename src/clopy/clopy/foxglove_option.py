@@ -49,6 +49,12 @@ def address(port: int) -> str:
     return f'foxglove ws://{HOST}:{port}'
 
 
+def session_enders(exited: dict[str, int]) -> dict[str, int]:
+    """The exited processes whose end ends the session: all but the bridge (a viewer that
+    stops, e.g. killed, leaves the session running; its log says why)."""
+    return {name: code for name, code in exited.items() if name != BRIDGE[2]}
+
+
 def start(session, port: int | None, say) -> None:
     """`clopy run`: start the bridge as a process of the session (clopy.processes.Session)
     and print its address; nothing without --foxglove (port None)."""

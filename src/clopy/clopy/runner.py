@@ -343,7 +343,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
         last_print = 0.0
         while not stop_event.is_set():
             monitor.spin(0.1)
-            ended = session.exited()
+            ended = foxglove_option.session_enders(session.exited())
             if ended:
                 monitor.spin(0.3)   # the SessionEnd of a node that ended the session is on its way
                 name = next((n for n in ('task', 'camera') if n in ended), next(iter(ended)))
