@@ -184,6 +184,7 @@ def test_the_bridge_subscribes_in_ros_only_while_a_client_watches(watched):
 
 def test_every_session_topic_is_advertised_as_cdr_with_its_ros2msg_schema(watched):
     assert watched['subprotocol'] in protocol.SUBPROTOCOLS
+    assert watched['info']['capabilities'] == []   # watching only: no publishing, services or parameters
     channels = watched['channels']
     assert set(channels) == {'/' + t for t in TOPICS}
     for topic, msgtype in TOPICS.items():
