@@ -19,6 +19,7 @@ setup(
     license='MIT',
     entry_points={
         'console_scripts': [
+            'foxglove_bridge = clopy_dashboard.foxglove.bridge_node:main',
         ],
         # subcommands of the `clopy` command (clopy.cli loads them by this group, so that
         # bringup never imports the dashboard package)

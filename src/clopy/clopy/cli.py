@@ -22,6 +22,7 @@ from clopy_data.folder import SessionFolder
 from clopy_data.postprocess import finish_session, print_summary, read_summary_row
 
 from clopy import config as cfg
+from clopy import foxglove_option
 
 # bringup commands that live in their own modules (each has add_command(sub)); the offline
 # data commands (tables, plot, analyze) come from clopy_data, as `python -m clopy_data` has them
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument('paradigm', help=f'one of {", ".join(cfg.PARADIGMS)}')
     _session_options(run)
     _rig_options(run)
+    foxglove_option.add_arguments(run)
     demo = sub.add_parser('demo', help='a short simulated CLNF 1-ROI session')
     _session_options(demo, demo=True)
     # commands that live in their own modules: each adds its parser with set_defaults(func=...)
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                           out_dir=args.out, sets=args.sets, params_file=args.params_file,
                           domain_id=args.domain_id, from_recording=args.from_recording,
                           nodes=args.nodes, remote=args.remote, peers=args.peers, composed=args.composed,
-                          rt_priority=args.rt_priority)
+                          rt_priority=args.rt_priority, foxglove_port=foxglove_option.port_from_args(args))
     stop = threading.Event()
 
     def on_signal(signum, frame):

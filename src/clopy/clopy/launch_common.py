@@ -38,6 +38,8 @@ def paradigm_launch_description(paradigm: str):
     from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument, OpaqueFunction
 
+    from clopy import foxglove_option
+
     args = [
         DeclareLaunchArgument('params_file', default_value='',
                               description='parameter file (default: the paradigm\'s own)'),
@@ -63,6 +65,7 @@ def paradigm_launch_description(paradigm: str):
                               description='real-time priority 1-99 (SCHED_FIFO) of the hot-path processes '
                                           'where permitted, as clopy run --rt-priority'),
     ]
+    args += foxglove_option.launch_arguments()
     return LaunchDescription(args + [OpaqueFunction(function=_session_actions, args=[paradigm])])
 
 
@@ -154,4 +157,5 @@ def _session_actions(context, paradigm: str):
             folder.record_node_exit(name, event.returncode)
             return [EmitEvent(event=Shutdown(reason=f'{name} ended'))] if ender else None
         actions.append(RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_exit)))
-    return actions
+    from clopy import foxglove_option   # foxglove:=true: the bridge, no session ender
+    return actions + foxglove_option.launch_actions(arg, params_path)

@@ -28,7 +28,7 @@ from clopy_data.folder import BAG_METADATA, PARAMETERS, TONES_WAV, SessionFolder
 from clopy_data.session import create_session_dir
 
 from clopy import config as cfg
-from clopy import rig
+from clopy import foxglove_option, rig
 from clopy.diskspace import check_free_space
 from clopy.monitor import Monitor
 from clopy.paradigms import HOT_PATH, NODES, PARADIGMS, compose
@@ -61,6 +61,7 @@ class RunOptions:
     peers: list[str] | None = None    # CLOPY_NETWORK=rig: the other computers (else ROS_STATIC_PEERS)
     composed: bool = False   # the hot-path nodes in one process (clopy.hotpath_node)
     rt_priority: int | None = None   # SCHED_FIFO priority of the hot-path processes (clopy_common.realtime)
+    foxglove_port: int | None = None   # --foxglove: the Foxglove bridge on this port (clopy.foxglove_option)
 
 
 #: ends clopy run sees itself that are no error (a node's own SessionEnd says error or not)
@@ -267,6 +268,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
     hot: list[str] = []   # the nodes of the hot-path process (--composed)
     if opts.composed:
         nodes, hot = compose(nodes)
+    foxglove_option.check_port(opts.foxglove_port)
     lease, graph = lease_domain(opts)
     domain_id = lease.domain_id
     try:
@@ -335,12 +337,13 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
                 raise RunError(f'start-up timed out; topics without their subscribers: {missing}'
                                + (f'; not seen on the other computer: {absent}' if absent else ''))
             monitor.spin(0.1)
+        foxglove_option.start(session, opts.foxglove_port, say)   # after the start condition: never a subscriber
         for entry in camera:
             start(*entry)
         last_print = 0.0
         while not stop_event.is_set():
             monitor.spin(0.1)
-            ended = session.exited()
+            ended = foxglove_option.session_enders(session.exited())
             if ended:
                 monitor.spin(0.3)   # the SessionEnd of a node that ended the session is on its way
                 name = next((n for n in ('task', 'camera') if n in ended), next(iter(ended)))

@@ -24,6 +24,11 @@ _TYPES = ('bool', 'int', 'float', 'str', 'int[]', 'float[]', 'str[]')
 #: every node receives; a node that has none of them is not refused for them.
 SHARED_PREFIXES = ('synthetic_behaviour.',)
 
+#: Whole-number parameters stay within 32 bits: rqt_reconfigure puts an integer range on a
+#: Qt slider of 32-bit ints and (before 1.1.4) stops listing a node's parameters at the first
+#: range beyond it (docs/rqt.md). An open bound of the range is this limit.
+INT32_MIN, INT32_MAX = -2 ** 31, 2 ** 31 - 1
+
 
 class SchemaError(ValueError):
     """A parameter value the schema does not allow (the message says what is allowed)."""
@@ -139,6 +144,8 @@ class Param:
         return float(value)
 
     def _check_range(self, value: float, bad: SchemaError) -> None:
+        if self.type in ('int', 'int[]') and not INT32_MIN <= value <= INT32_MAX:
+            raise SchemaError(f'{value!r}: allowed: {self.allowed()}, within 32 bits ({INT32_MIN} to {INT32_MAX})')
         if self.gt is not None and not value > self.gt:
             raise bad
         if self.min is not None and value < self.min:
@@ -320,7 +327,7 @@ def descriptor(p: Param):
             to_value=float(p.max if p.max is not None else math.inf), step=0.0)]
     if p.type in ('int', 'int[]') and (low is not None or p.max is not None):
         lo = int(math.floor(low)) + (1 if p.min is None and p.gt is not None and float(low).is_integer() else 0) \
-            if low is not None else -2 ** 63
-        d.integer_range = [IntegerRange(from_value=lo, to_value=int(p.max) if p.max is not None else 2 ** 63 - 1,
+            if low is not None else INT32_MIN
+        d.integer_range = [IntegerRange(from_value=lo, to_value=int(p.max) if p.max is not None else INT32_MAX,
                                         step=0)]
     return d

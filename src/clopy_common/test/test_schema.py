@@ -87,3 +87,15 @@ def test_a_node_given_a_bad_value_does_not_start():
         node.destroy_node()
     finally:
         rclpy.shutdown()
+
+
+def test_whole_numbers_stay_within_32_bits_for_rqt_reconfigure():
+    from clopy_common.schema import INT32_MAX, descriptor
+    seed = Param('seed', 1, 'seed', min=0)
+    assert seed.coerce(INT32_MAX) == INT32_MAX
+    with pytest.raises(SchemaError, match=r'2147483648: allowed: a whole number >= 0, within 32 bits'):
+        seed.coerce(INT32_MAX + 1)
+    r = descriptor(seed).integer_range[0]
+    assert (r.from_value, r.to_value) == (0, INT32_MAX)
+    r = descriptor(Param('offset', 0, 'offset', max=5)).integer_range[0]
+    assert (r.from_value, r.to_value) == (-2 ** 31, 5)
