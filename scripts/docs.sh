@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Build the CLoPy-ROS documentation site (MkDocs, Material theme, mkdocstrings) from docs/.
-#   ./clopy docs            set up (if needed), install requirements/docs.txt into .venv when
+#   ./clopy.sh docs            set up (if needed), install requirements/docs.txt into .venv when
 #                           a pinned tool is missing, regenerate the generated pages
 #                           (docs/parameters.md, docs/paradigms.md), then
 #                           `mkdocs build --strict` into site/ and print site/index.html
-#   ./clopy docs serve      the same, then serve the site on 127.0.0.1 (default port 8000;
+#   ./clopy.sh docs serve      the same, then serve the site on 127.0.0.1 (default port 8000;
 #                           extra arguments go to `mkdocs serve`, e.g. -a 127.0.0.1:8010)
 #   scripts/docs.sh check   CI (scripts/test.sh): the strict build only, into build/docs-site,
 #                           generated pages left as they are (tests check that they are current);
