@@ -156,7 +156,7 @@ class Registry:
                     continue
                 held = db.execute('SELECT * FROM locks WHERE kind = ? AND name = ?', (kind, name)).fetchone()
                 if held is not None and self._holder_alive(held):
-                    raise Busy(f'{kind} {name!r} is busy: {self._describe(held)}')
+                    raise Busy(f'{kind} {name!r} is busy: {self.describe(held)}')
                 db.execute('DELETE FROM locks WHERE kind = ? AND name = ?', (kind, name))
             started = now_iso()
             cur = db.execute('INSERT INTO sessions (experiment, subject, day, rig, paradigm, started, status, '
@@ -174,7 +174,7 @@ class Registry:
         """A lock of another host counts as held (its process cannot be checked from here)."""
         return lock['host'] != self.host or pid_alive(lock['pid'])
 
-    def _describe(self, lock: sqlite3.Row) -> str:
+    def describe(self, lock: sqlite3.Row) -> str:
         row = self.db.execute('SELECT subject, day, rig FROM sessions WHERE id = ?', (lock['session_id'],)
                               ).fetchone()
         what = f'{row["subject"]} day {row["day"]} on {row["rig"] or "no rig"}' if row else 'a run'
