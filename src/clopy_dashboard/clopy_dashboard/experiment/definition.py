@@ -251,6 +251,14 @@ def _plans(path: Path, raw: Any, check: bool) -> dict[str, list[DayPlan]]:
     return plans
 
 
+def _strings(path: Path, where: str, value: Any, allowed: str) -> list[str]:
+    """A list of strings (one string: a list of one)."""
+    value = [value] if isinstance(value, str) else (value or [])
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise _fail(path, where, f'{value!r}; allowed: {allowed}')
+    return value
+
+
 def _plan(path: Path, group: str, i: int, entry: Any) -> DayPlan:
     where = f'plans.{group}[{i}]'
     e = _mapping(path, where, entry, PLAN_KEYS, ('days', 'paradigm'))
@@ -258,22 +266,14 @@ def _plan(path: Path, group: str, i: int, entry: Any) -> DayPlan:
     paradigm = str(e['paradigm'])
     if paradigm not in cfg.PARADIGMS:
         raise _fail(path, f'{where} paradigm', f'unknown paradigm {paradigm!r}; allowed: {", ".join(cfg.PARADIGMS)}')
-    rois = e.get('rois') or []
-    if isinstance(rois, str):
-        rois = [rois]
-    if not isinstance(rois, list) or not all(isinstance(r, str) for r in rois):
-        raise _fail(path, f'{where} rois', f'{rois!r}; allowed: a list of ROI names like [BC_L, BC_R]')
+    rois = _strings(path, f'{where} rois', e.get('rois'), 'a list of ROI names like [BC_L, BC_R]')
     stype = str(e.get('session_type') or '')
     if stype and stype not in SESSION_TYPES:
         raise _fail(path, f'{where} session_type', f'{stype!r}; allowed: {", ".join(SESSION_TYPES)}')
     trials = e.get('trials')
     if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
         raise _fail(path, f'{where} trials', f'{trials!r}; allowed: an integer >= 1')
-    sets = e.get('set') or []
-    if isinstance(sets, str):
-        sets = [sets]
-    if not isinstance(sets, list) or not all(isinstance(s, str) for s in sets):
-        raise _fail(path, f'{where} set', f'{sets!r}; allowed: a list of node.param=value')
+    sets = _strings(path, f'{where} set', e.get('set'), 'a list of node.param=value')
     return DayPlan(group, i, first, last, paradigm, tuple(rois), str(e.get('rule') or ''),
                    str(e.get('body_part') or ''), stype, trials, tuple(sets))
 
