@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 DATABASE = 'clopy.sqlite'
+#: the journal of the database: wal (default, a local disk) or delete (a data root on a network share)
+JOURNAL_ENV = 'CLOPY_REGISTRY_JOURNAL'
 SCHEMA_VERSION = 1
 
 RUNNING, FINISHED, UNFINISHED = 'running', 'finished', 'unfinished'
@@ -89,7 +91,11 @@ class Registry:
         try:
             self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             self.db.row_factory = sqlite3.Row
-            self.db.execute('PRAGMA journal_mode=WAL')
+            # WAL needs shared memory: a data root on a network share takes the rollback journal
+            journal = os.environ.get(JOURNAL_ENV, 'wal').lower()
+            if journal not in ('wal', 'delete'):
+                raise RegistryError(f'{JOURNAL_ENV}={journal!r}; allowed: wal (a local disk), delete (a network share)')
+            self.db.execute(f'PRAGMA journal_mode={journal.upper()}')
             self.db.execute('PRAGMA busy_timeout=30000')
             with self.transaction():
                 for statement in _SCHEMA.split(';'):
