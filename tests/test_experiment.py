@@ -52,16 +52,16 @@ def study(tmp_path_factory):
                            env)
             assert r.returncode == 0, r.stdout + r.stderr
             runs.append(r)
-        yield {'path': path, 'data_root': data_root, 'env': env, 'runs': runs}
+        yield {'path': path, 'data_root': data_root, 'env': env, 'runs': runs, 'file': data}
 
 
 def args(study, command: str, *more: str) -> list[str]:
     return [command, str(study['path']), '--data-root', str(study['data_root']), *more]
 
 
-def sessions(study, subject: str = 'M1') -> list[dict]:
+def sessions(study, subject: str | None = 'M1', name: str = 'example') -> list[dict]:
     with Registry(study['data_root']) as reg:
-        return reg.sessions('example', subject)
+        return reg.sessions(name, subject)
 
 
 def test_day_2_starts_from_the_threshold_day_1_ended_with(study):
@@ -159,3 +159,41 @@ def test_busy_rig_and_subject_refused_and_a_killed_run_is_unfinished(study):
     r = experiment(args(study, 'rebuild'), env)
     assert r.returncode == 0 and '3 sessions of example' in r.stdout
     assert comparable(sessions(study, None)) == live
+
+
+def test_the_experiment_page_starts_a_run_on_a_rig(study):
+    """POST /experiments/<name>/run starts `clopy experiment run` in the background; the
+    page shows the rig busy while it runs and the finished day after."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from clopy_dashboard.experiment.web import add_routes
+    data = dict(study['file'], name='webexp')
+    (study['data_root'] / 'experiments').mkdir(exist_ok=True)
+    (study['data_root'] / 'experiments' / 'webexp.yaml').write_text(yaml.safe_dump(data, sort_keys=False))
+    app = FastAPI()
+    add_routes(app, data_root=study['data_root'], guard=lambda: None)
+    client = TestClient(app)
+    r = client.post('/experiments/webexp/run', json={'subject': 'M2', 'day': 1, 'rig': 'rig2'})
+    assert r.status_code == 202, r.text
+    pid = r.json()['pid']
+    try:
+        page = client.get('/experiments/webexp').text
+        assert '<th>rig2</th>' in page and 'class="running">M2 day 1 since' in page
+        again = client.post('/experiments/webexp/run', json={'subject': 'M2', 'day': 1, 'rig': 'rig1'})
+        assert again.status_code == 409 and again.json()['detail'].startswith("subject 'M2' is busy: M2 day 1 on rig2")
+        deadline = time.monotonic() + 120
+        while any(row['status'] == 'running' for row in sessions(study, None, 'webexp')):
+            assert time.monotonic() < deadline, Path(r.json()['log']).read_text()
+            time.sleep(0.5)
+    finally:
+        try:
+            os.killpg(pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+    (row,) = sessions(study, None, 'webexp')
+    assert (row['subject'], row['day'], row['rig'], row['status']) == ('M2', 1, 'rig2', FINISHED), row
+    m2 = client.get('/experiments/webexp').text.split('subjects/M2">M2</a>')[1].split('</tr>')[0]
+    assert '<td class="finished" title="all trials done">ok</td>' in m2 and '<td>day 2</td>' in m2
+    history = client.get('/experiments/webexp/subjects/M2').text
+    assert 'day 1: finished' in history and '/summary.png"' in history and 'learning.png' in history
