@@ -17,7 +17,7 @@ from clopy_data.folder import PARAMETERS, SessionFolder
 from clopy_data.postprocess import UNKNOWN_END, read_summary_row
 from clopy_data.session import read_event_log, session_info
 
-from clopy_dashboard.experiment.registry import FINISHED, RUNNING, UNFINISHED, Registry, pid_alive
+from clopy_dashboard.experiment.registry import FINISHED, RUNNING, UNFINISHED, Registry
 
 #: the end reason of a folder without its summary row
 CUT_SHORT = ('cut short: no summary row (the run was killed or crashed before the folder was finished); '
@@ -129,7 +129,3 @@ def refresh(registry: Registry) -> list[dict]:
             registry.update_session(row['id'], session_record(Path(row['session_dir'])))
     registry.drop_stale_locks()
     return stale
-
-
-def live_run(row: dict) -> bool:
-    return row['status'] == RUNNING and pid_alive(row['pid'] or 0)
