@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, quote
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.concurrency import run_in_threadpool
 
 from clopy_data.folder import SessionFolder
 from clopy_data.session import check_name
@@ -128,13 +129,17 @@ def add_routes(app, *, data_root: Path, guard) -> None:
 
     @app.post('/experiments/{name}/run', dependencies=[Depends(guard)])
     async def start_run(name: str, request: Request):
-        exp = experiment(name)
         form = await _form(request)
+        wants_json = 'application/json' in request.headers.get('content-type', '')
+        # the checks and the wait for the run's locks block: off the event loop
+        return await run_in_threadpool(start, name, form, wants_json)
+
+    def start(name: str, form: dict, wants_json: bool):
+        exp = experiment(name)
         subject = str(form.get('subject') or '')
         try:
             day = int(form.get('day') or 0)
-            sub = exp.subject(subject)
-            rig = str(form.get('rig') or sub.rig)
+            rig = str(form.get('rig') or exp.subject(subject).rig)
             exp.rig(rig)
             exp.plan_for(subject, day)
         except (ExperimentError, ValueError) as exc:
@@ -146,7 +151,7 @@ def add_routes(app, *, data_root: Path, guard) -> None:
         waited = _wait_started(exp, subject, proc, log)
         if waited is not None:
             raise HTTPException(409 if 'busy' in waited else 500, waited)
-        if 'application/json' in request.headers.get('content-type', ''):
+        if wants_json:
             return JSONResponse({'started': True, 'pid': proc.pid, 'log': str(log)}, status_code=202)
         return RedirectResponse(f'/experiments/{quote(exp.name)}', status_code=303)
 
