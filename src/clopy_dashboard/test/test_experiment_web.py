@@ -75,6 +75,9 @@ def test_experiment_page_grid_due_failed_and_rigs(client):
     m2 = text.split('subjects/M2">M2</a>')[1].split('</tr>')[0]
     assert 'class="unfinished due"' in m2 and '<td>day 1</td>' in m2
     assert 'name="day" size="3" value="1"' in m2
+    # the page's query (a dashboard token) goes with the start form
+    with_token = c.get('/experiments/example?token=abc').text
+    assert '<form method="post" action="/experiments/example/run?token=abc">' in with_token
     assert 'M2 day 1 (2026-12-01T10:00:00+00:00): camera failed: no frames (error)' in text
     rigs = text.split('id="rigs"')[1]
     assert '<th>rig1</th><td>101</td><td>this computer</td><td class="">free</td>' in rigs

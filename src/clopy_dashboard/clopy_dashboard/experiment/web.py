@@ -91,8 +91,10 @@ def add_routes(app, *, data_root: Path, guard) -> None:
         return _page('Experiments', f'<ul>{items or "<li>none found</li>"}</ul><p>data root {_e(data_root)}</p>')
 
     @app.get('/experiments/{name}')
-    def experiment_page(name: str):
+    def experiment_page(name: str, request: Request):
         exp = experiment(name)
+        # the page's query (the dashboard's ?token=...) goes with its form, as the guard wants it
+        query = f'?{_e(request.url.query)}' if request.url.query else ''
         ov = overview(exp, registry_rows(exp))
         days = exp.all_days
         head = ''.join(f'<th>{d}</th>' for d in days)
@@ -110,7 +112,7 @@ def add_routes(app, *, data_root: Path, guard) -> None:
             start = ''
             if s.due is not None and s.running is None:
                 options = ''.join(f'<option{" selected" if r == s.rig else ""}>{_e(r)}</option>' for r in exp.rigs)
-                start = (f'<form method="post" action="/experiments/{quote(exp.name)}/run">'
+                start = (f'<form method="post" action="/experiments/{quote(exp.name)}/run{query}">'
                          f'<input type="hidden" name="subject" value="{_e(s.subject)}">'
                          f'day <input name="day" size="3" value="{s.due}"> on <select name="rig">{options}</select>'
                          f' <button type="submit">start</button></form>')
@@ -131,10 +133,11 @@ def add_routes(app, *, data_root: Path, guard) -> None:
     async def start_run(name: str, request: Request):
         form = await _form(request)
         wants_json = 'application/json' in request.headers.get('content-type', '')
+        back = f'?{request.url.query}' if request.url.query else ''
         # the checks and the wait for the run's locks block: off the event loop
-        return await run_in_threadpool(start, name, form, wants_json)
+        return await run_in_threadpool(start, name, form, wants_json, back)
 
-    def start(name: str, form: dict, wants_json: bool):
+    def start(name: str, form: dict, wants_json: bool, back: str):
         exp = experiment(name)
         subject = str(form.get('subject') or '')
         try:
@@ -153,7 +156,7 @@ def add_routes(app, *, data_root: Path, guard) -> None:
             raise HTTPException(409 if 'busy' in waited else 500, waited)
         if wants_json:
             return JSONResponse({'started': True, 'pid': proc.pid, 'log': str(log)}, status_code=202)
-        return RedirectResponse(f'/experiments/{quote(exp.name)}', status_code=303)
+        return RedirectResponse(f'/experiments/{quote(exp.name)}{back}', status_code=303)
 
     def _busy(exp, subject: str, rig: str) -> str:
         with Registry(data_root) as reg:
