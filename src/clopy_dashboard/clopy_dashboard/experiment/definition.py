@@ -285,13 +285,11 @@ def check_plan(path: Path, plan: DayPlan) -> None:
     source = f'{path}: {plan.label}'
     try:
         _, params = cfg.load_params(plan.paradigm)
-        for setting in plan.settings():
+        cfg.apply_simulation(params, plan.paradigm)   # the check needs no hardware
+        for setting in plan.settings():   # as clopy run: after the simulation switches
             cfg.apply_set(params, setting, source=source)
         if plan.trials is not None:
             params.setdefault('task', {})['v.total_trials'] = plan.trials
-        cfg.apply_simulation(params, plan.paradigm)   # the check needs no hardware
-        for setting in plan.settings():   # an explicit setting wins over the simulation
-            cfg.apply_set(params, setting, source=source)
         cfg.validate(params, Path(source))
     except cfg.ConfigError as exc:
         text = str(exc)
