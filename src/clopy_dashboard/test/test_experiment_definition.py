@@ -72,6 +72,17 @@ def test_rule_over_an_roi_not_listed(tmp_path, base):
     assert 'plans.grp1[1] (days 2)' in text and 'BC_L' in text and "['M1_L']" in text
 
 
+def test_unknown_body_part(tmp_path, base):
+    plan = {'days': 3, 'paradigm': 'clmf', 'body_part': 'paw9'}
+    text = refused(tmp_path, changed(base, lambda d: d['plans']['grp1'].append(plan)))
+    assert "plans.grp1[2] (days 3) body_part: 'paw9' is no body part of the pose model; allowed: " in text
+    assert 'fl_r' in text
+    plan['body_part'] = 'fl_r'
+    path = tmp_path / 'good.yaml'
+    path.write_text(yaml.safe_dump(changed(base, lambda d: d['plans']['grp1'].append(plan))))
+    assert load_experiment(path).plan_for('M1', 3).settings() == ['speed.control_part=fl_r']
+
+
 def test_unknown_key_in_set(tmp_path, base):
     text = refused(tmp_path, changed(base, lambda d: d['plans']['grp1'][0].update(set=['task.v.treshold=0.1'])))
     assert 'plans.grp1[0] (days 1)' in text and 'task.v.treshold = 0.1: unknown parameter' in text

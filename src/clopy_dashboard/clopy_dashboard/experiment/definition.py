@@ -291,6 +291,11 @@ def check_plan(path: Path, plan: DayPlan) -> None:
         if plan.trials is not None:
             params.setdefault('task', {})['v.total_trials'] = plan.trials
         cfg.validate(params, Path(source))
+        part = params.get('speed', {}).get('control_part')
+        parts = params.get('pose', {}).get('body_parts') or []
+        if part is not None and parts and part not in parts:
+            raise cfg.ConfigError(f'{source} body_part: {part!r} is no body part of the pose model; allowed: '
+                                  f'{", ".join(parts)}')
     except cfg.ConfigError as exc:
         text = str(exc)
         raise ExperimentError(text if str(path) in text else f'{source}: {text}') from None
