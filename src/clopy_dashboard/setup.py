@@ -1,3 +1,5 @@
+from glob import glob
+
 from setuptools import find_packages, setup
 
 package_name = 'clopy_dashboard'
@@ -9,6 +11,7 @@ setup(
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
+        ('share/' + package_name + '/experiments', glob('../../config/experiments/*.yaml')),
     ],
     install_requires=['setuptools'],
     extras_require={'test': ['pytest']},
@@ -24,6 +27,7 @@ setup(
         # subcommands of the `clopy` command (clopy.cli loads them by this group, so that
         # bringup never imports the dashboard package)
         'clopy.commands': [
+            'experiment = clopy_dashboard.experiment.commands',
         ],
     },
 )

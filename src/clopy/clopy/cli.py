@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, 'func', None) is not None:
         return int(args.func(args) or 0)
-    from clopy.runner import RunError, RunOptions, run
+    from clopy.runner import RunOptions
     if args.command == 'demo':
         opts = RunOptions('clnf_1roi', sim=True, mouse=args.mouse, trials=args.trials, out_dir=args.out,
                           sets=DEMO_SETTINGS + args.sets, params_file=args.params_file,
@@ -114,6 +114,14 @@ def main(argv: list[str] | None = None) -> int:
                           domain_id=args.domain_id, from_recording=args.from_recording,
                           nodes=args.nodes, remote=args.remote, peers=args.peers, composed=args.composed,
                           rt_priority=args.rt_priority, foxglove_port=foxglove_option.port_from_args(args))
+    return run_session(opts)[0]
+
+
+def run_session(opts) -> tuple[int, Path | None, str]:
+    """Run one session as `clopy run` does (Ctrl-C / SIGTERM stop it in order), finish its
+    folder and print its summary; (exit code, session folder or None when none was made,
+    the error when it could not run). The experiment manager runs its sessions with it."""
+    from clopy.runner import RunError, run
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -131,10 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         result = run(opts, stop)
     except (cfg.ConfigError, RunError) as exc:
         print(f'clopy: {exc}', file=sys.stderr)
-        return 2
+        return 2, None, str(exc)
     if not result.recorded:   # --nodes without the recorder: the record is on the other computer
         print(f'node logs: {result.session_dir / "logs"}')
-        return 0 if result.ok else 1
+        return (0 if result.ok else 1), result.session_dir, ''
     # the recorder finished the folder (table, summary row, figure) when it closed;
     # when it could not (killed), it is done here
     csv_path = SessionFolder.sessions_summary(opts.out_dir)
@@ -148,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f'clopy: the recording is in {result.session_dir}, but its tables could not be made: {exc}; '
                   f'`clopy tables {result.session_dir}` finishes the folder (free space first if the disk is full)',
                   file=sys.stderr)
-            return 1
+            return 1, result.session_dir, str(exc)
     print_summary(summary)
     if not folder.summary_figure.is_file():
         try:
@@ -159,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     if folder.summary_figure.is_file():
         print(f'figure: {folder.summary_figure}')
     print(f'session folder: {result.session_dir}')
-    return 0 if result.ok else 1
+    return (0 if result.ok else 1), result.session_dir, ''
 
 
 if __name__ == '__main__':

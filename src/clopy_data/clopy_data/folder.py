@@ -15,6 +15,8 @@ A session folder ``<out>/<paradigm>/<mouse>_<YYYYmmdd-HHMMSS>/`` holds::
                           in order; the recorder's end reason when no node said why
     threshold_sim/        output of the offline threshold simulation
     <task file>.py        the task file that ran (archived copy)
+    experiment.yaml       a session of an experiment: experiment, subject, group, day, rig
+                          (clopy experiment run; the registry is rebuilt from these)
     UNFINISHED            marker: written when the recorder starts, removed once the folder is
                           finished (frame table and summary row); `clopy tables` finishes a
                           marked folder
@@ -45,6 +47,7 @@ LOGS = 'logs'
 THRESHOLD_SIM = 'threshold_sim'
 SESSIONS_SUMMARY = 'sessions_summary.csv'
 NODE_EXITS = 'node_exits.tsv'
+EXPERIMENT = 'experiment.yaml'
 UNFINISHED = 'UNFINISHED'
 UNFINISHED_TEXT = ('This session folder is not finished yet (recording, or the recorder was stopped before it '
                    'made the per-frame table and the summary row).\nRun `clopy tables {path}` to finish it.\n')
@@ -103,6 +106,11 @@ class SessionFolder:
     @property
     def summary_figure(self) -> Path:
         return self.path / SUMMARY_FIGURE
+
+    @property
+    def experiment(self) -> Path:
+        """Which experiment, subject, day and rig the session belongs to (:data:`EXPERIMENT`)."""
+        return self.path / EXPERIMENT
 
     @property
     def tones_wav(self) -> Path:
