@@ -205,6 +205,13 @@ def finish_session(session_dir: Path, summary_csv: Path | None, rerun_of: str = 
     task = folder.node_parameters('task', required=True)
     roi = folder.node_parameters('roi_dff')
     d = digest(folder.path)
+    if not d.roi_names and not d.body_parts:
+        # no signal was recorded (a session that stopped during start-up): the table gets the
+        # columns the session was set up with, and no rows
+        pose = folder.node_parameters('pose')
+        d.body_parts = [str(p) for p in pose.get('body_parts') or []]
+        d.roi_names = [str(r) for r in roi.get('rois') or []]
+        d.rule = str(roi.get('rule') or '')
     session_type = _session_type(task)
     # written beside, then put in place: made again over an existing table, never half written
     partial = folder.frame_table.with_name(folder.frame_table.name + '.partial')
@@ -213,7 +220,10 @@ def finish_session(session_dir: Path, summary_csv: Path | None, rerun_of: str = 
     os.replace(partial, folder.frame_table)
     events = read_event_log(folder.events)
     info = session_info(events)
-    if end is not None and d.session_end is None and 'end_reason' not in info:
+    # the caller's end, when the recording says nothing of it, or only what the recorder saw
+    # itself (stopped by a signal) where the caller knows of an error (a node failed at start-up)
+    if end is not None and d.session_end is None and (
+            'end_reason' not in info or (end[1] and info.get('end_error') != 'true')):
         _append_end_rows(folder.events, events, *end)
         info.update(end_reason=end[0], end_error='true' if end[1] else 'false')
     times = [r.time_s for r in d.frames.values()]
