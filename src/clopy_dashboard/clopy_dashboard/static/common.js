@@ -1,0 +1,42 @@
+// What every dashboard page shares: the token (from ?token=, kept for this tab only),
+// the navigation bar and state-changing requests (token header; the browser sends Origin).
+'use strict';
+const clopyToken = (() => {
+  const query = new URLSearchParams(location.search), given = query.get('token');
+  if (given) {
+    sessionStorage.setItem('clopy-token', given);
+    query.delete('token');   // out of the address bar and its history
+    history.replaceState(null, '', location.pathname + (query.toString() ? '?' + query : ''));
+  }
+  return sessionStorage.getItem('clopy-token') || '';
+})();
+
+async function clopyPost(path, body) {
+  const headers = {'Content-Type': 'application/json'};
+  if (clopyToken) headers['X-Clopy-Token'] = clopyToken;
+  const r = await fetch(path, {method: 'POST', headers, body: JSON.stringify(body || {})});
+  let data = {};
+  try { data = await r.json(); } catch (e) { /* not JSON */ }
+  if (!r.ok) throw new Error(typeof data.detail === 'string' ? data.detail : (r.status + ' ' + r.statusText));
+  return data;
+}
+
+async function clopyNav() {
+  const nav = document.querySelector('header nav');
+  try {
+    const data = await (await fetch('/api/nav')).json();
+    nav.innerHTML = '';
+    for (const p of data.pages) {
+      const a = document.createElement('a');
+      a.href = p.path; a.textContent = p.label;
+      if (location.pathname.startsWith(p.path)) a.className = 'here';
+      nav.appendChild(a);
+    }
+  } catch (e) { /* the page still works without it */ }
+}
+
+function say(text, kind) {
+  const m = document.getElementById('message');
+  m.textContent = text; m.className = kind || '';
+}
+clopyNav();
