@@ -29,6 +29,7 @@ from clopy_data.session import create_session_dir
 
 from clopy import config as cfg
 from clopy import rig
+from clopy.dashboard_process import DashboardProcess
 from clopy.diskspace import check_free_space
 from clopy.monitor import Monitor
 from clopy.paradigms import HOT_PATH, NODES, PARADIGMS, compose
@@ -61,6 +62,9 @@ class RunOptions:
     peers: list[str] | None = None    # CLOPY_NETWORK=rig: the other computers (else ROS_STATIC_PEERS)
     composed: bool = False   # the hot-path nodes in one process (clopy.hotpath_node)
     rt_priority: int | None = None   # SCHED_FIFO priority of the hot-path processes (clopy_common.realtime)
+    dashboard: bool = False   # the browser dashboard as one more process (clopy_dashboard)
+    dashboard_host: str = '127.0.0.1'   # any other bind address gets a token, printed once
+    dashboard_port: int = 8080   # 0: any free port (the line `dashboard http://...` says which)
 
 
 #: ends clopy run sees itself that are no error (a node's own SessionEnd says error or not)
@@ -308,6 +312,8 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
     reason = 'finished'
     details = ''
     codes: dict = {}
+    dashboard = DashboardProcess(session, session_dir, params_path, opts.dashboard_host, opts.dashboard_port, say,
+                                 enabled=opts.dashboard)
     try:
         say(f'session {session_dir}  (ROS_DOMAIN_ID={domain_id}, '
             f'{"loopback only" if profile is None else "rig network, peers " + ";".join(peers)}'
@@ -316,6 +322,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
             say(f'here: {", ".join(e[2] for e in nodes)}; on the other computer: {", ".join(remote)}')
         if hot:
             say(f'composed: {", ".join(hot)} in one process ({HOT_PATH[2]})')
+        dashboard.start()
         for entry in [e for e in nodes if e[2] != 'camera']:
             start(*entry)
         # the camera waits until every subscription is matched
@@ -327,6 +334,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
                 raise RunError(f'{name} stopped during start-up (exit {code}):\n{session.log_tail(name)}')
             missing = monitor.unmatched(required)
             absent = monitor.absent(remote)
+            dashboard.announce()
             if not missing and not absent:
                 break
             if stop_event.is_set():
@@ -340,7 +348,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
         last_print = 0.0
         while not stop_event.is_set():
             monitor.spin(0.1)
-            ended = session.exited()
+            ended = dashboard.check(session.exited())
             if ended:
                 monitor.spin(0.3)   # the SessionEnd of a node that ended the session is on its way
                 name = next((n for n in ('task', 'camera') if n in ended), next(iter(ended)))
@@ -370,6 +378,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
             details = ''   # the node said why itself: its exit is no failure
         monitor.end(reason.splitlines()[0] if reason else reason, error=reason not in NORMAL_ENDS)
         end = dict(monitor.session_end)
+        dashboard.stop()   # the page goes first: nothing of the session waits on it
         if 'camera' in remote and monitor.was_running and not monitor.status.get('running', True):
             monitor.wait_gone(['camera'], STOP_TIMEOUT_S / 2)   # it stops when the task is done
             time.sleep(0.5)   # then the last frames drain, as when the camera runs here

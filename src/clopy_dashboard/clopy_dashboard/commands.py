@@ -15,7 +15,7 @@ from pathlib import Path
 
 from clopy_dashboard.security import Guard
 from clopy_dashboard.server import Server
-from clopy_dashboard.settings import DEFAULT_HOST, DEFAULT_PORT, parse_port
+from clopy.dashboard_process import DEFAULT_HOST, DEFAULT_PORT, parse_port
 
 
 def make_app(out_dir: Path, mouse: str, paradigm: str, guard: Guard):

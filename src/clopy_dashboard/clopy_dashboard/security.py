@@ -23,9 +23,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import urlsplit
 
+from clopy.dashboard_process import LOOPBACK_NAMES, is_loopback
+
+__all__ = ['Guard', 'RateLimit', 'Refused', 'is_loopback', 'host_name']
+
 TOKEN_HEADER = 'x-clopy-token'
 TOKEN_QUERY = 'token'
-LOOPBACK_NAMES = ('localhost', 'localhost.localdomain', 'ip6-localhost')
 
 
 class Refused(Exception):
@@ -35,17 +38,6 @@ class Refused(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and the loopback names."""
-    host = host.strip('[]')
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _is_address(host: str) -> bool:

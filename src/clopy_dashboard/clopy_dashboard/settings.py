@@ -9,27 +9,13 @@ from pathlib import Path
 
 import yaml
 
-ENV_HOST = 'CLOPY_DASHBOARD_HOST'
-ENV_PORT = 'CLOPY_DASHBOARD_PORT'
-ENV_TOKEN = 'CLOPY_DASHBOARD_TOKEN'
-ENV_URL_FILE = 'CLOPY_DASHBOARD_URL_FILE'   # the node writes its address there (no token)
-ENV_PARAMS = 'CLOPY_DASHBOARD_PARAMS'       # the session's parameters.yaml
-DEFAULT_HOST = '127.0.0.1'
-DEFAULT_PORT = 8080
-URL_FILE = 'dashboard_url'
+from clopy.dashboard_process import DASHBOARD_ENV, DEFAULT_HOST, DEFAULT_PORT, parse_port
 
-
-def parse_port(text: str | int | None, what: str = '--dashboard-port') -> int:
-    """A TCP port 0-65535 (0 or 'auto': any free port)."""
-    if text is None or str(text).strip() in ('', 'auto'):
-        return 0 if str(text).strip() == 'auto' else DEFAULT_PORT
-    try:
-        port = int(str(text).strip())
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise ValueError(f'{what} {text!r}: allowed: a port 1-65535, or 0 / auto for any free port')
-    return port
+ENV_HOST = DASHBOARD_ENV['host']
+ENV_PORT = DASHBOARD_ENV['port']
+ENV_TOKEN = DASHBOARD_ENV['token']
+ENV_URL_FILE = DASHBOARD_ENV['url_file']   # the node writes its address there (no token)
+ENV_PARAMS = DASHBOARD_ENV['params']       # the session's parameters.yaml
 
 
 @dataclass
@@ -56,11 +42,3 @@ class DashboardSettings:
     def section(self, node: str) -> dict:
         return dict((self.params or {}).get(node) or {})
 
-
-def session_env(session_dir: Path, params_path: Path, host: str, port: int, token: str | None) -> dict:
-    """The environment the runner gives the dashboard node."""
-    env = {ENV_HOST: host, ENV_PORT: str(port), ENV_URL_FILE: str(Path(session_dir) / 'logs' / URL_FILE),
-           ENV_PARAMS: str(params_path)}
-    if token:
-        env[ENV_TOKEN] = token
-    return env
