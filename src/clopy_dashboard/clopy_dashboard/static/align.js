@@ -21,9 +21,16 @@ function draw() {
   const [sy, sx] = scale();
   ctx.clearRect(0, 0, w, h);
   ctx.font = '10px system-ui';
-  if ($('atlas').checked) for (const s of g.seeds) {
-    ctx.fillStyle = 'rgba(255,255,255,0.7)'; ctx.beginPath(); ctx.arc(s.col * sx, s.row * sy, 2, 0, 7); ctx.fill();
-    ctx.fillStyle = 'rgba(255,255,255,0.45)'; ctx.fillText(s.name, s.col * sx + 3, s.row * sy - 2);
+  if ($('atlas').checked) {
+    const at = new Map();   // a midline seed (ANT, LAMBDA) is one point for both sides: one label
+    for (const s of g.seeds) { const k = `${s.row},${s.col}`; at.set(k, (at.get(k) || []).concat(s.name)); }
+    for (const [k, names] of at) {
+      const [row, col] = k.split(',').map(Number);
+      const seeds = [...new Set(names.map(n => n.replace(/_[LR]$/, '')))];
+      ctx.fillStyle = 'rgba(255,255,255,0.7)'; ctx.beginPath(); ctx.arc(col * sx, row * sy, 2, 0, 7); ctx.fill();
+      ctx.fillStyle = 'rgba(255,255,255,0.45)';
+      ctx.fillText(names.length > 1 && seeds.length === 1 ? seeds[0] : names.join(' '), col * sx + 3, row * sy - 2);
+    }
   }
   const [br, bc] = g.bregma;
   ctx.strokeStyle = '#ffb74d'; ctx.lineWidth = 2; ctx.beginPath();
@@ -45,9 +52,11 @@ async function load() {
   const r = await fetch('/api/align?' + who());
   const data = await r.json();
   if (!r.ok) { say(data.detail, 'bad'); return; }
+  $('frame').parentElement.style.aspectRatio = `${data.geometry.frame[1]} / ${data.geometry.frame[0]}`;
   align.geometry = data.geometry; align.saved = JSON.parse(JSON.stringify(data.geometry)); align.moved = {};
   $('source').textContent = `${data.image_source}; data folder ${data.data_root}`;
-  $('frame').onload = draw;
+  align.imageLoaded = false;
+  $('frame').onload = () => { align.imageLoaded = true; draw(); };
   $('frame').src = '/api/align/image.jpg?' + who() + '&t=' + Date.now();
   say('');
 }
@@ -100,7 +109,8 @@ $('save').onclick = async () => {
                 rois: Object.keys(align.moved).length ? specs() : null};
   try {
     const data = await clopyPost('/api/align', body);
-    align.geometry = data.geometry; align.saved = JSON.parse(JSON.stringify(data.geometry)); align.moved = {};
+    $('frame').parentElement.style.aspectRatio = `${data.geometry.frame[1]} / ${data.geometry.frame[0]}`;
+  align.geometry = data.geometry; align.saved = JSON.parse(JSON.stringify(data.geometry)); align.moved = {};
     draw(); say(data.message, 'ok');
   } catch (e) { say('not saved: ' + e.message, 'bad'); }
 };

@@ -84,7 +84,10 @@ function onUpdate(u) {
     }
   }
   live.status = u.status || {}; live.counts = u.counts || {}; live.latency = u.latency_ms; live.pose = u.pose;
-  if (u.frame_size && u.frame_size.length) live.frameSize = u.frame_size;
+  if (u.frame_size && u.frame_size.length) {
+    live.frameSize = u.frame_size;
+    $('frame').parentElement.style.aspectRatio = `${u.frame_size[1]} / ${u.frame_size[0]}`;   // as the camera sees
+  }
   live.t = u.t_s;
   live.signal.push(...u.signal); live.signalPoints += u.signal.length;
   live.tone.push(...u.tone); live.marks.push(...u.marks); live.outcomes.push(...u.outcomes);

@@ -21,7 +21,8 @@ function plotLines(canvas, series, x0, x1, opts = {}) {
   if (opts.ymin !== undefined) lo = Math.min(lo, opts.ymin);
   if (!isFinite(lo)) { lo = 0; hi = 1; }
   if (hi - lo < 1e-9) { hi = lo + 1; }
-  const pad = (hi - lo) * 0.08; lo -= pad; hi += pad;
+  const pad = (hi - lo) * 0.08;
+  lo = opts.ymin !== undefined && lo >= opts.ymin ? lo : lo - pad; hi += pad;
   const X = t => left + (t - x0) / (x1 - x0) * (w - left - right);
   const Y = v => top + (hi - v) / (hi - lo) * (h - top - bottom);
   ctx.strokeStyle = '#2b343e'; ctx.fillStyle = '#8b98a5'; ctx.font = '10px system-ui'; ctx.lineWidth = 1;
