@@ -176,7 +176,8 @@ def _dashboard_node(session_dir: Path, params_path: Path, host: str, port_text: 
     except ValueError as exc:
         raise RuntimeError(str(exc)) from None
     env, token = dashboard_env(session_dir, params_path, host, port)
-    where = f'http://{"127.0.0.1" if host in ("0.0.0.0", "::") else host}:{port}' if port else 'see its log line'
+    where = (f'http://{"127.0.0.1" if host in ("0.0.0.0", "::") else host}:{port}' if port
+             else "on a free port (the dashboard node's log line says which)")
     print(f'dashboard {where}', flush=True)
     if token:   # once, on this console only
         print(f'dashboard token {token}  (open the address with ?token={token}; every change needs it)', flush=True)
