@@ -135,6 +135,16 @@ def _alignment(page, out: Path, env: dict, procs: list, result: dict) -> None:
     page.wait_for_function('window.clopyAlign.geometry.bregma[0] !== 135')
     result['roi_after'] = page.evaluate('window.clopyAlign.geometry.rois[0]')
     result['bregma_clicked'] = page.evaluate('window.clopyAlign.geometry.bregma')
+    # then the ROI dragged on its own, 20 frame px to the right
+    roi, (h, w) = result['roi_after'], page.evaluate('window.clopyAlign.geometry.frame')
+    x = box['x'] + (roi['col'] + roi['width'] / 2) * box['width'] / w
+    y = box['y'] + (roi['row'] + roi['height'] / 2) * box['height'] / h
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 10 * box['width'] / w, y, steps=3)
+    page.mouse.move(x + 20 * box['width'] / w, y, steps=3)
+    page.mouse.up()
+    result['roi_dragged'] = page.evaluate('window.clopyAlign.geometry.rois[0]')
     page.screenshot(path=str(result['shots'] / 'dashboard-align.png'))
     page.click('#save')
     page.wait_for_selector('#message.ok')
@@ -204,6 +214,9 @@ def test_an_alignment_click_moves_the_roi_and_the_next_session_uses_it(scenario)
     assert roi['bregma_row_px'] == pytest.approx(row, abs=0.06)
     assert roi['bregma_col_px'] == pytest.approx(col, abs=0.06)
     assert row != 135.0 and col != 128.0
+    dragged = scenario['roi_dragged']
+    assert dragged['col'] == after['col'] + 20 and dragged['row'] == after['row']
+    assert roi['rois'] == [f"M1_L={dragged['row']},{dragged['col']},{dragged['height']},{dragged['width']}"]
 
 
 def test_the_image_is_not_blank_and_changes(scenario):
@@ -249,4 +262,5 @@ def test_stop_on_the_page_ends_the_session_as_stopped_by_the_user(scenario):
     log = read_event_log(d / 'events.tsv')
     assert list(log[log.subtype == 'end_reason'].content) == ['stopped by the user']
     assert 'stop the session' in list(log[log.subtype == 'dashboard'].content)
+    assert list(log[log.subtype == 'stop_session'].content) == ['stopped by the user (stop_session service)']
     assert no_process_left(d) == []

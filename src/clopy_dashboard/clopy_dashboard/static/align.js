@@ -38,7 +38,9 @@ function draw() {
   ctx.stroke();
   ctx.font = '12px system-ui';
   for (const r of g.rois) {
-    ctx.strokeStyle = align.moved[r.name] ? '#66bb6a' : '#4fc3f7'; ctx.lineWidth = 2;
+    ctx.strokeStyle = 'rgba(0,0,0,0.8)'; ctx.lineWidth = 4;   // a dark edge: visible on a bright cortex
+    ctx.strokeRect(r.col * sx, r.row * sy, r.width * sx, r.height * sy);
+    ctx.strokeStyle = align.moved[r.name] ? '#ff6ec7' : '#4fc3f7'; ctx.lineWidth = 2;
     ctx.strokeRect(r.col * sx, r.row * sy, r.width * sx, r.height * sy);
     ctx.fillStyle = ctx.strokeStyle; ctx.fillText(r.name, r.col * sx, r.row * sy - 4);
   }

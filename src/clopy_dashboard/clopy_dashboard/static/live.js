@@ -33,6 +33,8 @@ function drawOverlay() {
   }
   ctx.font = '11px system-ui';
   for (const roi of ov.rois || []) {
+    ctx.strokeStyle = 'rgba(0,0,0,0.8)'; ctx.lineWidth = 4;
+    ctx.strokeRect(roi.col * sx, roi.row * sy, roi.width * sx, roi.height * sy);
     ctx.strokeStyle = '#4fc3f7'; ctx.lineWidth = 2;
     ctx.strokeRect(roi.col * sx, roi.row * sy, roi.width * sx, roi.height * sy);
     ctx.fillStyle = '#4fc3f7'; ctx.fillText(roi.name, roi.col * sx, roi.row * sy - 3);
@@ -84,6 +86,7 @@ function onUpdate(u) {
     }
   }
   live.status = u.status || {}; live.counts = u.counts || {}; live.latency = u.latency_ms; live.pose = u.pose;
+  live.camera = u.camera || {};
   if (u.frame_size && u.frame_size.length) {
     live.frameSize = u.frame_size;
     $('frame').parentElement.style.aspectRatio = `${u.frame_size[1]} / ${u.frame_size[0]}`;   // as the camera sees
@@ -107,7 +110,8 @@ function onFrame(blob) {
   img.src = URL.createObjectURL(blob);
   if (old) URL.revokeObjectURL(old);
   live.frames += 1;
-  $('image-note').textContent = `${live.frames} preview frames (a few per second, downscaled)`;
+  const cam = live.camera || {};
+  $('image-note').textContent = `camera frame ${cam.frame_index ?? '-'}; ${live.frames} shown here (a few per second, downscaled)`;
 }
 
 function connect() {
