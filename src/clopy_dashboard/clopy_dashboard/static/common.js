@@ -28,7 +28,8 @@ async function clopyNav() {
     nav.innerHTML = '';
     for (const p of data.pages) {
       const a = document.createElement('a');
-      a.href = p.path; a.textContent = p.label;
+      // the token goes with the link (a page of the dashboard takes it out of the address bar again)
+      a.href = p.path + (clopyToken ? '?token=' + encodeURIComponent(clopyToken) : ''); a.textContent = p.label;
       if (location.pathname.startsWith(p.path)) a.className = 'here';
       nav.appendChild(a);
     }
