@@ -3,8 +3,9 @@
 
 One module-scoped scenario, then one test per claim on what it left behind:
 1. `clopy dashboard --host 0.0.0.0` (a bind address other than loopback, reached here
-   through 127.0.0.1; nothing leaves the machine): a save without the token is refused;
-   with the token, a click places bregma and Save writes the mouse's profile.
+   through 127.0.0.1; nothing leaves the machine): without the token a save and the
+   mouse's image are refused and the page says why; with the token (the page opened with
+   ?token=), a click places bregma, a ROI is dragged and Save writes the mouse's profile.
 2. `clopy run clnf_1roi --sim --dashboard --dashboard-port 0` for that mouse (its next
    session): the page shows images that change and a control-signal trace that grows;
    the threshold set on the page reaches the task; Manual reward opens the valve; Stop
@@ -117,20 +118,18 @@ def _alignment(page, out: Path, env: dict, procs: list, result: dict) -> None:
     token = _read_until(proc, r'token (\S+)', lines).group(1)
     body = {'mouse': MOUSE, 'paradigm': 'clnf_1roi', 'bregma_row_px': 150.0, 'bregma_col_px': 110.0}
     result['raw_without_token'] = httpx.post(url + '/api/align', json=body, headers={'Origin': url}).status_code
-    # the page opened without the token: the click places bregma, Save is refused
+    result['raw_image_without_token'] = httpx.get(url + '/api/align/image.jpg').status_code
+    # the page opened without the token: it shows nothing of the mouse and says why
     page.goto(url + '/align')
-    page.wait_for_function('window.clopyAlign && window.clopyAlign.geometry !== null')
-    box = page.locator('#overlay').bounding_box()
-    page.mouse.click(box['x'] + box['width'] * CLICK_FRAC[0], box['y'] + box['height'] * CLICK_FRAC[1])
-    page.wait_for_function('window.clopyAlign.geometry.bregma[0] !== 135')
-    page.click('#save')
     page.wait_for_selector('#message.bad')
-    result['save_without_token'] = page.inner_text('#message')
+    result['page_without_token'] = page.inner_text('#message')
+    result['geometry_without_token'] = page.evaluate('window.clopyAlign.geometry')
     result['profile_after_refusal'] = (out / 'subjects' / MOUSE / 'profile.yaml').exists()
     # with the token (as printed): the same click, then Save
     page.goto(f'{url}/align?token={token}')
     page.wait_for_function('window.clopyAlign && window.clopyAlign.geometry !== null && window.clopyAlign.imageLoaded')
     result['roi_before'] = page.evaluate('window.clopyAlign.geometry.rois[0]')
+    box = page.locator('#overlay').bounding_box()
     page.mouse.click(box['x'] + box['width'] * CLICK_FRAC[0], box['y'] + box['height'] * CLICK_FRAC[1])
     page.wait_for_function('window.clopyAlign.geometry.bregma[0] !== 135')
     result['roi_after'] = page.evaluate('window.clopyAlign.geometry.rois[0]')
@@ -199,7 +198,8 @@ def _live_session(page, out: Path, env: dict, procs: list, result: dict) -> None
 
 def test_without_the_token_a_change_is_refused_off_loopback(scenario):
     assert scenario['raw_without_token'] == 401
-    assert 'token' in scenario['save_without_token']
+    assert scenario['raw_image_without_token'] == 401
+    assert 'token' in scenario['page_without_token'] and scenario['geometry_without_token'] is None
     assert not scenario['profile_after_refusal']
     assert not scenario['token_in_page_url']   # taken out of the address bar
 

@@ -19,14 +19,17 @@ EXPERIMENT_MODULE = 'clopy_dashboard.experiment.web'
 
 def guard_dependency(guard: Guard):
     """A FastAPI dependency: token (when in force), same origin and a proper Host for
-    every state-changing request (anything but GET/HEAD/OPTIONS)."""
+    every state-changing request (anything but GET/HEAD/OPTIONS); a read (the data of a
+    page: images, placements) needs the proper Host and the token when in force."""
 
     def check(request: Request) -> None:
-        if request.method in ('GET', 'HEAD', 'OPTIONS'):
-            return
         token = request.headers.get(TOKEN_HEADER) or request.query_params.get(TOKEN_QUERY)
+        host = request.headers.get('host')
         try:
-            guard.check_change(request.headers.get('host'), request.headers.get('origin'), token)
+            if request.method in ('GET', 'HEAD', 'OPTIONS'):
+                guard.check_read(host, token)
+            else:
+                guard.check_change(host, request.headers.get('origin'), token)
         except Refused as exc:
             raise HTTPException(exc.status, exc.reason) from None
 

@@ -37,11 +37,11 @@ def add_align_routes(app: FastAPI, data_root: Path, mouse: str = 'mouse', paradi
     def align_page() -> str:
         return page('align.html')
 
-    @app.get('/api/align/defaults')
+    @app.get('/api/align/defaults', dependencies=[check])
     def defaults() -> dict:
         return {'mouse': mouse, 'paradigm': paradigm}
 
-    @app.get('/api/align')
+    @app.get('/api/align', dependencies=[check])
     def current(mouse_id: str = Query(mouse, alias='mouse'), paradigm_name: str = Query(paradigm, alias='paradigm')
                 ) -> dict:
         place = placement(mouse_id, paradigm_name)
@@ -49,7 +49,7 @@ def add_align_routes(app: FastAPI, data_root: Path, mouse: str = 'mouse', paradi
         return {'mouse': mouse_id, 'paradigm': paradigm_name, 'image_source': source,
                 'geometry': roi_geometry(place), 'data_root': str(data_root)}
 
-    @app.get('/api/align/geometry')
+    @app.get('/api/align/geometry', dependencies=[check])
     def geometry(bregma_row_px: float, bregma_col_px: float, mouse_id: str = Query(mouse, alias='mouse'),
                  paradigm_name: str = Query(paradigm, alias='paradigm'), rois: list[str] | None = Query(None)
                  ) -> dict:
@@ -62,7 +62,7 @@ def add_align_routes(app: FastAPI, data_root: Path, mouse: str = 'mouse', paradi
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
 
-    @app.get('/api/align/image.jpg')
+    @app.get('/api/align/image.jpg', dependencies=[check])
     def image(mouse_id: str = Query(mouse, alias='mouse'), paradigm_name: str = Query(paradigm, alias='paradigm')
               ) -> Response:
         place = placement(mouse_id, paradigm_name)

@@ -76,3 +76,7 @@ def test_off_loopback_a_change_without_the_token_is_refused(tmp_path):
     ok = client.post('/api/align', json=body, headers={'Origin': BASE, 'X-Clopy-Token': guard.token})
     assert ok.status_code == 200
     assert client.get('/api/nav').json()['token_required'] is True
+    assert client.get('/api/align').status_code == 401            # the mouse's data needs it too
+    assert client.get('/api/align/image.jpg').status_code == 401
+    assert client.get('/api/align', headers={'X-Clopy-Token': guard.token}).status_code == 200
+    assert client.get('/api/align/image.jpg', params={'token': guard.token}).status_code == 200

@@ -51,15 +51,14 @@ function draw() {
 function who() { return `mouse=${encodeURIComponent($('mouse').value)}&paradigm=${encodeURIComponent($('paradigm').value)}`; }
 
 async function load() {
-  const r = await fetch('/api/align?' + who());
-  const data = await r.json();
-  if (!r.ok) { say(data.detail, 'bad'); return; }
+  let data;
+  try { data = await clopyGet('/api/align?' + who()); } catch (e) { say(e.message, 'bad'); return; }
   $('frame').parentElement.style.aspectRatio = `${data.geometry.frame[1]} / ${data.geometry.frame[0]}`;
   align.geometry = data.geometry; align.saved = JSON.parse(JSON.stringify(data.geometry)); align.moved = {};
   $('source').textContent = `${data.image_source}; data folder ${data.data_root}`;
   align.imageLoaded = false;
   $('frame').onload = () => { align.imageLoaded = true; draw(); };
-  $('frame').src = '/api/align/image.jpg?' + who() + '&t=' + Date.now();
+  $('frame').src = clopyUrl('/api/align/image.jpg?' + who() + '&t=' + Date.now());
   say('');
 }
 
@@ -67,9 +66,8 @@ async function placeBregma(row, col) {
   const q = new URLSearchParams({bregma_row_px: row.toFixed(1), bregma_col_px: col.toFixed(1),
                                  mouse: $('mouse').value, paradigm: $('paradigm').value});
   for (const s of specs()) q.append('rois', s);
-  const r = await fetch('/api/align/geometry?' + q);
-  const data = await r.json();
-  if (!r.ok) { say(data.detail, 'bad'); return; }
+  let data;
+  try { data = await clopyGet('/api/align/geometry?' + q); } catch (e) { say(e.message, 'bad'); return; }
   align.geometry = data; draw(); say('bregma placed (not saved yet)');
 }
 
@@ -120,7 +118,9 @@ window.addEventListener('resize', draw);
 $('mouse').value = params.get('mouse') || document.body.dataset.mouse || 'mouse';
 if (params.get('paradigm')) $('paradigm').value = params.get('paradigm');
 (async () => {
-  const d = await (await fetch('/api/align/defaults')).json();
+  let d;
+  try { d = await clopyGet('/api/align/defaults'); }
+  catch (e) { say(e.message, 'bad'); return; }
   if (!params.get('mouse')) $('mouse').value = d.mouse;
   if (!params.get('paradigm')) $('paradigm').value = d.paradigm;
   load();

@@ -11,9 +11,22 @@ const clopyToken = (() => {
   return sessionStorage.getItem('clopy-token') || '';
 })();
 
+function clopyHeaders() { return clopyToken ? {'X-Clopy-Token': clopyToken} : {}; }
+
+// the URL of a GET with the token (an <img> cannot send a header)
+function clopyUrl(path) {
+  return clopyToken ? path + (path.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(clopyToken) : path;
+}
+
+async function clopyGet(path) {
+  const r = await fetch(path, {headers: clopyHeaders()});
+  const data = await r.json();
+  if (!r.ok) throw new Error(typeof data.detail === 'string' ? data.detail : (r.status + ' ' + r.statusText));
+  return data;
+}
+
 async function clopyPost(path, body) {
-  const headers = {'Content-Type': 'application/json'};
-  if (clopyToken) headers['X-Clopy-Token'] = clopyToken;
+  const headers = Object.assign({'Content-Type': 'application/json'}, clopyHeaders());
   const r = await fetch(path, {method: 'POST', headers, body: JSON.stringify(body || {})});
   let data = {};
   try { data = await r.json(); } catch (e) { /* not JSON */ }
