@@ -85,14 +85,20 @@ class Guard:
         if not self.token_ok(token):
             raise Refused(401, 'token missing or wrong: open the address printed with ?token=...')
 
-    def check_change(self, host_header: str | None, origin: str | None, token: str | None) -> None:
-        """A state-changing request: the host, the same origin, and the token when in force."""
-        self.check_host(host_header)
+    def check_origin(self, host_header: str | None, origin: str | None, required: bool = True) -> None:
+        """The request comes from the page itself (a browser always says where from)."""
         if not origin:
-            raise Refused(403, 'a state-changing request needs an Origin header (the page itself)')
+            if required:
+                raise Refused(403, 'a state-changing request needs an Origin header (the page itself)')
+            return
         parts = urlsplit(origin)
         if parts.scheme not in ('http', 'https') or parts.netloc.lower() != (host_header or '').lower():
             raise Refused(403, f'Origin {origin!r} is not this page ({host_header!r})')
+
+    def check_change(self, host_header: str | None, origin: str | None, token: str | None) -> None:
+        """A state-changing request: the host, the same origin, and the token when in force."""
+        self.check_host(host_header)
+        self.check_origin(host_header, origin)
         if not self.token_ok(token):
             raise Refused(401, 'token missing or wrong: open the address printed with ?token=...')
 

@@ -58,7 +58,7 @@ class LiveState:
         self.outcomes: list[dict] = []        # {'trial', 'outcome'}
         self.status: dict[str, Any] = {}
         self.latencies_s: deque = deque(maxlen=LATENCIES_KEPT)
-        self.counts = {'rewards': 0, 'fails': 0, 'licks': 0, 'refused': 0, 'manual': 0}
+        self.counts = {'rewards': 0, 'fails': 0, 'licks': 0, 'refused': 0}
         self.pose: dict[str, Any] = {}
         self.camera: dict[str, Any] = {}
         self.frame_jpeg: bytes | None = None

@@ -76,8 +76,7 @@ def add_live_routes(app: FastAPI, live: LiveState, actions, valve_limit: RateLim
         host = ws.headers.get('host')
         try:
             guard.check_read(host, ws.query_params.get(TOKEN_QUERY))
-            if origin is not None and origin.split('://', 1)[-1].lower() != (host or '').lower():
-                raise Refused(403, f'Origin {origin!r} is not this page')
+            guard.check_origin(host, origin, required=False)   # another site's page: refused
         except Refused:
             await ws.close(code=1008)
             return

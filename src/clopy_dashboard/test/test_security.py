@@ -24,6 +24,14 @@ def test_a_change_needs_the_same_origin():
         assert exc.value.status == 403
 
 
+def test_a_websocket_from_another_site_is_refused_one_without_origin_is_not():
+    g = Guard.for_bind('127.0.0.1')
+    g.check_origin('127.0.0.1:8080', None, required=False)
+    g.check_origin('127.0.0.1:8080', 'http://127.0.0.1:8080', required=False)
+    with pytest.raises(Refused):
+        g.check_origin('127.0.0.1:8080', 'http://evil.example', required=False)
+
+
 def test_a_change_needs_the_token_when_one_is_in_force():
     g = Guard.for_bind('0.0.0.0')
     origin, host = 'http://127.0.0.1:8080', '127.0.0.1:8080'

@@ -50,7 +50,7 @@ def test_marks_count_and_frames_are_handed_once():
     for kind in ('reward', 'lick', 'lick', 'fail', 'refused'):
         live.add_mark(5.0, kind)
     update, _ = live.delta(None)
-    assert update['counts'] == {'rewards': 1, 'fails': 1, 'licks': 2, 'refused': 1, 'manual': 0}
+    assert update['counts'] == {'rewards': 1, 'fails': 1, 'licks': 2, 'refused': 1}
     assert [m[1] for m in update['marks']] == [0, 2, 2, 1, 3]
     assert live.latest_frame(0) == (0, None)
     live.set_frame(b'jpeg', [256, 256])
