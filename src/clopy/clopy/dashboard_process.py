@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+import socket
 from pathlib import Path
 
+from clopy.config import ConfigError
 from clopy.paradigms import NodeSpec
 
 #: never on the hot path and never a session ender
@@ -45,6 +47,19 @@ def parse_port(text, what: str = '--dashboard-port') -> int:
     if not 0 <= port <= 65535:
         raise ValueError(f'{what} {text!r}: allowed: a port 1-65535, or 0 / auto for any free port')
     return port
+
+
+def check_port(host: str, port: int) -> None:
+    """ConfigError naming the address when the dashboard could not listen there (checked
+    before a session starts; port 0 is always free)."""
+    family = socket.AF_INET6 if ':' in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, int(port)))
+        except OSError as exc:
+            raise ConfigError(f'--dashboard-host {host} --dashboard-port {port}: cannot listen there '
+                             f'({exc.strerror or exc}); allowed: a free port, or 0 for any free port') from None
 
 
 def dashboard_env(session_dir: Path, params_path: Path, host: str, port: int) -> tuple[dict, str | None]:

@@ -170,9 +170,10 @@ def _session_actions(context, paradigm: str):
 def _dashboard_node(session_dir: Path, params_path: Path, host: str, port_text: str):
     from launch_ros.actions import Node
 
-    from clopy.dashboard_process import DASHBOARD, dashboard_env, parse_port
+    from clopy.dashboard_process import DASHBOARD, check_port, dashboard_env, parse_port
     try:
         port = parse_port(port_text, 'dashboard_port:=')
+        check_port(host, port)
     except ValueError as exc:
         raise RuntimeError(str(exc)) from None
     env, token = dashboard_env(session_dir, params_path, host, port)

@@ -29,7 +29,7 @@ from clopy_data.session import create_session_dir
 
 from clopy import config as cfg
 from clopy import rig
-from clopy.dashboard_process import DashboardProcess
+from clopy.dashboard_process import DashboardProcess, check_port
 from clopy.diskspace import check_free_space
 from clopy.monitor import Monitor
 from clopy.paradigms import HOT_PATH, NODES, PARADIGMS, compose
@@ -262,6 +262,8 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
     import rclpy
     from rclpy.signals import SignalHandlerOptions
     check_paradigm(opts.paradigm)
+    if opts.dashboard:   # before anything starts: the page's address is free
+        check_port(opts.dashboard_host, opts.dashboard_port)
     nodes, remote = rig.split_nodes(opts.paradigm, PARADIGMS[opts.paradigm].entries(),
                                     opts.nodes, opts.remote)
     network, peers = rig.rig_peers(opts.peers)

@@ -1,12 +1,13 @@
 """What clopy run hands the dashboard node (clopy.dashboard_process) is what the node reads."""
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 
 from clopy import config as cfg
-from clopy.dashboard_process import dashboard_env, parse_port
+from clopy.dashboard_process import check_port, dashboard_env, parse_port
 from clopy_dashboard.settings import DashboardSettings
 
 
@@ -40,3 +41,13 @@ def test_ports():
     for bad in ('-1', '65536', 'http', ''):
         with pytest.raises(ValueError, match='allowed: a port 1-65535, or 0 / auto'):
             parse_port(bad)
+
+
+def test_a_port_in_use_is_refused_before_the_session_starts():
+    with socket.socket() as busy:
+        busy.bind(('127.0.0.1', 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(cfg.ConfigError, match=f'--dashboard-port {port}: cannot listen there'):
+            check_port('127.0.0.1', port)
+    check_port('127.0.0.1', 0)
