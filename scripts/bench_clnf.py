@@ -7,7 +7,7 @@ fails on a figure).
     scripts/bench_clnf.py [--fps 15 30] [--duration-s 120] [--out DIR]
                           [--modes separate composed | --composed] [--hogs N]
                           [--rt-priority N] [--taskset CPUS] [--paradigm clmf]
-                          [--floor-modes ... | --no-floor] [--floor-duration-s S]
+                          [--floor-modes ... | --no-floor] [--floor-duration-s S] [--dashboard]
 
 Conditions: --modes runs the graph one process per node (separate, the default)
 and/or composed (`clopy run --composed`: the hot path in one process on an
@@ -16,7 +16,9 @@ EventsExecutor, the recorder in its own), each in turn at each rate;
 affinity) for the whole invocation and stops them at the end; --rt-priority N is
 passed to `clopy run` (and asked for the floor processes); the per-process table
 says the policy each process ran under (how many of its threads were SCHED_FIFO)
-and its cores; --taskset CPUS runs `clopy run` under `taskset -c CPUS` (every
+and its cores; --dashboard runs `clopy run --dashboard` with the live page open in a headless
+chromium (bench_dashboard.py) for the whole session, to compare with the figures without
+it (the page must not slow the loop); --taskset CPUS runs `clopy run` under `taskset -c CPUS` (every
 node inherits the affinity) and the floor too: a stand-in for a slow rig.
 
 The floor: after the graph at each rate, bench_floor.py's plain-rclpy chain (an
@@ -63,6 +65,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench_analysis import analyse, camera_log_text
+from bench_dashboard import DashboardPage, chromium
 from bench_floor import MODES as FLOOR_MODES
 from bench_floor import print_floor, run_floor
 from bench_sampling import Sampler, describe_policy, find_nodes, loadavg
@@ -121,6 +124,8 @@ class Run:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, text=True, bufsize=1)
         self.seen_session = threading.Event()
+        self.dashboard_url: str | None = None   # `clopy run --dashboard` says where
+        self.seen_dashboard = threading.Event()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -129,12 +134,17 @@ class Run:
             self.log.write(line)
             self.log.flush()
             self.lines.append(line.rstrip('\n'))
+            m = re.match(r'dashboard (http://\S+)$', line.strip())
+            if m and self.dashboard_url is None:
+                self.dashboard_url = m.group(1)
+                self.seen_dashboard.set()
             if self.session_dir is None and not line.startswith('session ended'):
                 m = re.match(r'session (\S+)\s', line) or re.match(r'session folder: (.+)$', line.strip())
                 if m:
                     self.session_dir = Path(m.group(1))
                     self.seen_session.set()
         self.seen_session.set()
+        self.seen_dashboard.set()
 
     def close(self) -> None:
         self.reader.join(timeout=5)
@@ -149,12 +159,13 @@ def expected_nodes(paradigm: str) -> set[str]:
 def run_session(fps: float, duration_s: float, out: Path, clopy: list[str], *, paradigm: str,
                 pose_model: Path | None, extra_sets: list[str], quiet_others_pct: float,
                 mode: str = 'separate', rt_priority: int = 0, taskset: str | None = None,
-                hogs: int = 0) -> dict:
+                hogs: int = 0, dashboard: bool = False) -> dict:
     """One measured session of `paradigm` at `fps`, with `extra_sets` after the
     benchmark's own --set options; returns its figures (see analyse for
     `quiet_others_pct`). `mode` 'composed' runs `clopy run --composed`; `rt_priority`
     > 0 passes `--rt-priority N`; `taskset` runs `clopy run` (and so every node, which
-    inherits the affinity) under `taskset -c CPUS`; `hogs` is only recorded here."""
+    inherits the affinity) under `taskset -c CPUS`; `hogs` is only recorded here; `dashboard`
+    runs `clopy run --dashboard` with its page open in a headless chromium."""
     trials = max(1000, int(duration_s * 2))
     # the camera ends the session after the measured time plus start-up: the free-space
     # check plans for these frames, not for all the trials
@@ -165,14 +176,16 @@ def run_session(fps: float, duration_s: float, out: Path, clopy: list[str], *, p
         cmd.append('--composed')
     if rt_priority > 0:
         cmd += ['--rt-priority', str(rt_priority)]
+    if dashboard:
+        cmd += ['--dashboard', '--dashboard-port', '0']
     for s in sets:
         cmd += ['--set', s]
     if taskset:
         cmd = ['taskset', '-c', taskset] + cmd
-    tag = condition_tag(fps, mode, rt_priority, taskset, hogs)
+    tag = condition_tag(fps, mode, rt_priority, taskset, hogs) + (' dashboard' if dashboard else '')
     print(f'\n=== {tag}: {duration_s:g} s ===\n$ {" ".join(cmd)}', flush=True)
     info: dict = {'paradigm': paradigm, 'pose_model': str(pose_model or ''), 'fps': fps,
-                  'mode': mode, 'rt_priority': rt_priority, 'taskset': taskset, 'hogs': hogs, 'tag': tag,
+                  'mode': mode, 'rt_priority': rt_priority, 'taskset': taskset, 'hogs': hogs, 'dashboard': dashboard, 'tag': tag,
                   'duration_s': duration_s, 'command': cmd,
                   'started': datetime.now(timezone.utc).astimezone().isoformat(timespec='seconds'),
                   'loadavg_start': loadavg()}
@@ -199,6 +212,14 @@ def run_session(fps: float, duration_s: float, out: Path, clopy: list[str], *, p
         if re.search(r' at [0-9.]+ fps', camera_log_text(session_dir)):
             break
         time.sleep(0.2)
+    page = None
+    if dashboard:   # the page is open before the measured time starts
+        run.seen_dashboard.wait(STARTUP_TIMEOUT_S)
+        if run.dashboard_url is None:
+            print('bench_clnf: clopy run printed no dashboard address', flush=True)
+        else:
+            page = DashboardPage(run.dashboard_url)
+            page.opened.wait(60)
     time.sleep(1.0)   # first frames out; the camera's own start-up CPU is over
     t_start = time.time()
     sampler.measuring.set()
@@ -209,6 +230,9 @@ def run_session(fps: float, duration_s: float, out: Path, clopy: list[str], *, p
     ended_early = run.proc.poll() is not None
     stop_wall_s = time.time()
     sampler.stop()
+    if page is not None:
+        info['dashboard_page'] = page.close()
+        print(f"dashboard page: {info['dashboard_page']}", flush=True)
     info['loadavg_end'] = loadavg()
     if not ended_early:
         run.proc.send_signal(signal.SIGINT)
@@ -512,6 +536,8 @@ def main() -> int:
     parser.add_argument('--floor-modes', nargs='+', choices=FLOOR_MODES, default=list(FLOOR_MODES),
                         help='plain-rclpy floor runs after the graph at each rate (default: all three)')
     parser.add_argument('--no-floor', action='store_true', help='no floor runs')
+    parser.add_argument('--dashboard', action='store_true',
+                        help='clopy run --dashboard with its page open in a headless chromium (Playwright)')
     parser.add_argument('--floor-duration-s', type=float,
                         help='measured time of each floor run (default: --duration-s, at most 120 s)')
     args = parser.parse_args()
@@ -529,6 +555,8 @@ def main() -> int:
     if args.taskset and shutil.which('taskset') is None:
         parser.error('--taskset needs the taskset command (util-linux)')
     modes = args.modes or (['composed'] if args.composed else ['separate'])
+    if args.dashboard:
+        chromium()   # says what is missing before anything runs
     floor_modes = [] if args.no_floor else args.floor_modes
     floor_s = args.floor_duration_s or min(args.duration_s, 120.0)
     width, height = (640, 320) if args.paradigm == 'clmf' else (256, 256)
@@ -536,7 +564,7 @@ def main() -> int:
     clopy = clopy_command()
     results = {'date': datetime.now(timezone.utc).astimezone().isoformat(timespec='seconds'),
                'machine': machine(), 'argv': sys.argv, 'quiet_others_pct': args.quiet_others_pct,
-               'modes': modes, 'hogs': args.hogs, 'rt_priority': args.rt_priority, 'taskset': args.taskset,
+               'modes': modes, 'hogs': args.hogs, 'dashboard': args.dashboard, 'rt_priority': args.rt_priority, 'taskset': args.taskset,
                'loadavg_start': loadavg(), 'runs': [], 'floor': []}
     out_json = args.out / 'results.json'
     hogs = Hogs(args.hogs)
@@ -546,7 +574,7 @@ def main() -> int:
                 r = run_session(fps, args.duration_s, args.out, clopy, paradigm=args.paradigm,
                                 pose_model=pose_model, extra_sets=list(args.sets),
                                 quiet_others_pct=args.quiet_others_pct, mode=mode, rt_priority=args.rt_priority,
-                                taskset=args.taskset, hogs=args.hogs)
+                                taskset=args.taskset, hogs=args.hogs, dashboard=args.dashboard)
                 results['runs'].append(r)
                 print_report(r, args.quiet_others_pct)
                 results['loadavg_end'] = loadavg()

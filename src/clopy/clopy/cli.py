@@ -6,6 +6,7 @@
   clopy demo                 a few minutes of simulated CLNF 1-ROI
   clopy tables SESSION       make the per-frame table and summary again from the bag
   clopy align SESSION RECORD map another system's sync-pulse record onto session time (docs/sync.md)
+  clopy run ... --dashboard [--dashboard-port N]   the browser dashboard of the session (docs/dashboard.md)
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from clopy_data.postprocess import finish_session, print_summary, read_summary_r
 
 from clopy import config as cfg
 from clopy import foxglove_option
+from clopy.dashboard_process import DEFAULT_HOST, DEFAULT_PORT, parse_port
 
 # bringup commands that live in their own modules (each has add_command(sub)); the offline
 # data commands (tables, plot, analyze) come from clopy_data, as `python -m clopy_data` has them
@@ -82,6 +84,19 @@ def _session_options(p: argparse.ArgumentParser, demo: bool = False) -> None:
     p.add_argument('--rt-priority', type=int, choices=range(1, 100), metavar='1-99',
                    help='real-time priority (SCHED_FIFO) for the hot-path processes, where the rig '
                         'permits it (docs/benchmarks.md); said in the node log when it does not')
+    p.add_argument('--dashboard', action='store_true',
+                   help='serve the browser dashboard of the session (watch, steer); prints its address')
+    p.add_argument('--dashboard-port', type=_port, default=DEFAULT_PORT, metavar='N',
+                   help=f'port of the dashboard (default {DEFAULT_PORT}; 0 or auto: any free port)')
+    p.add_argument('--dashboard-host', default=DEFAULT_HOST, metavar='ADDRESS',
+                   help='bind address of the dashboard (default 127.0.0.1; any other prints a token once)')
+
+
+def _port(text: str) -> int:
+    try:
+        return parse_port(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _rig_options(p: argparse.ArgumentParser) -> None:
@@ -107,13 +122,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == 'demo':
         opts = RunOptions('clnf_1roi', sim=True, mouse=args.mouse, trials=args.trials, out_dir=args.out,
                           sets=DEMO_SETTINGS + args.sets, params_file=args.params_file,
-                          domain_id=args.domain_id, composed=args.composed, rt_priority=args.rt_priority)
+                          domain_id=args.domain_id, composed=args.composed, rt_priority=args.rt_priority,
+                          dashboard=args.dashboard, dashboard_host=args.dashboard_host,
+                          dashboard_port=args.dashboard_port)
     else:
         opts = RunOptions(args.paradigm, sim=args.sim, mouse=args.mouse, trials=args.trials,
                           out_dir=args.out, sets=args.sets, params_file=args.params_file,
                           domain_id=args.domain_id, from_recording=args.from_recording,
                           nodes=args.nodes, remote=args.remote, peers=args.peers, composed=args.composed,
-                          rt_priority=args.rt_priority, foxglove_port=foxglove_option.port_from_args(args))
+                          rt_priority=args.rt_priority, foxglove_port=foxglove_option.port_from_args(args),
+                          dashboard=args.dashboard, dashboard_host=args.dashboard_host,
+                          dashboard_port=args.dashboard_port)
     return run_session(opts)[0]
 
 

@@ -31,7 +31,8 @@ def paradigm_launch_description(paradigm: str):
     trials, params_file (default share/clopy/config/<paradigm>.yaml), set
     (space-separated node.param=value overrides, as `clopy run --set`), composed
     (true: the hot-path nodes in one process, as `clopy run --composed`) and rt_priority
-    (as `clopy run --rt-priority`). The session
+    (as `clopy run --rt-priority`), dashboard (true: the browser dashboard, as `clopy run
+    --dashboard`) with dashboard_port and dashboard_host. The session
     ends when the task node finishes (all trials done), or when the camera, the
     reward node, the lick node or the recorder stops (no frames, no valve, no lick sensor,
     no record)."""
@@ -64,6 +65,12 @@ def paradigm_launch_description(paradigm: str):
         DeclareLaunchArgument('rt_priority', default_value='',
                               description='real-time priority 1-99 (SCHED_FIFO) of the hot-path processes '
                                           'where permitted, as clopy run --rt-priority'),
+        DeclareLaunchArgument('dashboard', default_value='false', choices=['true', 'false'],
+                              description='the browser dashboard of the session, as clopy run --dashboard'),
+        DeclareLaunchArgument('dashboard_port', default_value='8080',
+                              description='port of the dashboard (0 or auto: any free port; the node log says it)'),
+        DeclareLaunchArgument('dashboard_host', default_value='127.0.0.1',
+                              description='bind address of the dashboard; any other than loopback prints a token'),
     ]
     args += foxglove_option.launch_arguments()
     return LaunchDescription(args + [OpaqueFunction(function=_session_actions, args=[paradigm])])
@@ -157,5 +164,27 @@ def _session_actions(context, paradigm: str):
             folder.record_node_exit(name, event.returncode)
             return [EmitEvent(event=Shutdown(reason=f'{name} ended'))] if ender else None
         actions.append(RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_exit)))
+    if arg('dashboard') == 'true':   # one more process, no session ender
+        actions.append(_dashboard_node(session_dir, params_path, arg('dashboard_host') or '127.0.0.1',
+                                       arg('dashboard_port')))
     from clopy import foxglove_option   # foxglove:=true: the bridge, no session ender
     return actions + foxglove_option.launch_actions(arg, params_path)
+
+
+def _dashboard_node(session_dir: Path, params_path: Path, host: str, port_text: str):
+    from launch_ros.actions import Node
+
+    from clopy.dashboard_process import DASHBOARD, check_port, dashboard_env, parse_port
+    try:
+        port = parse_port(port_text, 'dashboard_port:=')
+        check_port(host, port)
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from None
+    env, token = dashboard_env(session_dir, params_path, host, port)
+    where = (f'http://{"127.0.0.1" if host in ("0.0.0.0", "::") else host}:{port}' if port
+             else "on a free port (the dashboard node's log line says which)")
+    print(f'dashboard {where}', flush=True)
+    if token:   # once, on this console only
+        print(f'dashboard token {token}  (open the address with ?token={token}; every change needs it)', flush=True)
+    return Node(package=DASHBOARD.package, executable=DASHBOARD.executable, name=DASHBOARD.name, output='screen',
+                parameters=[str(params_path)], additional_env=env)

@@ -29,6 +29,7 @@ from clopy_data.session import create_session_dir
 
 from clopy import config as cfg
 from clopy import foxglove_option, rig
+from clopy.dashboard_process import DashboardProcess, check_port
 from clopy.diskspace import check_free_space
 from clopy.monitor import Monitor
 from clopy.paradigms import HOT_PATH, NODES, PARADIGMS, compose
@@ -62,6 +63,9 @@ class RunOptions:
     composed: bool = False   # the hot-path nodes in one process (clopy.hotpath_node)
     rt_priority: int | None = None   # SCHED_FIFO priority of the hot-path processes (clopy_common.realtime)
     foxglove_port: int | None = None   # --foxglove: the Foxglove bridge on this port (clopy.foxglove_option)
+    dashboard: bool = False   # the browser dashboard as one more process (clopy_dashboard)
+    dashboard_host: str = '127.0.0.1'   # any other bind address gets a token, printed once
+    dashboard_port: int = 8080   # 0: any free port (the line `dashboard http://...` says which)
 
 
 #: ends clopy run sees itself that are no error (a node's own SessionEnd says error or not)
@@ -259,6 +263,8 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
     import rclpy
     from rclpy.signals import SignalHandlerOptions
     check_paradigm(opts.paradigm)
+    if opts.dashboard:   # before anything starts: the page's address is free
+        check_port(opts.dashboard_host, opts.dashboard_port)
     nodes, remote = rig.split_nodes(opts.paradigm, PARADIGMS[opts.paradigm].entries(),
                                     opts.nodes, opts.remote)
     network, peers = rig.rig_peers(opts.peers)
@@ -310,6 +316,8 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
     reason = 'finished'
     details = ''
     codes: dict = {}
+    dashboard = DashboardProcess(session, session_dir, params_path, opts.dashboard_host, opts.dashboard_port, say,
+                                 enabled=opts.dashboard)
     try:
         say(f'session {session_dir}  (ROS_DOMAIN_ID={domain_id}, '
             f'{"loopback only" if profile is None else "rig network, peers " + ";".join(peers)}'
@@ -318,6 +326,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
             say(f'here: {", ".join(e[2] for e in nodes)}; on the other computer: {", ".join(remote)}')
         if hot:
             say(f'composed: {", ".join(hot)} in one process ({HOT_PATH[2]})')
+        dashboard.start()
         for entry in [e for e in nodes if e[2] != 'camera']:
             start(*entry)
         # the camera waits until every subscription is matched
@@ -329,6 +338,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
                 raise RunError(f'{name} stopped during start-up (exit {code}):\n{session.log_tail(name)}')
             missing = monitor.unmatched(required)
             absent = monitor.absent(remote)
+            dashboard.announce()
             if not missing and not absent:
                 break
             if stop_event.is_set():
@@ -343,7 +353,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
         last_print = 0.0
         while not stop_event.is_set():
             monitor.spin(0.1)
-            ended = foxglove_option.session_enders(session.exited())
+            ended = foxglove_option.session_enders(dashboard.check(session.exited()))
             if ended:
                 monitor.spin(0.3)   # the SessionEnd of a node that ended the session is on its way
                 name = next((n for n in ('task', 'camera') if n in ended), next(iter(ended)))
@@ -373,6 +383,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
             details = ''   # the node said why itself: its exit is no failure
         monitor.end(reason.splitlines()[0] if reason else reason, error=reason not in NORMAL_ENDS)
         end = dict(monitor.session_end)
+        dashboard.stop()   # the page goes first: nothing of the session waits on it
         if 'camera' in remote and monitor.was_running and not monitor.status.get('running', True):
             monitor.wait_gone(['camera'], STOP_TIMEOUT_S / 2)   # it stops when the task is done
             time.sleep(0.5)   # then the last frames drain, as when the camera runs here

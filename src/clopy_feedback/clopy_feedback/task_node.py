@@ -23,7 +23,7 @@ from clopy_common import qos
 from clopy_common.intraprocess import call_soon, hot_publisher, hot_subscription
 from clopy_common.node_main import StartupError, run_node
 from clopy_common.schema import SchemaError
-from clopy_common.session_end import SessionEnder
+from clopy_common.session_end import STOPPED_BY_USER, SessionEnder
 from clopy_common.stamps import to_s
 from clopy_interfaces.msg import (ControlSignal, FrameInfo, Lick, RewardCommand, RewardEvent, SessionStatus,
                                   TaskEvent, ToneCommand)
@@ -31,6 +31,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import Header
+from std_srvs.srv import Trigger
 
 from clopy_feedback.lick_input import LickInput
 from clopy_feedback.task_health import Notice, TaskHealth
@@ -115,6 +116,7 @@ class TaskNode(Node):
         self.ender = SessionEnder(self)
         self.upstream_topics = (qos.CONTROL_SIGNAL, qos.FRAME_INFO)  # on stop: until the signal chain has gone
         self.add_on_set_parameters_callback(self.on_set_parameters)
+        self.create_service(Trigger, '~/stop_session', self.on_stop_session)   # the dashboard's Stop
         self.create_timer(values['status_period_s'], self.publish_status)
         self.health = TaskHealth(frame_rate_hz, values['stall_after_frames'], values['stall_limit_s'],
                                  values['first_frame_timeout_s'], values['invalid_warn_frames'], time.monotonic())
@@ -294,6 +296,17 @@ class TaskNode(Node):
             except (TaskError, ValueError, TypeError) as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
         return SetParametersResult(successful=True)
+
+    def on_stop_session(self, request, response):
+        """End the session as stopped by the user (`/task/stop_session`); the graph's
+        ordered stop follows, as after the last trial."""
+        if self.ender.reason is not None or self.finished:
+            response.success, response.message = False, f'the session is ending already ({self.ender.reason})'
+            return response
+        self.publish_notice(Notice('info', 'stop_session', 'stopped by the user (stop_session service)'))
+        self.ender.end(STOPPED_BY_USER)
+        response.success, response.message = True, STOPPED_BY_USER
+        return response
 
     # -- status -------------------------------------------------------------------
     def publish_status(self) -> None:
