@@ -1,5 +1,5 @@
 """A dashboard page open during a benchmark session (bench_clnf.py --dashboard): Debian's
-chromium, headless, driven by Playwright for Python (requirements/dashboard.txt) in a
+chromium, headless, driven by Playwright for Python (requirements/browser-test.txt) in a
 thread of its own, showing the live page of `clopy run --dashboard` until it is closed.
 The browser reaches 127.0.0.1 only (no name resolution, no background traffic)."""
 from __future__ import annotations
@@ -17,7 +17,7 @@ def chromium() -> str:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        raise SystemExit('bench_clnf --dashboard: needs Playwright for Python (requirements/dashboard.txt)') from None
+        raise SystemExit('bench_clnf --dashboard: needs Playwright for Python (requirements/browser-test.txt)') from None
     exe = shutil.which('chromium') or shutil.which('chromium-browser')
     if exe is None:
         raise SystemExit("bench_clnf --dashboard: needs Debian's chromium (apt-get install chromium)")

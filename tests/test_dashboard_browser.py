@@ -32,9 +32,10 @@ from clopy.rosenv import DomainLease, apply_loopback, loopback_env
 from clopy_data.session import read_event_log
 from test_clnf_graph import bag_messages, no_process_left, session_dir
 
-playwright_api = pytest.importorskip('playwright.sync_api', reason='Playwright for Python (requirements/dashboard.txt)')
+# Playwright for Python (requirements/browser-test.txt, `scripts/setup.sh --tools`) and Debian's
+# chromium (requirements/debian-test.txt, installed by scripts/test.sh): missing ones fail, never skip
+import playwright.sync_api as playwright_api  # noqa: E402
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium (requirements/debian-test.txt)")
 
 MOUSE = 'dash-mouse'
 SETS = ['task.v.initial_rest_s=3.0', 'task.v.success_rest_s=2.0', 'task.v.fail_rest_s=2.0',
@@ -82,6 +83,7 @@ def _pixels(png: bytes) -> np.ndarray:
 
 @pytest.fixture(scope='module')
 def scenario(tmp_path_factory):
+    assert CHROMIUM, "no chromium on PATH: Debian's chromium (requirements/debian-test.txt; scripts/test.sh installs it)"
     out = tmp_path_factory.mktemp('dash')
     shots = Path(os.environ.get('CLOPY_DASHBOARD_SCREENSHOTS') or out / 'shots')
     shots.mkdir(parents=True, exist_ok=True)

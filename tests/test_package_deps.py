@@ -24,7 +24,7 @@ THIRD_PARTY = {
     'rclpy': 'rclpy', 'sensor_msgs': 'sensor_msgs', 'std_msgs': 'std_msgs', 'rcl_interfaces': 'rcl_interfaces',
     'builtin_interfaces': 'builtin_interfaces', 'ament_index_python': 'ament_index_python',
     'launch': 'launch', 'launch_ros': 'launch_ros', 'composition_interfaces': 'composition_interfaces',
-    'foxglove': 'python3-foxglove-sdk-pip',   # clopy_dashboard.foxglove (requirements/foxglove.txt)
+    'foxglove': 'python3-foxglove-sdk-pip',   # clopy_dashboard.foxglove (requirements/base.txt)
     'std_srvs': 'std_srvs', 'fastapi': 'python3-fastapi', 'pydantic': 'python3-pydantic', 'uvicorn': 'python3-uvicorn',
 }
 # optional extras, imported lazily where the extra is asked for (documented in docs/clmf.md)
