@@ -42,9 +42,9 @@ def refusal(paradigm='clnf_1roi', *sets, edit=None) -> str:
 @pytest.mark.parametrize('assignment, line', [
     ('task.v.treshold=1', '--set: task.v.treshold = 1: unknown parameter; task has: '),
     ('camera.width_px=abc', "--set: camera.width_px = 'abc': allowed: a whole number >= 1 px and <= 8192 px"),
-    ('task.v.threshold=nan', '--set: task.v.threshold = nan: allowed: a finite number >= 0'),
-    ('task.v.threshold=.inf', '--set: task.v.threshold = inf: allowed: a finite number >= 0'),
-    ('task.v.threshold=-1', '--set: task.v.threshold = -1.0: allowed: a finite number >= 0'),
+    ('task.v.threshold=nan', '--set: task.v.threshold = nan: allowed: a finite number > 0'),
+    ('task.v.threshold=.inf', '--set: task.v.threshold = inf: allowed: a finite number > 0'),
+    ('task.v.threshold=-1', '--set: task.v.threshold = -1.0: allowed: a finite number > 0'),
     ('camera.width_px=1000000', '--set: camera.width_px = 1000000: allowed: a whole number >= 1 px and <= 8192 px'),
     ('reward.valve_pin=40', '--set: reward.valve_pin = 40: allowed with reward.backend = gpio: 0-27'),
     ('tone.amplitude=2', '--set: tone.amplitude = 2.0: allowed: a finite number > 0 and <= 1'),

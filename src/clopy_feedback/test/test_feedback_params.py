@@ -25,9 +25,10 @@ def test_task_variables_take_the_task_files_defaults(task):
 
 @pytest.mark.parametrize('key, value, line', [
     ('v.treshold', 1, 'f.yaml: task.v.treshold = 1: unknown parameter; task has: '),
-    ('v.threshold', 'high', "f.yaml: task.v.threshold = 'high': allowed: a finite number >= 0"),
-    ('v.threshold', math.nan, 'f.yaml: task.v.threshold = nan: allowed: a finite number >= 0'),
-    ('v.threshold', -1.0, 'f.yaml: task.v.threshold = -1.0: allowed: a finite number >= 0'),
+    ('v.threshold', 'high', "f.yaml: task.v.threshold = 'high': allowed: a finite number > 0"),
+    ('v.threshold', math.nan, 'f.yaml: task.v.threshold = nan: allowed: a finite number > 0'),
+    ('v.threshold', -1.0, 'f.yaml: task.v.threshold = -1.0: allowed: a finite number > 0'),
+    ('v.threshold', 0.0, 'f.yaml: task.v.threshold = 0.0: allowed: a finite number > 0'),
     ('v.total_trials', 0, 'f.yaml: task.v.total_trials = 0: allowed: a whole number >= 1'),
     ('v.fail_rest_s', -1.0, 'f.yaml: task.v.fail_rest_s = -1.0: allowed: a finite number >= 0 s'),
     ('v.random_reward_p', 1.5, 'f.yaml: task.v.random_reward_p = 1.5: allowed: a finite number >= 0 and <= 1'),

@@ -64,7 +64,7 @@ VARIABLE_LIMITS = {
                                          'reward_delay_s', 'valve_pulse_s', 'fail_pulse_s', 'adapt_window_s',
                                          'consumption_window_s')},
     'total_trials': {'min': 1},
-    'threshold': {'min': 0.0},
+    'threshold': {'gt': 0.0},   # the tone maps the signal up to it: 0 has no tone range
     'threshold_step': {'min': 0.0},
     'threshold_floor': {'min': 0.0},
     'n_tones': {'min': 1, 'max': 1000},
