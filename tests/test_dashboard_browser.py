@@ -101,6 +101,7 @@ def scenario(tmp_path_factory):
             page.on('dialog', lambda dialog: dialog.accept())
             _alignment(page, out, env, procs, result)
             _live_session(page, out, env, procs, result)
+            _experiment(page, out / 'experiments', env, procs, result)
             browser.close()
     finally:
         for proc in procs:
@@ -196,6 +197,50 @@ def _live_session(page, out: Path, env: dict, procs: list, result: dict) -> None
     procs.remove(proc)
     result['run_output'] = ''.join(lines) + rest
     result['returncode'] = proc.returncode
+
+
+def _experiment(page, data_root: Path, env: dict, procs: list, result: dict) -> None:
+    """The experiment page of `clopy dashboard`: the example's grid, day 1 of M1 started from
+    the page, then M1's history with its session figure and learning curve."""
+    lines: list[str] = []
+    proc = _start(['dashboard', '--out', str(data_root), '--port', '0'], env)
+    procs.append(proc)
+    url = _read_until(proc, r'dashboard (http://127\.0\.0\.1:\d+)', lines).group(1)
+    page.goto(url + '/experiments')
+    page.click('a[href="/experiments/example"]')
+    page.wait_for_selector('#grid')
+    result['grid_before'] = page.inner_text('#grid')
+    row = page.locator('#grid tr', has_text='M1')
+    row.locator('button[type=submit]').click()
+    result['after_start_url'] = page.url
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:   # the run holds its locks; the page shows it until it is done
+        page.goto(url + '/experiments/example')
+        cells = page.locator('#grid tr', has_text='M1').locator('td').all_inner_texts()
+        result.setdefault('grid_seen', []).append(cells)
+        if 'ok' in cells or 'X' in cells:
+            break
+        page.wait_for_timeout(2000)
+    result['grid_after'] = page.inner_text('#grid')
+    page.screenshot(path=str(result['shots'] / 'dashboard-experiment.png'), full_page=True)
+    page.click('a[href="/experiments/example/subjects/M1"]')
+    page.wait_for_selector('#curve')
+    page.wait_for_function("[...document.images].every(i => i.complete)")
+    result['images'] = page.evaluate("[...document.images].map(i => [i.id || i.alt, i.naturalWidth])")
+    result['subject_page'] = page.inner_text('body')
+    page.screenshot(path=str(result['shots'] / 'dashboard-experiment-subject.png'), full_page=True)
+    _stop(proc)
+    procs.remove(proc)
+
+
+def test_the_experiment_page_starts_a_day_and_shows_its_history(scenario):
+    grid = scenario['grid_before']
+    assert 'M1' in grid and 'M2' in grid and 'due' in grid, grid
+    after = [row for row in scenario['grid_after'].splitlines() if row.startswith('M1')]
+    assert after and '\tok\t' in after[0] + '\t' and 'day 2' in after[0], scenario['grid_after']
+    images = dict(scenario['images'])
+    assert images['curve'] > 100 and images['summary of day 1'] > 100, images
+    assert 'day 1: finished' in scenario['subject_page']
 
 
 def test_without_the_token_a_change_is_refused_off_loopback(scenario):

@@ -19,6 +19,7 @@ alignment, the experiment manager the threshold a mouse ended with. Plain Python
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from datetime import datetime, timezone
@@ -33,6 +34,7 @@ from clopy import config as cfg
 
 SUBJECTS = 'subjects'
 PROFILE = 'profile.yaml'
+LOCK = '.profile.lock'
 SECTIONS = ('parameters', 'paradigms')
 
 
@@ -70,20 +72,30 @@ def update_profile(out_dir: Path, mouse: str, parameters: dict[str, Any] | None 
     for key in list(parameters or {}) + list(paradigm_parameters or {}):
         if '.' not in key:
             raise cfg.ConfigError(f'mouse profile of {mouse!r}: key {key!r}: expected node.param')
-    profile = load_profile(out_dir, mouse)
-    profile['mouse'] = mouse
-    profile['updated'] = datetime.now(timezone.utc).astimezone().isoformat(timespec='seconds')
-    profile.setdefault('parameters', {}).update(parameters or {})
-    if paradigm_parameters:
-        profile.setdefault('paradigms', {}).setdefault(paradigm, {}).update(paradigm_parameters)
     path = profile_path(out_dir, mouse)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix='.profile-', suffix='.yaml')
-    with os.fdopen(fd, 'w') as fh:
-        yaml.safe_dump(profile, fh, sort_keys=False)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    # one writer at a time (the alignment page and the experiment manager may both write)
+    with open(path.parent / LOCK, 'a') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        profile = load_profile(out_dir, mouse)
+        profile['mouse'] = mouse
+        profile['updated'] = datetime.now(timezone.utc).astimezone().isoformat(timespec='seconds')
+        profile.setdefault('parameters', {}).update(parameters or {})
+        if paradigm_parameters:
+            profile.setdefault('paradigms', {}).setdefault(paradigm, {}).update(paradigm_parameters)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix='.profile-', suffix='.yaml')
+        try:
+            with os.fdopen(fd, 'w') as fh:
+                yaml.safe_dump(profile, fh, sort_keys=False)
+                fh.flush()
+                os.fsync(fh.fileno())
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)   # readable by the lab as any file it writes (not mkstemp's 0600)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return profile
 
 

@@ -332,7 +332,7 @@ def run(opts: RunOptions, stop_event: threading.Event | None = None) -> RunResul
         # the camera waits until every subscription is matched
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while True:
-            crashed = session.exited()
+            crashed = dashboard.check(session.exited())   # a viewer never ends the session
             if crashed:
                 name, code = next(iter(crashed.items()))
                 raise RunError(f'{name} stopped during start-up (exit {code}):\n{session.log_tail(name)}')

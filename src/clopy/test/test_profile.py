@@ -2,6 +2,8 @@
 applied by the session preparation after the parameter file and before --set."""
 from __future__ import annotations
 
+import os
+
 import pytest
 import yaml
 
@@ -20,6 +22,11 @@ def test_a_profile_carries_alignment_and_threshold_into_the_next_session(tmp_pat
     profile = load_profile(tmp_path, 'M1')
     assert profile['mouse'] == 'M1' and profile['parameters']['roi_dff.bregma_row_px'] == 140.0
     assert profile_path(tmp_path, 'M1') == tmp_path / 'subjects' / 'M1' / 'profile.yaml'
+    umask = os.umask(0)
+    os.umask(umask)
+    assert profile_path(tmp_path, 'M1').stat().st_mode & 0o777 == 0o666 & ~umask   # the lab's other users read it
+    assert [p.name for p in profile_path(tmp_path, 'M1').parent.iterdir()] in (
+        ['profile.yaml', '.profile.lock'], ['.profile.lock', 'profile.yaml'])   # no temporary file left
 
     session_dir, _, _ = prepare(RunOptions('clnf_1roi', sim=True, mouse='M1', trials=2, out_dir=tmp_path))
     ran = _ran_with(session_dir)

@@ -52,3 +52,17 @@ def apply(priority: int | None) -> str | None:
                 'CAP_SYS_NICE): running at the normal priority; a rig allows it with an rtprio limit '
                 '(/etc/security/limits.d) or CAP_SYS_NICE, see docs/benchmarks.md')
     return f'real-time priority {priority} (SCHED_FIFO)'
+
+
+#: niceness of the processes that only watch a session (dashboard, Foxglove bridge): they
+#: wake on the same frames as the hot path and must yield the CPU to it on a small computer
+VIEWER_NICE = 10
+
+
+def lower_for_viewer(nice: int = VIEWER_NICE) -> int:
+    """Lower this process's priority by `nice` (before ROS starts its threads, so all of
+    them inherit it); returns the niceness it now has."""
+    try:
+        return os.nice(nice)
+    except OSError:   # a niceness limit: stay as it is
+        return os.nice(0)

@@ -49,3 +49,19 @@ def test_every_thread_gets_the_priority_or_the_log_says_why_not():
     else:
         assert line.startswith('real-time priority 5 (SCHED_FIFO) not permitted'), line
         assert 'rtprio' in line and policies == f'[{os.SCHED_OTHER}]'
+
+
+def test_a_viewer_process_lowers_its_priority_for_all_its_threads():
+    probe = textwrap.dedent('''
+        import os, threading
+        from clopy_common import realtime
+        before = os.nice(0)
+        now = realtime.lower_for_viewer()
+        seen = []
+        t = threading.Thread(target=lambda: seen.append(os.getpriority(os.PRIO_PROCESS, 0))); t.start(); t.join()
+        print(before, now, seen[0])
+    ''')
+    out = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    before, now, thread = (int(x) for x in out.stdout.split())
+    assert now == min(before + 10, 19) and thread == now

@@ -16,6 +16,7 @@ from clopy import config as cfg
 from clopy.paradigms import PARADIGMS
 from clopy.profile import apply_profile, update_profile
 from clopy_data.folder import PARAMETERS
+from clopy_data.session import is_session_of
 from clopy_signal.errors import ConfigError as RoiConfigError
 from clopy_signal.roi import rois_from_config
 
@@ -26,10 +27,12 @@ ROI_KEYS = ('rois', 'frame_height_px', 'frame_width_px', 'bregma_row_px', 'bregm
 
 
 def newest_session(out_dir: Path, mouse: str, paradigm: str | None = None) -> Path | None:
-    """The mouse's newest session folder under `out_dir` (by the start time in its name)."""
-    pattern = f'{paradigm or "*"}/{mouse}_*/{PARAMETERS}'
-    found = sorted(Path(out_dir).glob(pattern), key=lambda p: p.parent.name[len(mouse) + 1:])
-    return found[-1].parent if found else None
+    """The mouse's newest session folder under `out_dir` (by the start time in its name) of
+    `paradigm`, or of any paradigm that images the cortex (roi_dff: never a behaviour camera)."""
+    paradigms = [paradigm] if paradigm else [p for p, d in PARADIGMS.items() if 'roi_dff' in d.node_names]
+    found = sorted((p.parent for name in paradigms for p in Path(out_dir).glob(f'{name}/{mouse}_*/{PARAMETERS}')
+                    if is_session_of(p.parent.name, mouse)), key=lambda d: d.name[len(mouse) + 1:])
+    return found[-1] if found else None
 
 
 def session_image(session_dir: Path) -> np.ndarray | None:

@@ -15,6 +15,7 @@ import time
 
 from clopy_common import qos
 from clopy_common.node_main import StartupError, run_node
+from clopy_common.realtime import lower_for_viewer
 from clopy_common.stamps import to_s
 from clopy_interfaces.msg import (ControlSignal, FrameInfo, Lick, Pose, RewardCommand, RewardEvent, SessionStatus,
                                   TaskEvent, ToneCommand)
@@ -196,6 +197,7 @@ class DashboardNode(Node):
 
 
 def main(args=None) -> int:
+    lower_for_viewer()   # a viewer yields the CPU to the closed loop
     return run_node(DashboardNode, args)
 
 

@@ -6,6 +6,7 @@ import yaml
 
 # kinds, named after rcl_interfaces/ParameterType
 BOOL, INTEGER, DOUBLE, STRING = 'bool', 'integer', 'double', 'string'
+INT64 = (-2 ** 63, 2 ** 63 - 1)   # what a ROS integer parameter holds
 BOOL_ARRAY, INTEGER_ARRAY, DOUBLE_ARRAY, STRING_ARRAY = 'bool_array', 'integer_array', 'double_array', 'string_array'
 
 
@@ -31,6 +32,8 @@ def parse_value(text: str) -> tuple[str, object]:
     if value is None:
         return STRING, text
     kind = _kind(value)
+    if kind == INTEGER and not INT64[0] <= value <= INT64[1]:
+        return STRING, text   # no ROS integer: refused by the node as a value of the wrong type
     if kind is not None:
         return kind, value
     if isinstance(value, list) and value:

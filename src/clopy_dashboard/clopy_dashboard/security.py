@@ -73,8 +73,12 @@ class Guard:
         return given is not None and hmac.compare_digest(given.encode(), self.token.encode())
 
     def check_host(self, host_header: str | None) -> None:
-        """The Host header names the server by an address or a loopback name."""
+        """The Host header names the server by an address or a loopback name (against DNS
+        rebinding); with a token in force any name (a bind by host name, e.g. rig1.lab),
+        since a rebinding page has no token."""
         name = host_name(host_header or '')
+        if self.token is not None and name:
+            return
         if not name or not (_is_address(name) or name in LOOPBACK_NAMES):
             raise Refused(403, f'Host {host_header!r} refused: open the dashboard by its address '
                                f'(e.g. http://127.0.0.1:PORT)')

@@ -39,10 +39,14 @@ def test_a_placement_outside_the_frame_is_refused_naming_it(tmp_path):
 
 
 def test_the_image_is_the_newest_session_s_or_a_synthetic_one(tmp_path):
-    for name in ('M7_20260101-100000', 'M7_20260301-100000', 'M8_20270101-100000'):
-        (tmp_path / 'clnf_1roi' / name).mkdir(parents=True)
-        (tmp_path / 'clnf_1roi' / name / 'parameters.yaml').write_text('{}')
+    for paradigm, name in (('clnf_1roi', 'M7_20260101-100000'), ('clnf_1roi', 'M7_20260301-100000'),
+                           ('clnf_1roi', 'M8_20270101-100000'), ('clnf_1roi', 'M7_b_20270101-100000'),
+                           ('clmf', 'M7_20270101-100000')):
+        (tmp_path / paradigm / name).mkdir(parents=True)
+        (tmp_path / paradigm / name / 'parameters.yaml').write_text('{}')
+    # not another mouse's (M7_b), not a behaviour camera's (clmf)
     assert newest_session(tmp_path, 'M7').name == 'M7_20260301-100000'
+    assert newest_session(tmp_path, 'M7', 'clmf').name == 'M7_20270101-100000'
     img, source = alignment_image(tmp_path, 'M7', {'frame_height_px': 200, 'frame_width_px': 180})
     assert img.shape == (200, 180, 3) and 'synthetic' in source and np.asarray(img).std() > 10
 

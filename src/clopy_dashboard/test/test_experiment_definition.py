@@ -55,6 +55,13 @@ def test_the_realistic_study_in_the_example_comments_is_valid(tmp_path):
     assert exp.plan_for('GT35', 10).rule == 'BC_L' and exp.plan_for('GT35', 11).rule == 'BC_L-BC_R'
     assert exp.plan_for('GT37', 5).session_type == 'fixed_tone'
     assert exp.rigs['rig2'].host == 'rig2.local'
+    # a rig on another computer runs there, never here (it would drive this computer's valve)
+    from clopy_dashboard.experiment.run_day import run_options
+    subject = next(s for s in exp.subjects.values() if s.rig == 'rig2')
+    day = exp.days(subject.id)[0]
+    with pytest.raises(ExperimentError, match=r"rig 'rig2' is on 'rig2.local', not this computer"):
+        run_options(exp, subject.id, day, None, None, tmp_path)
+    run_options(exp, subject.id, day, 'rig1', None, tmp_path)   # rig1 has no host: this computer
 
 
 def test_unknown_paradigm(tmp_path, base):

@@ -5,20 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI, Header, HTTPException
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from clopy_data.session import append_summary_row
 
 from clopy_dashboard.experiment.registry import FINISHED, UNFINISHED, Registry
 from clopy_dashboard.experiment.web import add_routes
+from clopy_dashboard.security import TOKEN_HEADER, Guard
+from clopy_dashboard.web import guard_dependency
 
-TOKEN = 'let-me-in'
-
-
-def guard(x_token: str | None = Header(default=None)) -> None:
-    if x_token != TOKEN:
-        raise HTTPException(403, 'refused by the guard')
+TOKEN = 'let-me-in-' + 'x' * 24
+#: a POST from the page itself (TestClient's server is http://testserver)
+SAME_ORIGIN = {'origin': 'http://testserver'}
 
 
 def png(path: Path) -> Path:
@@ -42,7 +41,8 @@ def row(tmp: Path, subject: str, day: int, status: str, rewards: int | None, rea
 @pytest.fixture
 def client(tmp_path):
     app = FastAPI()
-    add_routes(app, data_root=tmp_path, guard=guard)
+    # the dashboard's own guard, as off loopback: every route needs the token
+    add_routes(app, data_root=tmp_path, guard=guard_dependency(Guard.for_bind('0.0.0.0', token=TOKEN)))
     with Registry(tmp_path) as reg:
         reg.insert_record(row(tmp_path, 'M1', 1, FINISHED, 1, 'all trials done'))
         failed = row(tmp_path, 'M2', 1, UNFINISHED, 0, 'camera failed: no frames (error)')
@@ -52,7 +52,7 @@ def client(tmp_path):
         'mouse_id': 'M2', 'data_path': failed['session_dir'], 'start': failed['started'], 'end': failed['ended'],
         'trials': 2, 'successes': 0, 'rewards': 0, 'water_ul': 0.0, 'final_threshold': 0.03,
         'end_reason': 'camera failed: no frames', 'end_error': True})
-    return TestClient(app), tmp_path
+    return TestClient(app, headers={TOKEN_HEADER: TOKEN}), tmp_path
 
 
 def test_list_of_experiments(client):
@@ -96,6 +96,10 @@ def test_subject_history_with_figures_and_learning_curve(client):
     page = c.get('/experiments/example/subjects/M1')
     assert page.status_code == 200
     assert 'src="/experiments/example/subjects/M1/learning.png"' in page.text
+    # opened with the token in its address, the page's images and links carry it
+    with_token = c.get('/experiments/example/subjects/M1?token=abc').text
+    assert 'learning.png?token=abc"' in with_token and 'summary.png?token=abc"' in with_token
+    assert '<a href="/experiments/example?token=abc">back to' in with_token
     assert 'day 1: finished' in page.text and 'threshold at the end 0.03' in page.text
     figure = page.text.split('<img src="')[1].split('"')[0]
     assert figure.endswith('/summary.png')
@@ -106,17 +110,25 @@ def test_subject_history_with_figures_and_learning_curve(client):
     assert (tmp / 'analysis' / 'example' / 'learning_M1.png').is_file()
 
 
-def test_start_needs_the_guard(client):
+def test_every_page_and_the_start_need_the_guard(client):
     c, _ = client
-    r = c.post('/experiments/example/run', json={'subject': 'M2', 'day': 1, 'rig': 'rig2'})
-    assert r.status_code == 403
+    body = {'subject': 'M2', 'day': 1, 'rig': 'rig2'}
+    assert c.post('/experiments/example/run', json=body).status_code == 403   # no Origin
+    no_token = {TOKEN_HEADER: ''}
+    assert c.post('/experiments/example/run', json=body, headers={**no_token, **SAME_ORIGIN}).status_code == 401
+    for path in ('/experiments', '/experiments/example', '/experiments/example/subjects/M1',
+                 '/experiments/example/subjects/M1/learning.png', '/experiments/example/sessions/1/summary.png'):
+        assert c.get(path, headers=no_token).status_code == 401, path
+    assert c.get('/experiments/example/subjects/M1?token=' + TOKEN, headers=no_token).status_code == 200
+    # a name, never a file of the working folder
+    assert c.get('/experiments/example.yaml').status_code == 404
 
 
 def test_start_refused_when_the_rig_or_the_subject_is_busy(client):
     c, tmp = client
     with Registry(tmp) as reg:   # a run of M1 on rig1 in this (live) process
         reg.start_session('example', 'M1', 2, 'rig1', 'clnf_1roi')
-    headers = {'x-token': TOKEN}
+    headers = SAME_ORIGIN
     r = c.post('/experiments/example/run', json={'subject': 'M2', 'day': 1, 'rig': 'rig1'}, headers=headers)
     assert r.status_code == 409
     assert r.json()['detail'].startswith("rig 'rig1' is busy: M1 day 2 on rig1 (example), process ")
@@ -128,7 +140,7 @@ def test_start_refused_when_the_rig_or_the_subject_is_busy(client):
 
 def test_start_refuses_a_day_not_planned_and_an_unknown_rig(client):
     c, _ = client
-    headers = {'x-token': TOKEN}
+    headers = SAME_ORIGIN
     r = c.post('/experiments/example/run', json={'subject': 'M2', 'day': 7, 'rig': 'rig2'}, headers=headers)
     assert r.status_code == 400 and 'no day 7' in r.json()['detail']
     r = c.post('/experiments/example/run', json={'subject': 'M2', 'day': 1, 'rig': 'rig9'}, headers=headers)

@@ -62,6 +62,7 @@ def test_a_typed_value_is_read_as_ros2_param_set_reads_it():
     assert parse_value('0.08') == ('double', 0.08)
     assert parse_value('3') == ('integer', 3)
     assert parse_value('-1') == ('integer', -1)
+    assert parse_value('99999999999999999999') == ('string', '99999999999999999999')   # no ROS integer
     assert parse_value('true') == ('bool', True)
     assert parse_value('[1, 2]') == ('integer_array', [1, 2])
     assert parse_value('[1, 2.5]') == ('double_array', [1.0, 2.5])

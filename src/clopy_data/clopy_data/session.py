@@ -82,6 +82,12 @@ def session_dir_name(mouse_id: str, start: datetime) -> str:
     return f'{mouse_id}_{start:%Y%m%d-%H%M%S}'
 
 
+def is_session_of(folder_name: str, mouse_id: str) -> bool:
+    """Whether a folder name is one of `mouse_id`'s sessions (``<mouse>_<YYYYmmdd-HHMMSS>[_N]``;
+    mouse ``M1`` never matches ``M1_b``'s folders)."""
+    return re.fullmatch(re.escape(mouse_id) + r'_\d{8}-\d{6}(_\d+)?', folder_name) is not None
+
+
 def create_session_dir(out_root: Path, mouse_id: str, start: datetime, paradigm: str) -> Path:
     """Create and return ``<out_root>/<paradigm>/<mouse>_<YYYYmmdd-HHMMSS>``.
 

@@ -91,6 +91,9 @@ def draw_curve(path: Path, exp: Experiment, subject: str, table: pd.DataFrame, n
     bottom.set_ylabel('threshold at the end')
     bottom.set_xlabel('day')
     bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+    planned = exp.days(subject)   # the axis spans the subject's plan: what is still to come shows
+    if planned:
+        bottom.set_xlim(min(planned) - 0.5, max(planned) + 0.5)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     return path

@@ -78,13 +78,24 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def host_id() -> str:
+    """This computer, as the registry names it: the host name and the start of its machine id
+    (two rig computers cloned from one image share a host name, never a machine id)."""
+    name = socket.gethostname()
+    try:
+        machine = Path('/etc/machine-id').read_text().strip()[:8]
+    except OSError:
+        machine = ''
+    return f'{name}/{machine}' if machine else name
+
+
 class Registry:
     """The database of one data root."""
 
     def __init__(self, data_root: str | Path, create: bool = True):
         self.data_root = Path(data_root)
         self.path = self.data_root / DATABASE
-        self.host = socket.gethostname()
+        self.host = host_id()
         if not create and not self.path.is_file():
             raise RegistryError(f'{self.path}: no experiment registry here (no session was run with this data root)')
         self.data_root.mkdir(parents=True, exist_ok=True)
@@ -230,10 +241,13 @@ class Registry:
                                                  (RUNNING, self.host)) if not pid_alive(r['pid'])]
 
     def drop_stale_locks(self) -> int:
-        stale = [(r['kind'], r['name']) for r in self.db.execute('SELECT * FROM locks WHERE host = ?',
-                                                                  (self.host,)) if not pid_alive(r['pid'])]
+        # found and dropped in one transaction, each by its own holder: a lock another run has
+        # just taken over (same kind and name, a live process) is never dropped
         with self.transaction() as db:
-            db.executemany('DELETE FROM locks WHERE kind = ? AND name = ?', stale)
+            stale = [(r['kind'], r['name'], r['pid'], r['session_id'])
+                     for r in db.execute('SELECT * FROM locks WHERE host = ?', (self.host,))
+                     if not pid_alive(r['pid'])]
+            db.executemany('DELETE FROM locks WHERE kind = ? AND name = ? AND pid = ? AND session_id IS ?', stale)
         return len(stale)
 
 

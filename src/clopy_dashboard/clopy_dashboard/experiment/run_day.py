@@ -10,6 +10,7 @@ its next session of that paradigm starts there). Plain Python; the graph is star
 by clopy.runner."""
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -17,10 +18,11 @@ from pathlib import Path
 from clopy.profile import profile_path, update_profile
 from clopy.runner import RunOptions
 from clopy_data.folder import PARAMETERS
+from clopy_data.session import is_session_of
 
 from clopy_dashboard.experiment import records
 from clopy_dashboard.experiment.definition import Experiment, ExperimentError
-from clopy_dashboard.experiment.registry import Busy, Registry
+from clopy_dashboard.experiment.registry import FINISHED, Busy, Registry
 
 #: exit status of a run refused because its rig or subject is busy
 BUSY_EXIT = 3
@@ -33,8 +35,23 @@ def run_options(exp: Experiment, subject: str, day: int, rig: str | None, sim: b
     rig_name = rig or exp.subject(subject).rig
     if not rig_name:
         raise ExperimentError(f'{exp.path}: subject {subject} has no rig; give --rig ({", ".join(exp.rigs)})')
+    check_rig_here(exp, rig_name)
     return RunOptions(plan.paradigm, sim=exp.sim if sim is None else sim, mouse=subject, trials=plan.trials,
                       out_dir=Path(data_root), sets=plan.settings(), domain_id=exp.rig(rig_name).domain_id)
+
+
+def check_rig_here(exp: Experiment, rig_name: str) -> None:
+    """ExperimentError when the rig names another computer: its session runs there (`clopy
+    experiment run` on that computer), never here, where it would drive this computer's valve
+    and camera. Names are compared as written (no lookup: nothing leaves this computer)."""
+    host = exp.rig(rig_name).host.strip().lower()
+    if not host:
+        return
+    here = {socket.gethostname().lower(), socket.getfqdn().lower(), 'localhost', '127.0.0.1', '::1'}
+    here |= {name.split('.', 1)[0] for name in here}
+    if host not in here and host.split('.', 1)[0] not in here:
+        raise ExperimentError(f'{exp.path}: rig {rig_name!r} is on {host!r}, not this computer '
+                              f'({socket.gethostname()}): run `clopy experiment run {exp.name} ...` on {host}')
 
 
 class _FolderWatch(threading.Thread):
@@ -53,7 +70,9 @@ class _FolderWatch(threading.Thread):
 
     def _candidates(self) -> list[Path]:
         folder, glob = self.pattern
-        return [p for p in folder.glob(glob) if (p / PARAMETERS).is_file()] if folder.is_dir() else []
+        subject = glob[:-2]
+        return [p for p in folder.glob(glob) if is_session_of(p.name, subject) and (p / PARAMETERS).is_file()
+                ] if folder.is_dir() else []
 
     def take(self, path: Path) -> None:
         if self.found is None:
@@ -103,14 +122,17 @@ def run_day(exp: Experiment, subject: str, day: int, data_root: Path, rig: str |
             watch.join()
             if session_dir is not None:
                 watch.take(Path(session_dir))
-            finish(registry, session_id, watch.found, data_root, subject, opts.paradigm)
+            # a simulated day carries its threshold over only in a simulated experiment (a --sim
+            # try of a real one never moves the real mouse's start)
+            finish(registry, session_id, watch.found, data_root, subject, opts.paradigm,
+                   carry=exp.sim or not opts.sim)
         return code
     finally:
         registry.close()
 
 
 def finish(registry: Registry, session_id: int, session_dir: Path | None, data_root: Path,
-           subject: str, paradigm: str) -> None:
+           subject: str, paradigm: str, carry: bool = True) -> None:
     """The row from the folder, the locks freed, the persistent variables carried over.
     A run that made no folder leaves no row (nothing ran; the console said why)."""
     try:
@@ -119,7 +141,11 @@ def finish(registry: Registry, session_id: int, session_dir: Path | None, data_r
             return
         record = records.session_record(session_dir)
         registry.update_session(session_id, record)
-        carry_over(data_root, subject, paradigm, record)
+        if carry and record.get('status') == FINISHED:   # a session cut short sets no start
+            carry_over(data_root, subject, paradigm, record)
+        elif record.get('final_threshold') is not None:
+            print(f'{subject}: the threshold this session ended with is not carried over '
+                  f'({"cut short" if record.get("status") != FINISHED else "a simulated try"})')
     finally:
         registry.release(session_id)
 

@@ -12,7 +12,9 @@
                                              the learning curve across days
 * GET  /experiments/{name}/subjects/{id}/learning.png, /experiments/{name}/sessions/{n}/summary.png
 
-`guard` is the dashboard's dependency for requests that change state (the POST).
+`guard` is the dashboard's dependency: every route goes through it (a read needs the proper Host
+and, off loopback, the token; the POST also the same Origin). The page's query (`?token=...`)
+is carried into its links and images.
 The pages read the registry and the session folders; nothing here imports rclpy."""
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ from clopy_dashboard.experiment.curve import curve_path, draw_curve, learning
 from clopy_dashboard.experiment.definition import ExperimentError, experiment_dirs, find_experiment, load_experiment
 from clopy_dashboard.experiment.overview import overview
 from clopy_dashboard.experiment.registry import FINISHED, RUNNING, UNFINISHED, Registry
+from clopy_dashboard.experiment.run_day import check_rig_here
 
 #: how long the POST waits for the started run to hold its rig and subject
 START_WAIT_S = 30.0
@@ -66,12 +69,14 @@ def list_experiments(data_root: Path) -> list[dict]:
 
 
 def add_routes(app, *, data_root: Path, guard) -> None:
-    """Add the experiment routes to a FastAPI app; `guard` guards the POST."""
+    """Add the experiment routes to a FastAPI app; `guard` guards every route."""
     data_root = Path(data_root).absolute()
 
     def experiment(name: str):
         try:
             check_name('experiment', name)
+            if Path(name).suffix:   # a name, never a file of the dashboard's working folder
+                raise ExperimentError(f'experiment {name!r}: give its name without .yaml')
             return load_experiment(find_experiment(name, data_root))
         except (ExperimentError, ValueError) as exc:
             raise HTTPException(404, str(exc)) from None
@@ -81,20 +86,21 @@ def add_routes(app, *, data_root: Path, guard) -> None:
             records.refresh(reg)
             return reg.sessions(exp.name, subject)
 
-    @app.get('/experiments')
+    @app.get('/experiments', dependencies=[Depends(guard)])
     def experiments(request: Request):
+        query = _query(request)
         found = list_experiments(data_root)
         if 'application/json' in request.headers.get('accept', ''):
             return JSONResponse(found)
-        items = ''.join(f'<li><a href="/experiments/{quote(x["name"])}">{_e(x["name"])}</a> '
+        items = ''.join(f'<li><a href="/experiments/{quote(x["name"])}{query}">{_e(x["name"])}</a> '
                         f'<small>{_e(x["path"])}</small></li>' for x in found)
         return _page('Experiments', f'<ul>{items or "<li>none found</li>"}</ul><p>data root {_e(data_root)}</p>')
 
-    @app.get('/experiments/{name}')
+    @app.get('/experiments/{name}', dependencies=[Depends(guard)])
     def experiment_page(name: str, request: Request):
         exp = experiment(name)
         # the page's query (the dashboard's ?token=...) goes with its form, as the guard wants it
-        query = f'?{_e(request.url.query)}' if request.url.query else ''
+        query = _query(request)
         ov = overview(exp, registry_rows(exp))
         days = exp.all_days
         head = ''.join(f'<th>{d}</th>' for d in days)
@@ -116,7 +122,7 @@ def add_routes(app, *, data_root: Path, guard) -> None:
                          f'<input type="hidden" name="subject" value="{_e(s.subject)}">'
                          f'day <input name="day" size="3" value="{s.due}"> on <select name="rig">{options}</select>'
                          f' <button type="submit">start</button></form>')
-            rows.append(f'<tr><th><a href="/experiments/{quote(exp.name)}/subjects/{quote(s.subject)}">'
+            rows.append(f'<tr><th><a href="/experiments/{quote(exp.name)}/subjects/{quote(s.subject)}{query}">'
                         f'{_e(s.subject)}</a></th><td>{_e(s.group)}</td><td>{_e(s.rig or "-")}</td>{"".join(cells)}'
                         f'<td>{"done" if s.due is None else f"day {s.due}"}</td><td>{start}</td></tr>')
         rigs = ''.join(_rig_row(exp.rigs[n], r) for n, r in ov.rigs.items())
@@ -145,6 +151,7 @@ def add_routes(app, *, data_root: Path, guard) -> None:
             rig = str(form.get('rig') or exp.subject(subject).rig)
             exp.rig(rig)
             exp.plan_for(subject, day)
+            check_rig_here(exp, rig)
         except (ExperimentError, ValueError) as exc:
             raise HTTPException(400, f'cannot start: {exc}') from None
         busy = _busy(exp, subject, rig)
@@ -178,8 +185,9 @@ def add_routes(app, *, data_root: Path, guard) -> None:
             time.sleep(0.2)
         return None   # still starting: the page shows it once it holds its rig
 
-    @app.get('/experiments/{name}/subjects/{subject}')
-    def subject_page(name: str, subject: str):
+    @app.get('/experiments/{name}/subjects/{subject}', dependencies=[Depends(guard)])
+    def subject_page(name: str, subject: str, request: Request):
+        query = _query(request)
         exp = experiment(name)
         try:
             exp.subject(subject)
@@ -190,19 +198,19 @@ def add_routes(app, *, data_root: Path, guard) -> None:
         items = []
         for r in rows:
             figure = SessionFolder(r['session_dir']).summary_figure if r['session_dir'] else None
-            img = (f'<img src="{base}/sessions/{r["id"]}/summary.png" alt="summary of day {r["day"]}">'
+            img = (f'<img src="{base}/sessions/{r["id"]}/summary.png{query}" alt="summary of day {r["day"]}">'
                    if figure is not None and figure.is_file() else '<p>no summary figure</p>')
             items.append(f'<section class="session {r["status"]}"><h3>day {r["day"]}: {_e(r["status"])} '
                          f'({_e(r["started"])}, {_e(r["rig"])})</h3><p>{_e(r["end_reason"])}; trials {r["trials"]}, '
                          f'successes {r["successes"]}, rewards {r["rewards"]}, water {r["water_ul"]} ul, '
                          f'threshold at the end {r["final_threshold"]}</p>'
                          f'<p><small>{_e(r["session_dir"])}</small></p>{img}</section>')
-        curve = (f'<h2>Learning curve</h2><img id="curve" src="{base}/subjects/{quote(subject)}/learning.png" '
+        curve = (f'<h2>Learning curve</h2><img id="curve" src="{base}/subjects/{quote(subject)}/learning.png{query}" '
                  f'alt="learning curve">' if any(r['rewards'] is not None for r in rows) else '')
-        return _page(f'{exp.name}: {subject}', f'<p><a href="{base}">back to {_e(exp.name)}</a></p>{curve}'
+        return _page(f'{exp.name}: {subject}', f'<p><a href="{base}{query}">back to {_e(exp.name)}</a></p>{curve}'
                      + (''.join(items) or '<p>no sessions yet</p>'))
 
-    @app.get('/experiments/{name}/subjects/{subject}/learning.png')
+    @app.get('/experiments/{name}/subjects/{subject}/learning.png', dependencies=[Depends(guard)])
     def learning_png(name: str, subject: str):
         exp = experiment(name)
         if subject not in exp.subjects:
@@ -214,7 +222,7 @@ def add_routes(app, *, data_root: Path, guard) -> None:
         path = draw_curve(curve_path(data_root, exp, subject), exp, subject, table, norm)
         return FileResponse(path, media_type='image/png')
 
-    @app.get('/experiments/{name}/sessions/{session_id}/summary.png')
+    @app.get('/experiments/{name}/sessions/{session_id}/summary.png', dependencies=[Depends(guard)])
     def summary_png(name: str, session_id: int):
         exp = experiment(name)
         row = next((r for r in registry_rows(exp) if r['id'] == session_id), None)
@@ -222,6 +230,11 @@ def add_routes(app, *, data_root: Path, guard) -> None:
         if figure is None or not figure.is_file():
             raise HTTPException(404, f'session {session_id} of {exp.name}: no summary figure')
         return FileResponse(figure, media_type='image/png')
+
+
+def _query(request: Request) -> str:
+    """The page's own query (the dashboard's ?token=...), for its links, images and form."""
+    return f'?{_e(request.url.query)}' if request.url.query else ''
 
 
 def _rig_row(rig, running: dict | None) -> str:

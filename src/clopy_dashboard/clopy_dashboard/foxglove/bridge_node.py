@@ -18,6 +18,7 @@ from rclpy.node import Node
 from clopy.replay import message_class
 from clopy_common import qos
 from clopy_common.node_main import StartupError, run_node
+from clopy_common.realtime import lower_for_viewer
 
 from clopy_dashboard.foxglove.options import PORT_ENV, BindError, check_bind
 from clopy_dashboard.foxglove.params import FOXGLOVE
@@ -88,6 +89,7 @@ def ros_args(argv: list[str], environ=os.environ) -> list[str]:
 
 
 def main(args=None) -> int:
+    lower_for_viewer()   # a viewer yields the CPU to the closed loop
     return run_node(FoxgloveBridgeNode, ros_args(sys.argv if args is None else args))
 
 
