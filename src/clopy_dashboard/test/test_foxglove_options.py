@@ -12,22 +12,20 @@ from clopy_dashboard.foxglove.options import PORT_ENV, BindError, check_bind, is
 @pytest.mark.parametrize('host', ['127.0.0.1', '127.0.0.2', '::1', 'localhost', 'LOCALHOST'])
 def test_loopback_addresses_bind_without_a_word(host):
     assert is_loopback(host)
-    assert check_bind(host, 8765, allow_remote=False) == ''
+    assert check_bind(host, 8765) is None
 
 
 @pytest.mark.parametrize('host', ['0.0.0.0', '192.168.1.20', '::', 'rig-pc.local'])
-def test_any_other_address_needs_allow_remote_and_then_warns(host):
+def test_any_other_address_is_refused_no_token_can_guard_it(host):
     assert not is_loopback(host)
-    with pytest.raises(BindError, match=rf"foxglove.host = '{host}'.*allow_remote = true.*no authentication"):
-        check_bind(host, 8765, allow_remote=False)
-    warning = check_bind(host, 8765, allow_remote=True)
-    assert warning.startswith('WARNING') and f'{host}:8765' in warning and 'no authentication' in warning
+    with pytest.raises(BindError, match=rf"foxglove.host = '{host}': not a loopback address.*no authentication.*SSH"):
+        check_bind(host, 8765)
 
 
 @pytest.mark.parametrize('port', [-1, 65536, True, 8765.0])
 def test_a_port_out_of_range_is_refused(port):
     with pytest.raises(BindError, match=r'foxglove.port = .*allowed: a whole number from 0'):
-        check_bind('127.0.0.1', port, allow_remote=False)
+        check_bind('127.0.0.1', port)
 
 
 def test_the_port_from_clopy_run_becomes_a_command_line_parameter():

@@ -35,12 +35,9 @@ class FoxgloveBridgeNode(Node):
         values = FOXGLOVE.declare(self)
         host, port = values['host'], values['port']
         try:
-            warning = check_bind(host, port, values['allow_remote'])
+            check_bind(host, port)
         except BindError as exc:
             raise StartupError(str(exc)) from None
-        if warning:
-            print(warning, file=sys.stderr, flush=True)
-            self.get_logger().warning(warning)
         try:
             specs = channel_specs(list(values['topics']) or None)
         except ValueError as exc:
