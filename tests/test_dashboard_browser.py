@@ -38,6 +38,8 @@ import playwright.sync_api as playwright_api  # noqa: E402
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 
 MOUSE = 'dash-mouse'
+HOT_TOPICS = ('image_raw', 'frame_info', 'control_signal', 'tone')
+VIEWER_TOPICS = ('image_preview', 'live_feed')
 SETS = ['task.v.initial_rest_s=3.0', 'task.v.success_rest_s=2.0', 'task.v.fail_rest_s=2.0',
         'task.v.max_trial_s=6.0', 'task.v.adaptive_threshold=false', 'task.v.threshold=0.5']
 # no name resolution, no background traffic: the browser reaches 127.0.0.1 only
@@ -160,6 +162,26 @@ def _frame_png(page) -> bytes:
     return page.locator('#frame').screenshot()
 
 
+def _readers_of(domain_id: int, topics: tuple, node_name: str, expected: tuple, timeout_s: float = 20.0) -> dict:
+    """{topic: names of the nodes reading it}, seen from a node of the test in the session's
+    domain, once `node_name` is seen reading every topic of `expected`."""
+    import rclpy
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    node = rclpy.create_node('dashboard_test_probe', context=context)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            readers = {t: sorted(i.node_name for i in node.get_subscriptions_info_by_topic('/' + t))
+                       for t in topics}
+            if all(node_name in readers[t] for t in expected) or time.monotonic() > deadline:
+                return readers
+            time.sleep(0.5)
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+
+
 def _live_session(page, out: Path, env: dict, procs: list, result: dict) -> None:
     lines: list[str] = []
     args = ['run', 'clnf_1roi', '--sim', '--mouse', MOUSE, '--trials', '20', '--out', str(out),
@@ -177,6 +199,8 @@ def _live_session(page, out: Path, env: dict, procs: list, result: dict) -> None
     page.wait_for_function(f'window.clopyLive.frames >= 6 && window.clopyLive.signalPoints > {points_first + 15}')
     result['frames'] = (_pixels(first), _pixels(_frame_png(page)))
     result['points'] = (points_first, page.evaluate('window.clopyLive.signalPoints'))
+    domain_id = int(re.search(r'ROS_DOMAIN_ID=(\d+)', ''.join(lines)).group(1))   # the run's own lease
+    result['readers'] = _readers_of(domain_id, HOT_TOPICS + VIEWER_TOPICS, 'dashboard', VIEWER_TOPICS)
     # the threshold: 0.5 (no trial can succeed) -> 0.001 on the page
     page.fill('#var-name', 'threshold')
     page.fill('#var-value', '0.001')
@@ -270,6 +294,17 @@ def test_the_image_is_not_blank_and_changes(scenario):
     a, b = scenario['frames']
     assert a.std() > 5 and b.std() > 5
     assert np.abs(a - b).mean() > 0.5
+
+
+def test_the_page_adds_no_reader_to_the_hot_path_topics(scenario):
+    """The dashboard reads the camera's preview and the recorder's batches, never the
+    topics the closed loop waits on (each extra reader is one more delivery before the
+    publishing node goes on)."""
+    readers = scenario['readers']
+    for topic in VIEWER_TOPICS:
+        assert 'dashboard' in readers[topic], readers
+    for topic in HOT_TOPICS:
+        assert readers[topic] and 'dashboard' not in readers[topic], (topic, readers)
 
 
 def test_the_signal_trace_grows(scenario):

@@ -9,6 +9,7 @@ rqt itself is not on PyPI and cannot run here):
 - rqt_image_view /image_raw: sensor_msgs/msg/Image, received by a sensor-data
   (best-effort) reader as rqt_image_view subscribes, in an encoding cv_bridge converts
   (mono8, bgr8), whole (step and data length agree);
+- rqt_image_view /image_preview: the same image a few times a second;
 - rqt_reconfigure /task: list_parameters, describe_parameters; every integer and
   floating-point parameter has exactly one range (its editor reads range[0]) and integer
   bounds within 32 bits (a Qt slider), a description (the tooltip), and the task
@@ -58,6 +59,20 @@ def _first_message(node, msg_type, topic: str, qos, timeout_s: float = 60.0):
     return got[0]
 
 
+def _preview_rate(node, msg_type, window_s: float = 4.0) -> dict:
+    """Frames of /image_preview received in `window_s` (after the first) by a sensor-data
+    reader, with the first one and the frame indices."""
+    first = _first_message(node, msg_type, '/image_preview', qos_profile_sensor_data)
+    got = []
+    sub = node.create_subscription(msg_type, '/image_preview', got.append, qos_profile_sensor_data)
+    end = time.monotonic() + window_s
+    while time.monotonic() < end:
+        rclpy.spin_once(node, timeout_sec=0.1)
+    node.destroy_subscription(sub)
+    return {'first': first, 'count': len(got), 'window_s': window_s,
+            'frame_ids': [m.header.frame_id for m in got]}
+
+
 @pytest.fixture(scope='module')
 def seen(tmp_path_factory):
     """What the rqt plugins would see, collected while a short session runs."""
@@ -77,6 +92,7 @@ def seen(tmp_path_factory):
             facts['descriptors'] = {d.name: d for d in described}
             facts['image'] = _first_message(node, get_message('sensor_msgs/msg/Image'), '/image_raw',
                                             qos_profile_sensor_data)
+            facts['preview'] = _preview_rate(node, get_message('sensor_msgs/msg/Image'))
             facts['signal'] = _first_message(node, get_message('clopy_interfaces/msg/ControlSignal'),
                                              '/control_signal', 10)
             facts['types'] = dict(node.get_topic_names_and_types())
@@ -105,6 +121,18 @@ def test_rqt_image_view_gets_image_raw_in_an_encoding_it_shows(seen):
     assert image.encoding in IMAGE_VIEW_ENCODINGS and image.encoding in ('mono8', 'bgr8')
     channels = {'mono8': 1, 'bgr8': 3}[image.encoding]
     assert image.step == image.width * channels and len(image.data) == image.step * image.height > 0
+
+
+def test_image_preview_is_the_camera_frame_a_few_times_a_second(seen):
+    """rqt_image_view /image_preview (docs/rqt.md): the same image as image_raw, at most
+    camera.preview_rate_hz (4) a second while watched, whatever the camera's rate."""
+    assert seen['types']['/image_preview'] == ['sensor_msgs/msg/Image']
+    image, preview = seen['image'], seen['preview']['first']
+    assert (preview.encoding, preview.width, preview.height) == (image.encoding, image.width, image.height)
+    assert len(preview.data) == preview.step * preview.height > 0
+    count, window_s = seen['preview']['count'], seen['preview']['window_s']
+    assert 1 <= count <= 4.0 * window_s + 1, seen['preview']['frame_ids']
+    assert all(f.startswith('camera#') for f in seen['preview']['frame_ids'])
 
 
 def test_rqt_reconfigure_has_a_range_and_description_for_every_task_number(seen):

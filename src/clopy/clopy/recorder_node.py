@@ -40,6 +40,7 @@ from clopy_data.topics import TOPICS as TOPIC_TYPES
 from clopy_interfaces.msg import FrameInfo, SessionEnd, TaskEvent
 from rclpy.node import Node
 
+from clopy.live_feed import LiveFeedPublisher
 from clopy.paradigms import PARADIGMS
 from clopy.recorder_params import RECORDER
 from clopy.replay import message_class
@@ -142,6 +143,7 @@ class RecorderNode(Node):
         self.seen_nodes: set[str] = set()
         self.parent_label = parent_label()
         self.gone_nodes: list[str] = []
+        self.live_feed = LiveFeedPublisher(self)   # viewers read batches, never the hot-path topics
         for topic, (cls, type_name, sub_qos) in TOPICS.items():
             if topic == qos.IMAGE and not get('record_images'):
                 continue
@@ -165,6 +167,7 @@ class RecorderNode(Node):
 
     def _writer(self, topic: str, connection):
         clock = self.get_clock()
+        feed = self.live_feed if topic in LiveFeedPublisher.TOPICS else None
 
         def write(data: bytes) -> None:
             if self.disk_full_reason is not None:
@@ -177,6 +180,8 @@ class RecorderNode(Node):
                 return
             self.counts[topic] = self.counts.get(topic, 0) + 1
             self._last_message_s = time.monotonic()
+            if feed is not None:
+                feed.take(topic, data)
         return write
 
     def upstream_quiet(self) -> bool:
@@ -263,6 +268,7 @@ class RecorderNode(Node):
             self.exit_status = 1
             self.finished = True
         self.last_frame_index = max(self.last_frame_index, msg.frame_index)
+        self.live_feed.frame(msg)
 
     def on_task_event(self, msg: TaskEvent) -> None:
         if msg.type == 'info' and msg.subtype == 'task_file':

@@ -2,7 +2,9 @@
 `image_raw` and a FrameInfo (frame index, dropped frames) with the same stamp
 on `frame_info`. The image's header.frame_id carries the frame index too
 (`camera#123`, clopy_common.frames.image_frame_id), so roi_dff and pose never wait for
-the FrameInfo.
+the FrameInfo. Viewers get the frame on `image_preview` instead, at most
+`preview_rate_hz` and only while one subscribes, published after the frame's own
+messages: a page or rqt_image_view open on the rig adds no reader to `image_raw`.
 
 Live sources (Pi camera, OpenCV device, GenICam camera) pace themselves and report
 frames the driver lost; a GenICam camera's own timestamp of each frame goes into
@@ -43,6 +45,7 @@ from sensor_msgs.msg import Image
 
 from clopy_acquisition.camera_params import CAMERA_SCHEMAS, check_camera
 from clopy_acquisition.limits import ValvePulses, check_frame_budget
+from clopy_acquisition.preview import PreviewPace
 from clopy_acquisition.source_setup import make_source
 from clopy_acquisition.sources import SourceError
 
@@ -83,6 +86,9 @@ class CameraNode(Node):
         self.image_pub = hot_publisher(self, Image, qos.IMAGE, qos.IMAGE_QOS)   # composed: straight to roi_dff/pose
         # composed: both published from the executor's thread, after the frame's closed loop ran
         self.info_pub = hot_publisher(self, FrameInfo, qos.FRAME_INFO, qos.STREAM_QOS)
+        # viewers' copy (no in-process reader: composed, its DDS publication follows the closed loop)
+        self.preview_pub = hot_publisher(self, Image, qos.IMAGE_PREVIEW, qos.IMAGE_QOS)
+        self.preview = PreviewPace(float(get('preview_rate_hz')), self.preview_pub.get_subscription_count)
         self.frames_published = 0
         self.dropped_total = 0
         self.finished = False
@@ -303,6 +309,8 @@ class CameraNode(Node):
         # the image first: it is what the closed loop waits for; the frame's facts right after
         self.image_pub.publish(msg)
         self.info_pub.publish(info)
+        if self.preview.due():
+            self.preview_pub.publish(msg)
         self.frames_published += 1
         if dropped:
             self.get_logger().warn(f'{dropped} frame(s) dropped before frame {index} '

@@ -33,6 +33,10 @@ SESSION_STATUS = 'session_status'
 SESSION_END = 'session_end'
 MANUAL_REWARD = 'manual_reward'
 LICK = 'lick'   # lick sensor changes (Lick): an event stream, EVENT_QOS
+# for viewers, never read by the closed loop: the camera's image a few times a second
+# (IMAGE_QOS) and the recorder's batches of per-frame values (LiveFeed, LIVE_FEED_QOS)
+IMAGE_PREVIEW = 'image_preview'
+LIVE_FEED = 'live_feed'
 
 # header.frame_id of what the task sends when it stops (its final tone-off): caused by
 # no frame, it keeps the last frame's stamp
@@ -56,6 +60,11 @@ EVENT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000,
 STATUS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                         reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# live_feed: reliable and volatile (a viewer that joins late starts from now); a few
+# seconds of batches queued for a slow viewer
+LIVE_FEED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=20,
+                           reliability=ReliabilityPolicy.RELIABLE,
+                           durability=DurabilityPolicy.VOLATILE)
 # session_end: reliable, transient local, keep last 10: a recorder that joins late still
 # hears why the session ended
 SESSION_END_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,

@@ -1,7 +1,10 @@
 """Dashboard node: watches a session's topics and serves the live page (clopy_dashboard.web).
 
-Not on the hot path: the image is taken raw and only decoded a few times a second, its
-subscriptions are its own, and the page's actions go through the graph's own services:
+Not on the hot path, and no reader of a hot-path topic: the image comes from the camera's
+`image_preview` (a few frames a second, sent only while watched) and the per-frame values
+(control signal, tone, frame_info, pose) from the recorder's `live_feed` batches, 4 a
+second; only events and the status are read as they come. The page's actions go through
+the graph's own services:
 `/task/set_parameters` (the same validation as `ros2 param set`; the task logs `variable
 api`), `/manual_reward` (the reward node's limits, plus the dashboard's pace) and
 `/task/stop_session` (ends the session as stopped by the user). Each action is also a
@@ -11,14 +14,12 @@ task_event row (`info` / `dashboard`) in events.tsv. Settings come from the envi
 from __future__ import annotations
 
 import threading
-import time
 
 from clopy_common import qos
 from clopy_common.node_main import StartupError, run_node
 from clopy_common.realtime import lower_for_viewer
 from clopy_common.stamps import to_s
-from clopy_interfaces.msg import (ControlSignal, FrameInfo, Lick, Pose, RewardCommand, RewardEvent, SessionStatus,
-                                  TaskEvent, ToneCommand)
+from clopy_interfaces.msg import LiveFeed, Lick, RewardCommand, RewardEvent, SessionStatus, TaskEvent
 from clopy_interfaces.srv import ManualReward
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
@@ -76,15 +77,12 @@ class DashboardNode(Node):
         self.params_client = self.create_client(SetParameters, '/task/set_parameters')
         self.reward_client = self.create_client(ManualReward, '/' + qos.MANUAL_REWARD)
         self.stop_client = self.create_client(Trigger, '/task/stop_session')
-        self.create_subscription(Image, qos.IMAGE, self.on_image, qos.IMAGE_QOS, raw=True)
-        self.create_subscription(ControlSignal, qos.CONTROL_SIGNAL, self.on_signal, qos.STREAM_QOS)
-        self.create_subscription(ToneCommand, qos.TONE, self.on_tone, qos.STREAM_QOS)
+        self.create_subscription(Image, qos.IMAGE_PREVIEW, self.on_image, qos.IMAGE_QOS, raw=True)
+        self.create_subscription(LiveFeed, qos.LIVE_FEED, self.on_feed, qos.LIVE_FEED_QOS)
         self.create_subscription(TaskEvent, qos.TASK_EVENT, self.on_task_event, qos.EVENT_QOS)
         self.create_subscription(RewardEvent, qos.REWARD_EVENT, self.on_reward_event, qos.EVENT_QOS)
         self.create_subscription(Lick, qos.LICK, self.on_lick, qos.EVENT_QOS)
         self.create_subscription(SessionStatus, qos.SESSION_STATUS, self.on_status, qos.STATUS_QOS)
-        self.create_subscription(FrameInfo, qos.FRAME_INFO, self.on_frame_info, qos.STREAM_QOS)
-        self.create_subscription(Pose, qos.POSE, self.on_pose, qos.STREAM_QOS)
         guard = Guard.for_bind(settings.host, settings.token)
         if guard.token is not None and settings.token is None:
             raise StartupError(f'dashboard host {settings.host}: a bind address other than loopback needs a '
@@ -113,13 +111,18 @@ class DashboardNode(Node):
             return
         self.live.set_frame(preview_jpeg(img), [msg.height, msg.width])
 
-    def on_signal(self, msg: ControlSignal) -> None:
-        stamp_s = to_s(msg.header.stamp)
-        latency_s = time.time() - stamp_s
-        self.live.add_signal(stamp_s, msg.value, msg.valid, latency_s if latency_s < 5.0 else None)
-
-    def on_tone(self, msg: ToneCommand) -> None:
-        self.live.add_tone(to_s(msg.header.stamp), msg.frequency_hz)
+    def on_feed(self, msg: LiveFeed) -> None:
+        """One batch of the recorder's: the signal's values with their latency to the
+        recorder, the tone commands, the latest frame_info and pose."""
+        for stamp_s, value, valid, latency_s in zip(msg.signal_stamp_s, msg.signal_value, msg.signal_valid,
+                                                    msg.signal_latency_s):
+            self.live.add_signal(stamp_s, value, valid, latency_s if latency_s < 5.0 else None)
+        for stamp_s, frequency_hz in zip(msg.tone_stamp_s, msg.tone_frequency_hz):
+            self.live.add_tone(stamp_s, frequency_hz)
+        if msg.has_frame:
+            self.live.set_camera(msg.frame_index, msg.dropped_total, msg.interval_s)
+        if msg.pose_body_parts:
+            self.live.set_pose(msg.pose_body_parts, msg.pose_x_px, msg.pose_y_px, msg.pose_likelihood)
 
     def on_task_event(self, msg: TaskEvent) -> None:
         self.live.add_event(msg.time_s, msg.type, msg.subtype, msg.content)
@@ -139,12 +142,6 @@ class DashboardNode(Node):
 
     def on_status(self, msg: SessionStatus) -> None:
         self.live.set_status({f: getattr(msg, f) for f in STATUS_FIELDS})
-
-    def on_frame_info(self, msg: FrameInfo) -> None:
-        self.live.set_camera(msg.frame_index, msg.dropped_total, msg.interval_s)
-
-    def on_pose(self, msg: Pose) -> None:
-        self.live.set_pose(msg.body_parts, msg.x_px, msg.y_px, msg.likelihood)
 
     # -- the page's actions (called from the web server's threads) -----------------
     def _call(self, client, request, what: str):
