@@ -26,7 +26,7 @@ from rclpy.serialization import deserialize_message
 from rosbags.typesys import get_types_from_msg
 from sensor_msgs.msg import Image
 
-from clopy_data.topics import TOPICS
+from clopy_data.topics import TOPICS, VIEWER_TOPICS
 from clopy_dashboard.foxglove import protocol
 from clopy_interfaces.msg import ControlSignal, SessionStatus
 from clopy.rosenv import DomainLease, apply_loopback, loopback_env
@@ -165,7 +165,7 @@ def test_run_prints_the_address_and_ends_cleanly(watched):
     assert watched['code'] == 0, watched['stdout']
     d = session_dir(watched['out'])
     log = (d / 'logs' / 'foxglove.log').read_text()
-    assert f"foxglove ws://127.0.0.1:{watched['port']}: {len(TOPICS)} topics" in log
+    assert f"foxglove ws://127.0.0.1:{watched['port']}: {len(TOPICS) + len(VIEWER_TOPICS)} topics" in log
     assert 'Traceback' not in log and 'ERROR' not in log, log
     assert not no_process_left(d)
 
@@ -186,8 +186,8 @@ def test_every_session_topic_is_advertised_as_cdr_with_its_ros2msg_schema(watche
     assert watched['subprotocol'] in protocol.SUBPROTOCOLS
     assert watched['info']['capabilities'] == []   # watching only: no publishing, services or parameters
     channels = watched['channels']
-    assert set(channels) == {'/' + t for t in TOPICS}
-    for topic, msgtype in TOPICS.items():
+    assert set(channels) == {'/' + t for t in {**TOPICS, **VIEWER_TOPICS}}
+    for topic, msgtype in {**TOPICS, **VIEWER_TOPICS}.items():
         ch = channels['/' + topic]
         assert (ch['encoding'], ch['schemaEncoding'], ch['schemaName']) == ('cdr', 'ros2msg', msgtype)
         # the definition text parses, nested types included (Header, Time)

@@ -6,7 +6,7 @@ from clopy_data import topics
 
 def test_topic_names_match_clopy_common():
     for name in ('IMAGE', 'FRAME_INFO', 'ROI_SIGNAL', 'CONTROL_SIGNAL', 'POSE', 'TONE', 'TONE_EVENT', 'REWARD',
-                 'REWARD_EVENT', 'TASK_EVENT', 'SESSION_STATUS', 'SESSION_END', 'LICK'):
+                 'REWARD_EVENT', 'TASK_EVENT', 'SESSION_STATUS', 'SESSION_END', 'LICK', 'IMAGE_PREVIEW'):
         assert getattr(topics, name) == getattr(qos, name), name
 
 

@@ -10,16 +10,17 @@ from rclpy.serialization import serialize_message
 from rosbags.typesys import get_types_from_msg
 
 from clopy_common import qos
-from clopy_data.topics import TOPICS
+from clopy_data.topics import TOPICS, VIEWER_TOPICS
 from clopy_dashboard.foxglove.schemas import BRIDGE_QOS, channel_specs
 from clopy_interfaces.msg import ControlSignal, TaskEvent
 
 
 def test_every_recorded_topic_is_served_with_its_type_and_a_parsable_definition():
     specs = channel_specs()
-    assert [s.topic for s in specs] == list(TOPICS)
+    served = {**TOPICS, **VIEWER_TOPICS}
+    assert [s.topic for s in specs] == list(TOPICS) + ['image_preview']
     for spec in specs:
-        assert spec.schema_name == spec.msgtype == TOPICS[spec.topic]
+        assert spec.schema_name == spec.msgtype == served[spec.topic]
         types = get_types_from_msg(spec.schema_text, spec.msgtype)
         assert spec.msgtype in types
         assert spec.schema_text.count('=' * 80) == spec.schema_text.count('\nMSG: ')
@@ -43,11 +44,11 @@ def test_the_definition_decodes_the_cdr_bytes_rclpy_publishes():
 
 
 def test_each_topic_is_read_with_a_qos_profile_of_the_project():
-    assert set(BRIDGE_QOS) == set(TOPICS)
+    assert set(BRIDGE_QOS) == set(TOPICS) | set(VIEWER_TOPICS)
     for topic, name in BRIDGE_QOS.items():
         assert hasattr(qos, name), (topic, name)
     # images best effort (never hold up the camera), the rest reliable as published
-    assert BRIDGE_QOS['image_raw'] == 'IMAGE_QOS'
+    assert BRIDGE_QOS['image_raw'] == BRIDGE_QOS['image_preview'] == 'IMAGE_QOS'
     assert BRIDGE_QOS['session_status'] == 'STATUS_QOS'
 
 

@@ -18,6 +18,7 @@ TASK_EVENT = 'task_event'
 SESSION_STATUS = 'session_status'
 SESSION_END = 'session_end'
 LICK = 'lick'
+IMAGE_PREVIEW = 'image_preview'   # for viewers, not recorded (the frames are in image_raw)
 
 #: Every recorded topic -> its message type (rosbag2 / rosbags type name).
 TOPICS: dict[str, str] = {
@@ -35,6 +36,10 @@ TOPICS: dict[str, str] = {
     SESSION_END: 'clopy_interfaces/msg/SessionEnd',
     LICK: 'clopy_interfaces/msg/Lick',
 }
+
+#: Topics for viewers that are not recorded -> message type (the Foxglove bridge serves them
+#: too; ``live_feed`` is the dashboard's own and is not listed).
+VIEWER_TOPICS: dict[str, str] = {IMAGE_PREVIEW: 'sensor_msgs/msg/Image'}
 
 #: The QoS each topic is recorded (and replayed) with: a profile name in ``clopy_common.qos``.
 RECORDER_QOS: dict[str, str] = {

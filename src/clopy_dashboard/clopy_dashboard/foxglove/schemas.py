@@ -1,4 +1,5 @@
-"""What the bridge serves: every recorded topic (``clopy_data.topics.TOPICS``), its
+"""What the bridge serves: every recorded topic (``clopy_data.topics.TOPICS``) and the
+camera's preview for viewers (``VIEWER_TOPICS``: ``image_preview``), its
 message type, the ros2msg schema text and the QoS it is read with. Plain Python, no rclpy.
 
 The schema text is the one the recorder writes into the bag (rosbag2/MCAP form: the
@@ -21,12 +22,16 @@ SCHEMA_ENCODING = 'ros2msg'
 #: reader is always compatible; a transient-local reader created mid-session gets the
 #: writer's history (events so far, the latest status)
 BRIDGE_QOS: dict[str, str] = {
-    t.IMAGE: 'IMAGE_QOS',
+    t.IMAGE: 'IMAGE_QOS', t.IMAGE_PREVIEW: 'IMAGE_QOS',
     t.FRAME_INFO: 'STREAM_QOS', t.ROI_SIGNAL: 'STREAM_QOS', t.CONTROL_SIGNAL: 'STREAM_QOS', t.POSE: 'STREAM_QOS',
     t.TONE: 'COMMAND_QOS', t.REWARD: 'COMMAND_QOS',
     t.TONE_EVENT: 'EVENT_QOS', t.REWARD_EVENT: 'EVENT_QOS', t.TASK_EVENT: 'EVENT_QOS', t.LICK: 'EVENT_QOS',
     t.SESSION_STATUS: 'STATUS_QOS', t.SESSION_END: 'SESSION_END_QOS',
 }
+
+
+#: topic -> message type of everything the bridge serves
+SERVED: dict[str, str] = {**t.TOPICS, **t.VIEWER_TOPICS}
 
 
 @dataclass(frozen=True)
@@ -45,15 +50,15 @@ class ChannelSpec:
 
 
 def channel_specs(names: list[str] | None = None, typestore=None) -> list[ChannelSpec]:
-    """The ChannelSpec of each topic in ``names`` (default: every recorded topic), in
+    """The ChannelSpec of each topic in ``names`` (default: every served topic), in
     the order given. ValueError names an unknown topic and the ones allowed."""
-    chosen = list(t.TOPICS) if names is None else list(names)
-    unknown = [n for n in chosen if n not in t.TOPICS]
+    chosen = list(SERVED) if names is None else list(names)
+    unknown = [n for n in chosen if n not in SERVED]
     if unknown:
-        raise ValueError(f'topics {unknown}: not served; allowed: {", ".join(t.TOPICS)}')
+        raise ValueError(f'topics {unknown}: not served; allowed: {", ".join(SERVED)}')
     store = typestore or typestore_with_clopy()
     specs = []
     for name in chosen:
-        text, _digest = store.generate_msgdef(t.TOPICS[name], ros_version=2)
-        specs.append(ChannelSpec(name, t.TOPICS[name], text, BRIDGE_QOS[name]))
+        text, _digest = store.generate_msgdef(SERVED[name], ros_version=2)
+        specs.append(ChannelSpec(name, SERVED[name], text, BRIDGE_QOS[name]))
     return specs
