@@ -38,7 +38,7 @@ CAMERA = NodeSchema('camera', [
     Param('first_frame_timeout_s', 30.0, 'no frame from the source this long after capture starts (after the '
           "wait for the graph) ends the session with an error ('no first frame within X s')", unit='s',
           gt=0.0, max=3600.0),
-    Param('preview_rate_hz', 4.0, 'image_preview: the frame, at most this often, for viewers (the dashboard, '
+    Param('preview_rate_hz', 2.0, 'image_preview: the frame, at most this often, for viewers (the dashboard, '
           'rqt_image_view, Foxglove), published only while one subscribes, after the frame\'s own messages '
           '(0 = none)', unit='Hz', min=0.0, max=30.0),
 ])

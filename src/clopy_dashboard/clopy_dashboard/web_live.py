@@ -20,7 +20,7 @@ from clopy_dashboard.security import TOKEN_QUERY, RateLimit, Refused
 from clopy_dashboard.state import LiveState
 from clopy_dashboard.web import guard_dependency, page
 
-UPDATE_PERIOD_S = 0.25
+UPDATE_PERIOD_S = 0.5
 _VARIABLE_RE = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\Z')
 
 

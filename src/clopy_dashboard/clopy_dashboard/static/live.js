@@ -5,6 +5,8 @@ const live = {signal: [], tone: [], marks: [], events: [], outcomes: [], status:
               counts: {}, frames: 0, signalPoints: 0, lastFrameAt: 0};
 window.clopyLive = live;   // read by the browser tests
 const $ = id => document.getElementById(id);
+// text set only when it changes: an unchanged value costs the browser no layout or paint
+function setText(id, text) { const el = $(id); if (el.textContent !== String(text)) el.textContent = text; }
 
 function keepWindow(arr, tMin) { while (arr.length && arr[0][0] < tMin) arr.shift(); }
 
@@ -57,23 +59,32 @@ function render() {
                           {points: live.signal.map(p => [p[0], p[2]]), color: '#ffb74d', step: true}], t0, t1);
   plotLines($('tone'), [{points: live.tone, color: '#ce93d8', step: true}], t0, t1, {ymin: 0});
   plotMarks($('marks'), live.marks, t0, t1);
-  plotOutcomes($('raster'), live.outcomes, st.total_trials);
-  $('state').textContent = st.stalled ? 'STALLED' : (st.state || '-');
-  $('state').className = 'state' + (st.stalled ? ' stalled' : '');
-  $('trial').textContent = `${st.trial || 0}/${st.total_trials || 0}`;
-  $('outcomes').textContent = `${st.successes || 0} / ${st.failures || 0}`;
-  $('elapsed').textContent = fmtClock(st.elapsed_s || 0);
-  $('rewards').textContent = live.counts.rewards || 0;
-  $('fails').textContent = live.counts.fails || 0;
-  $('licks').textContent = live.counts.licks || 0;
-  $('refused').textContent = st.rewards_refused || live.counts.refused || 0;
-  $('fps').textContent = st.frame_rate_hz ? st.frame_rate_hz.toFixed(1) + ' fps' : '-';
-  $('dropped').textContent = `${st.dropped_frames || 0} / ${(st.stalled_s || 0).toFixed(1)} s`;
+  const rasterKey = `${live.outcomes.length}/${st.total_trials}/${$('raster').clientWidth}`;
+  if (rasterKey !== live.rasterKey) {   // redrawn when a trial ends, not at every update
+    plotOutcomes($('raster'), live.outcomes, st.total_trials);
+    live.rasterKey = rasterKey;
+  }
+  setText('state', st.stalled ? 'STALLED' : (st.state || '-'));
+  const stateClass = 'state' + (st.stalled ? ' stalled' : '');
+  if ($('state').className !== stateClass) $('state').className = stateClass;
+  setText('trial', `${st.trial || 0}/${st.total_trials || 0}`);
+  setText('outcomes', `${st.successes || 0} / ${st.failures || 0}`);
+  setText('elapsed', fmtClock(st.elapsed_s || 0));
+  setText('rewards', live.counts.rewards || 0);
+  setText('fails', live.counts.fails || 0);
+  setText('licks', live.counts.licks || 0);
+  setText('refused', st.rewards_refused || live.counts.refused || 0);
+  setText('fps', st.frame_rate_hz ? st.frame_rate_hz.toFixed(1) + ' fps' : '-');
+  setText('dropped', `${st.dropped_frames || 0} / ${(st.stalled_s || 0).toFixed(1)} s`);
   const lat = live.latency || {};
-  $('latency').textContent = lat.p50 == null ? '-' : `${lat.p50.toFixed(1)} / ${lat.p99.toFixed(1)} ms`;
-  $('threshold').textContent = st.threshold == null ? '-' : Number(st.threshold).toPrecision(4);
-  $('warning').textContent = st.warning || '';
-  drawOverlay();
+  setText('latency', lat.p50 == null ? '-' : `${lat.p50.toFixed(1)} / ${lat.p99.toFixed(1)} ms`);
+  setText('threshold', st.threshold == null ? '-' : Number(st.threshold).toPrecision(4));
+  setText('warning', st.warning || '');
+  const overlayKey = JSON.stringify([live.frameSize, live.info.overlay, live.pose, $('overlay').clientWidth]);
+  if (overlayKey !== live.overlayKey) {   // ROIs stay put: drawn again only when something moved
+    drawOverlay();
+    live.overlayKey = overlayKey;
+  }
 }
 
 function onUpdate(u) {
@@ -101,7 +112,7 @@ function onUpdate(u) {
     $('events').textContent = live.events.slice().reverse()
       .map(e => `${e[0].toFixed(2).padStart(8)}  ${e[1].padEnd(8)} ${e[2].padEnd(12)} ${e[3]}`).join('\n');
   }
-  $('clock').textContent = fmtClock(u.clock_s);
+  setText('clock', fmtClock(u.clock_s));
   render();
 }
 
@@ -111,7 +122,7 @@ function onFrame(blob) {
   if (old) URL.revokeObjectURL(old);
   live.frames += 1;
   const cam = live.camera || {};
-  $('image-note').textContent = `camera frame ${cam.frame_index ?? '-'}; ${live.frames} shown here (a few per second, downscaled)`;
+  setText('image-note', `camera frame ${cam.frame_index ?? '-'}; ${live.frames} shown here (a few per second, downscaled)`);
 }
 
 function connect() {
