@@ -120,7 +120,8 @@ def test_a_rig_on_another_computer_is_started_and_shown_from_the_central_page(tm
         for root in (central_root, rig_root):
             (root / 'experiments').mkdir(parents=True)
             (root / 'experiments' / 'remote.yaml').write_text(yaml.safe_dump(data, sort_keys=False))
-        update_profile(central_root, 'M2', paradigm='clnf_1roi', paradigm_parameters={'task.v.threshold': START_THRESHOLD})
+        update_profile(central_root, 'M2', paradigm='clnf_1roi',
+                       paradigm_parameters={'task.v.threshold': START_THRESHOLD})
         env = {k: v for k, v in loopback_env(rig1.domain_id).items() if k not in (RIG_ENV, TOKENS_ENV)}
         watch.start()
         try:

@@ -97,7 +97,8 @@ def test_a_wrong_token_and_a_stopped_rig_are_said_and_what_it_said_last_stands(r
 
 def test_a_start_sent_to_the_rig_needs_its_token_and_is_refused_when_busy(rig):
     rig2 = rig['rig2']
-    body = {'subject': 'M2', 'day': 1, 'rig': 'rig2', 'profile': {'paradigms': {'clnf_1roi': {'task.v.threshold': 0.07}}}}
+    body = {'subject': 'M2', 'day': 1, 'rig': 'rig2',
+            'profile': {'paradigms': {'clnf_1roi': {'task.v.threshold': 0.07}}}}
     with pytest.raises(RigError, match=r'token wrong or missing for rig2'):
         call(rig2, 'y' * 30, 'POST', '/experiments/two/rig/run', body)
     with Registry(rig['rig_root']) as reg:   # rig2 is busy there
@@ -109,7 +110,8 @@ def test_a_start_sent_to_the_rig_needs_its_token_and_is_refused_when_busy(rig):
     assert load_profile(rig['rig_root'], 'M2') == {}   # nothing written for a start refused
     # from a browser: a page of another site is refused even with the token; a rig it is not the host of too
     client = TestClient(rig['server'].server.config.app, base_url=rig2.dashboard)
-    r = client.post('/experiments/two/rig/run', json=body, headers={TOKEN_HEADER: TOKEN, 'origin': 'http://evil.example'})
+    r = client.post('/experiments/two/rig/run', json=body,
+                    headers={TOKEN_HEADER: TOKEN, 'origin': 'http://evil.example'})
     assert r.status_code == 403 and 'is not this page' in r.json()['detail']
     r = client.post('/experiments/two/rig/run', json=dict(body, rig='rig1'), headers={TOKEN_HEADER: TOKEN})
     assert r.status_code == 403 and "this computer is not the host of 'rig1'" in r.json()['detail']
@@ -137,3 +139,13 @@ def test_a_rig_of_this_computer_is_not_asked(rig, monkeypatch):
     assert remote_rigs(rig['exp']) == []   # CLOPY_RIG=rig2: this computer is its host
     monkeypatch.delenv(RIG_ENV)
     assert [r.name for r in remote_rigs(rig['exp'])] == ['rig2']
+
+
+def test_a_data_root_both_computers_share_is_not_doubled(rig):
+    """The rig's registry is the central one (one data root on a share): nothing is imported twice."""
+    exp, rig2 = rig['exp'], rig['rig2']
+    with Registry(rig['rig_root']) as reg:
+        reg.insert_record(session(1, 'M2', FINISHED, 0.05, '/share/M2_a'))
+        running = reg.start_session('two', 'M1', 1, 'rig2', 'clnf_1roi', pid=os.getpid())
+        assert sync(exp, reg, {'rig2': TOKEN}, [rig2]) == {}
+        assert len(reg.sessions('two')) == 2 and [x['session_id'] for x in reg.locks()] == [running, running]

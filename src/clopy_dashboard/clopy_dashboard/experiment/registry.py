@@ -238,13 +238,18 @@ class Registry:
     def import_remote(self, experiment: str, host: str, rows: list[dict]) -> None:
         """Replace the rows a rig computer's dashboard gave last time (`host` names that rig,
         never this computer) by the ones it gives now; a running one holds its subject here
-        too, so no run on this computer takes that subject while it runs there."""
+        too, so no run on this computer takes that subject while it runs there. A row this
+        registry holds already (the same session: a data root both computers share) is not doubled."""
         if host == self.host:
             raise RegistryError(f'{self.path}: rows of another computer cannot carry this computer\'s name {host!r}')
         with self.transaction() as db:
             db.execute('DELETE FROM locks WHERE host = ?', (host,))
             db.execute('DELETE FROM sessions WHERE experiment = ? AND host = ?', (experiment, host))
             for row in rows:
+                if db.execute('SELECT 1 FROM sessions WHERE experiment = ? AND subject = ? AND day = ? AND rig = ? '
+                              'AND started = ? AND host != ?', (experiment, row.get('subject'), row.get('day'),
+                                                                row.get('rig'), row.get('started'), host)).fetchone():
+                    continue   # a row this registry has itself (a data root both computers share)
                 values = [experiment if k == 'experiment' else row.get(k) for k in SESSION_FIELDS]
                 cur = db.execute(f'INSERT INTO sessions ({", ".join(SESSION_FIELDS)}, pid, host) VALUES '
                                  f'({", ".join("?" for _ in SESSION_FIELDS)}, ?, ?)', values + [row.get('pid'), host])

@@ -20,7 +20,9 @@ from clopy_dashboard.experiment.pairing import TOKENS_ENV, local_rigs
 from clopy_dashboard.experiment.registry import FINISHED, Registry
 from clopy_dashboard.security import TOKEN_HEADER
 
+#: how long a rig computer's dashboard has to answer (a start: until its run holds rig and subject there)
 TIMEOUT_S = 4.0
+START_TIMEOUT_S = 40.0
 #: the registry's host of the rows imported from a rig computer
 REMOTE_HOST = 'rig {rig} at {address}'
 #: the profile sections a start sends to the rig (the rig writes them into its own profile)
@@ -56,7 +58,8 @@ def remote_host(rig: Rig) -> str:
     return REMOTE_HOST.format(rig=rig.name, address=rig.dashboard)
 
 
-def call(rig: Rig, token: str | None, method: str, path: str, body: dict | None = None) -> dict:
+def call(rig: Rig, token: str | None, method: str, path: str, body: dict | None = None,
+         timeout_s: float = TIMEOUT_S) -> dict:
     """JSON from the rig's dashboard; RigError naming the rig and its address."""
     if not token:
         raise RigError(502, f'no token for {rig.name} ({rig.dashboard}): start this dashboard with --rig-token '
@@ -65,7 +68,7 @@ def call(rig: Rig, token: str | None, method: str, path: str, body: dict | None 
         rig.dashboard + path, method=method, data=None if body is None else json.dumps(body).encode(),
         headers={'accept': 'application/json', 'content-type': 'application/json', TOKEN_HEADER: token})
     try:
-        with _OPENER.open(request, timeout=TIMEOUT_S) as response:
+        with _OPENER.open(request, timeout=timeout_s) as response:
             return json.loads(response.read() or b'{}')
     except urllib.error.HTTPError as exc:
         if exc.code == 401:

@@ -7,10 +7,17 @@
                                              the rigs and what runs on each, a start form per subject
 * POST /experiments/{name}/run               start a subject's day on a rig: a background
                                              `clopy experiment run` (subject, day, rig: form or JSON);
-                                             409 with the reason when the rig or the subject is busy
+                                             409 with the reason when the rig or the subject is busy;
+                                             a rig on another computer (`dashboard:` in the file): sent
+                                             to that computer's dashboard (web_rig), which runs it there
 * GET  /experiments/{name}/subjects/{id}     the subject's history: each session's summary figure and
                                              the learning curve across days
 * GET  /experiments/{name}/subjects/{id}/learning.png, /experiments/{name}/sessions/{n}/summary.png
+* GET  /experiments/{name}/rig/state, POST /experiments/{name}/rig/run   a rig computer's side (web_rig)
+
+The page, its JSON (`accept: application/json`) and each start first ask the rig computers
+what runs there (experiment.remote.sync: imported into this registry; "unreachable" when one
+does not answer, its last word standing).
 
 `guard` is the dashboard's dependency: every route goes through it (a read needs the proper Host
 and, off loopback, the token; the POST also the same Origin). The page's query (`?token=...`)
@@ -48,7 +55,8 @@ from clopy_dashboard.experiment.web_rig import add_rig_routes, checked_start, ri
 START_WAIT_S = 30.0
 STYLE = ('<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}'
          'td,th{border:1px solid #bbb;padding:3px 7px;text-align:center}.finished{background:#cfc}'
-         '.unfinished{background:#fcc}.running{background:#ffc}.unreachable{background:#ddd;color:#a00}.due{outline:2px solid #36c}'
+         '.unfinished{background:#fcc}.running{background:#ffc}.unreachable{background:#ddd;color:#a00}'
+         '.due{outline:2px solid #36c}'
          'img{max-width:100%}</style>')
 
 

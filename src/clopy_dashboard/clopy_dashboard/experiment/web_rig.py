@@ -29,7 +29,8 @@ from clopy_dashboard.experiment import records
 from clopy_dashboard.experiment.definition import ExperimentError
 from clopy_dashboard.experiment.pairing import RIG_ENV, local_rigs
 from clopy_dashboard.experiment.registry import SESSION_FIELDS, Registry
-from clopy_dashboard.experiment.remote import RigError, call, profile_for_start, sync, write_sent_profile
+from clopy_dashboard.experiment.remote import (START_TIMEOUT_S, RigError, call, profile_for_start, sync,
+                                               write_sent_profile)
 from clopy_dashboard.security import TOKEN_HEADER, Refused
 
 
@@ -62,7 +63,8 @@ def start_on_rig(exp, subject: str, day: int, rig: str, data_root: Path, tokens:
     target = exp.rig(rig)
     body = {'subject': subject, 'day': day, 'rig': rig, 'profile': profile_for_start(data_root, subject)}
     try:
-        answer = call(target, tokens.get(rig), 'POST', f'/experiments/{quote(exp.name)}/rig/run', body)
+        answer = call(target, tokens.get(rig), 'POST', f'/experiments/{quote(exp.name)}/rig/run', body,
+                      timeout_s=START_TIMEOUT_S)
     except RigError as exc:
         raise HTTPException(exc.status, f'cannot start {subject} day {day} on {rig}: {exc}') from None
     with Registry(data_root) as reg:   # its running row (and its hold on the subject) here at once
