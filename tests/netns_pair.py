@@ -64,6 +64,24 @@ def netns_pair(prefix: str, roles: tuple[str, str], addresses: tuple[str, str]) 
         assert not any(ns in left for ns in names), left
 
 
+def on_computer(ns: str, cmd: list[str]) -> list[str]:
+    """`cmd` as on a computer of its own: its network namespace, and (a mount namespace) its
+    own /dev/shm, so Fast DDS shared-memory ports of two sides cannot collide as on one machine."""
+    return ['ip', 'netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+            'mount -t tmpfs -o size=256m tmpfs /dev/shm && exec "$@"', 'computer', *cmd]
+
+
+def stop_group(proc: subprocess.Popen, timeout_s: float = 15) -> None:
+    """Ctrl-C to the process group of `proc` (started with start_new_session), then a kill."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def _real_interfaces() -> list[str]:
     """This machine's network interfaces that are up, loopback excepted."""
     names = []

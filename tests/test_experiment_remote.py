@@ -11,8 +11,6 @@ Needs root (skipped otherwise)."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import stat
 import subprocess
 import sys
@@ -25,7 +23,7 @@ from clopy.profile import load_profile, update_profile
 from clopy.rosenv import DomainLease, loopback_env
 from clopy_data.folder import SessionFolder
 from clopy_data.session import read_event_log
-from netns_pair import UdpWatch, ip, netns_pair
+from netns_pair import UdpWatch, ip, netns_pair, on_computer, stop_group
 
 from clopy_dashboard.experiment.pairing import RIG_ENV, TOKENS_ENV
 from clopy_dashboard.experiment.registry import FINISHED, Registry
@@ -71,9 +69,7 @@ def page(ns: str) -> dict:
 
 def dashboard(ns: str, log: Path, env: dict, *args: str) -> subprocess.Popen:
     """`clopy dashboard` on a computer of its own: its namespace and its own /dev/shm."""
-    cmd = ['ip', 'netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c',
-           'mount -t tmpfs -o size=256m tmpfs /dev/shm && exec "$@"', 'computer',
-           sys.executable, '-m', 'clopy.cli', 'dashboard', *args]
+    cmd = on_computer(ns, [sys.executable, '-m', 'clopy.cli', 'dashboard', *args])
     with open(log, 'w') as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
@@ -81,16 +77,6 @@ def dashboard(ns: str, log: Path, env: dict, *args: str) -> subprocess.Popen:
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
         time.sleep(0.2)
     return proc
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def wait_for(what, timeout_s: float, why):
@@ -185,13 +171,13 @@ def test_a_rig_on_another_computer_is_started_and_shown_from_the_central_page(tm
             assert next(x for x in status_out.stdout.splitlines() if x.startswith('M2')).split()[3:5] == ['ok', '.']
 
             # the rig computer goes away: the page says so, and what it said last stands
-            stop(procs[0])
+            stop_group(procs[0])
             now = page(central_ns)
             assert 'cannot be reached' in now['rigs']['rig2']['unreachable'], now
             assert next(s for s in now['subjects'] if s['subject'] == 'M2')['days']['1']['status'] == FINISHED
         finally:
             for proc in procs:
-                stop(proc)
+                stop_group(proc)
             counts = watch.stop()
         logs = ''.join(p.read_text() for p in (tmp_path / 'rig.log', tmp_path / 'central.log'))
         assert token not in logs and 'token made in' in logs

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 from clopy_data.bag import read_bag, typestore_with_clopy
 from clopy_data.session import read_event_log
 from clopy_data.tables import read_frame_table
-from netns_pair import UdpWatch, ip, netns_pair
+from netns_pair import UdpWatch, ip, netns_pair, on_computer, stop_group
 
 CAMERA_ADDRESS, SESSION_ADDRESS = '198.18.0.1', '198.18.0.2'
 TRIALS = 2
@@ -63,11 +62,7 @@ def _clopy_run(ns: str, paradigm: str, out: Path, env: dict, *args: str) -> subp
     run = [sys.executable, '-m', 'clopy.cli', 'run', paradigm, '--sim', '--out', str(out), *args]
     for s in SPLITS[paradigm][2]:
         run += ['--set', s]
-    # a computer of its own: its network namespace, and (a mount namespace) its own /dev/shm,
-    # so Fast DDS shared-memory ports of the two sides cannot collide as on one machine
-    cmd = ['ip', 'netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c',
-           'mount -t tmpfs -o size=256m tmpfs /dev/shm && exec "$@"', 'computer', *run]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    return subprocess.Popen(on_computer(ns, run), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
 
 
@@ -100,13 +95,7 @@ def test_camera_on_one_computer_records_completely_on_the_other(paradigm, rig_pa
         camera_out, _ = camera.communicate(timeout=30)
     finally:
         for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGINT)
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, signal.SIGKILL)
-                    p.wait()
+            stop_group(p)
         counts = watch.stop()
     report = f'--- session computer:\n{session_out}\n--- camera computer:\n{camera_out}'
     # both computers end cleanly: the session with its trials, the camera because the session ended
