@@ -175,6 +175,8 @@ def test_a_rig_on_another_computer_is_started_and_shown_from_the_central_page(tm
             now = page(central_ns)
             assert 'cannot be reached' in now['rigs']['rig2']['unreachable'], now
             assert next(s for s in now['subjects'] if s['subject'] == 'M2')['days']['1']['status'] == FINISHED
+            status, text = http(central_ns, 'GET', f'{CENTRAL_URL}/experiments/remote')
+            assert status == 200 and f'<td class="unreachable">unreachable (rig2 ({RIG_URL}) cannot be reached' in text
         finally:
             for proc in procs:
                 stop_group(proc)

@@ -243,7 +243,7 @@ class Registry:
         if host == self.host:
             raise RegistryError(f'{self.path}: rows of another computer cannot carry this computer\'s name {host!r}')
         with self.transaction() as db:
-            db.execute('DELETE FROM locks WHERE host = ?', (host,))
+            db.execute('DELETE FROM locks WHERE host = ? AND experiment = ?', (host, experiment))
             db.execute('DELETE FROM sessions WHERE experiment = ? AND host = ?', (experiment, host))
             for row in rows:
                 if db.execute('SELECT 1 FROM sessions WHERE experiment = ? AND subject = ? AND day = ? AND rig = ? '

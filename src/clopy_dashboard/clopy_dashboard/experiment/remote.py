@@ -98,7 +98,9 @@ def sync(exp: Experiment, registry: Registry, tokens: dict[str, str], rigs: list
     for rig in remote_rigs(exp) if rigs is None else rigs:
         try:
             state = call(rig, tokens.get(rig.name), 'GET', f'/experiments/{quote(exp.name)}/rig/state')
-            rows = [r for r in state.get('sessions', []) if isinstance(r, dict) and r.get('rig') == rig.name]
+            if not isinstance(state, dict) or not isinstance(state.get('sessions'), list):
+                raise RigError(502, f'{rig.name} ({rig.dashboard}) answered no rig state (is it a clopy dashboard?)')
+            rows = [r for r in state['sessions'] if isinstance(r, dict) and r.get('rig') == rig.name]
         except RigError as exc:
             errors[rig.name] = str(exc)
             continue
