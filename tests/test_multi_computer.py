@@ -10,13 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import threading
-import uuid
 from pathlib import Path
 
 import pytest
@@ -24,6 +19,7 @@ import pytest
 from clopy_data.bag import read_bag, typestore_with_clopy
 from clopy_data.session import read_event_log
 from clopy_data.tables import read_frame_table
+from netns_pair import UdpWatch, ip, netns_pair, on_computer, stop_group
 
 CAMERA_ADDRESS, SESSION_ADDRESS = '198.18.0.1', '198.18.0.2'
 TRIALS = 2
@@ -37,119 +33,17 @@ SPLITS = {
               'task.v.fail_rest_s=2.0', '/**.synthetic_behaviour.bout_rate_hz=0.25',
               '/**.synthetic_behaviour.seed=4']),
 }
-NETNS_ETC = Path('/etc/netns')
 
 
-def _ip(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(['ip', *args], capture_output=True, text=True)
+_ip = ip
 
 
 @pytest.fixture
 def rig_pair():
     """Two namespaces ('camera computer', 'session computer') joined by a veth pair;
     always deleted at the end (deleting a namespace deletes its end of the pair)."""
-    if os.geteuid() != 0:
-        pytest.skip('needs root to create network namespaces (ip netns add)')
-    if shutil.which('ip') is None or shutil.which('unshare') is None:
-        pytest.skip('needs the ip (iproute2) and unshare (util-linux) commands')
-    tag = uuid.uuid4().hex[:6]
-    cam_ns, ses_ns = f'clopy-rig-cam-{tag}', f'clopy-rig-ses-{tag}'
-    cam_if, ses_if = f'crc{tag}', f'crs{tag}'   # interface names: at most 15 characters
-    made = []
-    try:
-        for ns in (cam_ns, ses_ns):
-            r = _ip('netns', 'add', ns)
-            if r.returncode != 0:
-                pytest.skip(f'cannot create a network namespace: ip netns add {ns}: {r.stderr.strip()}')
-            made.append(ns)
-            # a machine id of its own (ip netns exec mounts /etc/netns/NS/* over /etc): Fast DDS
-            # tells computers apart by it, and two computers share neither loopback nor memory
-            (NETNS_ETC / ns).mkdir(parents=True, exist_ok=True)
-            (NETNS_ETC / ns / 'machine-id').write_text(uuid.uuid4().hex + '\n')
-        for args in (['link', 'add', cam_if, 'netns', cam_ns, 'type', 'veth', 'peer', 'name', ses_if,
-                      'netns', ses_ns],
-                     ['-n', cam_ns, 'addr', 'add', f'{CAMERA_ADDRESS}/30', 'dev', cam_if],
-                     ['-n', ses_ns, 'addr', 'add', f'{SESSION_ADDRESS}/30', 'dev', ses_if],
-                     ['-n', cam_ns, 'link', 'set', 'lo', 'up'], ['-n', ses_ns, 'link', 'set', 'lo', 'up'],
-                     ['-n', cam_ns, 'link', 'set', cam_if, 'up'], ['-n', ses_ns, 'link', 'set', ses_if, 'up']):
-            r = _ip(*args)
-            assert r.returncode == 0, f'ip {" ".join(args)}: {r.stderr}'
-        yield {'camera': (cam_ns, cam_if), 'session': (ses_ns, ses_if)}
-    finally:
-        for ns in made:
-            _ip('netns', 'delete', ns)
-            shutil.rmtree(NETNS_ETC / ns, ignore_errors=True)
-        left = _ip('netns', 'list').stdout
-        assert cam_ns not in left and ses_ns not in left, left
-
-
-def _real_interfaces() -> list[str]:
-    """This machine's network interfaces that are up, loopback excepted."""
-    names = []
-    for path in sorted(Path('/sys/class/net').iterdir()):
-        state = (path / 'operstate').read_text().strip() if (path / 'operstate').exists() else ''
-        if path.name != 'lo' and state in ('up', 'unknown'):
-            names.append(path.name)
-    return names
-
-
-class UdpWatch:
-    """Counts the UDP packets through the real interfaces while it runs: tcpdump where
-    it is installed, else a packet socket per interface (both need root)."""
-
-    def __init__(self, out: Path) -> None:
-        self.out = out
-        self.interfaces = _real_interfaces()
-        self.counts = {name: 0 for name in self.interfaces}
-        self.seen: list[str] = []
-        self._stop = threading.Event()
-        self._procs: dict[str, subprocess.Popen] = {}
-        self._threads: list[threading.Thread] = []
-        self.tool = 'tcpdump' if shutil.which('tcpdump') else 'packet socket'
-
-    def start(self) -> None:
-        for name in self.interfaces:
-            if self.tool == 'tcpdump':
-                self._procs[name] = subprocess.Popen(
-                    ['tcpdump', '-i', name, '-n', '-U', '-w', str(self.out / f'udp-{name}.pcap'), 'udp'],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-            else:
-                sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))  # ETH_P_ALL
-                sock.bind((name, 0))
-                sock.settimeout(0.2)
-                t = threading.Thread(target=self._read, args=(name, sock), daemon=True)
-                t.start()
-                self._threads.append(t)
-
-    def _read(self, name: str, sock: socket.socket) -> None:
-        with sock:
-            while not self._stop.is_set():
-                try:
-                    frame = sock.recv(128)
-                except socket.timeout:
-                    continue
-                ethertype, offset = int.from_bytes(frame[12:14], 'big'), 14
-                if ethertype == 0x8100:   # one VLAN tag
-                    ethertype, offset = int.from_bytes(frame[16:18], 'big'), 18
-                udp = ((ethertype == 0x0800 and len(frame) > offset + 9 and frame[offset + 9] == 17)
-                       or (ethertype == 0x86DD and len(frame) > offset + 6 and frame[offset + 6] == 17))
-                if udp:
-                    self.counts[name] += 1
-                    if len(self.seen) < 5:
-                        self.seen.append(f'{name}: {frame[:48].hex()}')
-
-    def stop(self) -> dict[str, int]:
-        self._stop.set()
-        for t in self._threads:
-            t.join(2)
-        for name, proc in self._procs.items():
-            proc.send_signal(signal.SIGINT)
-            proc.wait(10)
-            lines = subprocess.run(['tcpdump', '-r', str(self.out / f'udp-{name}.pcap'), '-n'],
-                                   capture_output=True, text=True).stdout.splitlines()
-            self.counts[name] = len(lines)
-            self.seen += lines[:5]
-        return self.counts
+    with netns_pair('clopy-rig', ('camera', 'session'), (CAMERA_ADDRESS, SESSION_ADDRESS)) as pair:
+        yield pair
 
 
 def _veth_rx_bytes(ns: str, ifname: str) -> int:
@@ -168,11 +62,7 @@ def _clopy_run(ns: str, paradigm: str, out: Path, env: dict, *args: str) -> subp
     run = [sys.executable, '-m', 'clopy.cli', 'run', paradigm, '--sim', '--out', str(out), *args]
     for s in SPLITS[paradigm][2]:
         run += ['--set', s]
-    # a computer of its own: its network namespace, and (a mount namespace) its own /dev/shm,
-    # so Fast DDS shared-memory ports of the two sides cannot collide as on one machine
-    cmd = ['ip', 'netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c',
-           'mount -t tmpfs -o size=256m tmpfs /dev/shm && exec "$@"', 'computer', *run]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    return subprocess.Popen(on_computer(ns, run), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
 
 
@@ -205,13 +95,7 @@ def test_camera_on_one_computer_records_completely_on_the_other(paradigm, rig_pa
         camera_out, _ = camera.communicate(timeout=30)
     finally:
         for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGINT)
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, signal.SIGKILL)
-                    p.wait()
+            stop_group(p)
         counts = watch.stop()
     report = f'--- session computer:\n{session_out}\n--- camera computer:\n{camera_out}'
     # both computers end cleanly: the session with its trials, the camera because the session ended

@@ -168,3 +168,46 @@ def test_not_yaml_and_unknown_names(tmp_path):
         load_experiment(path)
     with pytest.raises(ExperimentError, match=r"no experiment 'nope': looked for nope.yaml in .*config/experiments"):
         find_experiment('nope')
+
+
+def two_computers(base: dict, dashboard, host='198.18.0.2') -> dict:
+    def change(d):
+        d['rigs'][1].update(dashboard=dashboard, **({'host': host} if host else {}))
+    return changed(base, change)
+
+
+def test_a_rig_computer_dashboard_address(tmp_path, base):
+    path = tmp_path / 'two.yaml'
+    path.write_text(yaml.safe_dump(two_computers(base, 'http://198.18.0.2:8090/')))
+    exp = load_experiment(path, check_plans=False)
+    assert exp.rigs['rig2'].dashboard == 'http://198.18.0.2:8090' and exp.rigs['rig1'].dashboard == ''
+    path.write_text(yaml.safe_dump(two_computers(base, 'https://rig2.lab:443')))
+    assert load_experiment(path, check_plans=False).rigs['rig2'].dashboard == 'https://rig2.lab:443'
+
+
+@pytest.mark.parametrize('address', ['rig2.local:8090', 'ftp://rig2.local:8090', 'http://rig2.local',
+                                     'http://:8090', 'http://rig2.local:8090/experiments', 'http://rig2.local:0',
+                                     'http://u:secret@rig2.local:8090', 'http://rig2.local:99999',
+                                     'http://rig2.local:8090?token=x', 8090])
+def test_a_bad_dashboard_address_is_refused(tmp_path, base, address):
+    text = refused(tmp_path, two_computers(base, address))
+    assert f'rigs[1] (rig2) dashboard: {address!r}; allowed: an address http://HOST:PORT' in text
+
+
+def test_a_dashboard_address_needs_the_rig_host(tmp_path, base):
+    text = refused(tmp_path, two_computers(base, 'http://198.18.0.2:8090', host=None))
+    assert "rigs[1] (rig2) dashboard: 'http://198.18.0.2:8090' needs the rig's host too" in text
+
+
+def test_the_host_of_a_rig_says_so_with_clopy_rig(tmp_path, base, monkeypatch):
+    from clopy_dashboard.experiment.pairing import RIG_ENV
+    from clopy_dashboard.experiment.run_day import run_options
+    path = tmp_path / 'two.yaml'
+    path.write_text(yaml.safe_dump(two_computers(base, 'http://198.18.0.2:8090')))
+    exp = load_experiment(path)
+    monkeypatch.delenv(RIG_ENV, raising=False)
+    with pytest.raises(ExperimentError, match=r"rig 'rig2' is on '198.18.0.2', not this computer .*: start it from a "
+                                              r"dashboard that has its address \(http://198.18.0.2:8090\)"):
+        run_options(exp, 'M2', 1, None, None, tmp_path)
+    monkeypatch.setenv(RIG_ENV, 'rig3,rig2')
+    assert run_options(exp, 'M2', 1, None, None, tmp_path).domain_id == 102

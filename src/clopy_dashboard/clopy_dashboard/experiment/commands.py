@@ -3,6 +3,7 @@
   clopy experiment subjects EXP                       subjects, groups, rigs, each one's next day
   clopy experiment run EXP --subject M --day N [--rig R] [--sim] [--data-root DIR]
   clopy experiment status EXP                         who ran which day, what is due, what failed
+                                                      (rig computers asked with CLOPY_RIG_TOKENS)
   clopy experiment rebuild EXP                        the registry again from the session folders
   clopy experiment curve EXP                          learning curves (PNG) and statistics
 
@@ -12,6 +13,7 @@ registry clopy.sqlite and the mouse profiles."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from clopy import config as cfg
 
 from clopy_dashboard.experiment import records
 from clopy_dashboard.experiment.definition import ExperimentError, find_experiment, load_experiment
+from clopy_dashboard.experiment.pairing import PairingError
 from clopy_dashboard.experiment.registry import Registry, RegistryError
 
 DEFAULT_DATA_ROOT = Path('sessions')
@@ -52,7 +55,7 @@ def add_command(sub) -> None:
 def _guard(func, args) -> int:
     try:
         return func(args)
-    except (ExperimentError, RegistryError, cfg.ConfigError) as exc:
+    except (ExperimentError, RegistryError, PairingError, cfg.ConfigError) as exc:
         print(f'clopy experiment: {exc}', file=sys.stderr)
         return 2
 
@@ -62,16 +65,24 @@ def _load(args):
     return exp, Registry(args.data_root)
 
 
-def _overview(args):
+def _overview(args, ask_rigs: bool = False):
+    """The overview; with ask_rigs, first what the rig computers whose token CLOPY_RIG_TOKENS
+    gives say now (imported; the others as last seen). Returns (overview, {rig: why not})."""
     from clopy_dashboard.experiment.overview import overview
     exp, registry = _load(args)
+    unreachable: dict[str, str] = {}
     with registry:
         records.refresh(registry)
-        return overview(exp, registry.sessions(exp.name))
+        if ask_rigs:
+            from clopy_dashboard.experiment.pairing import TOKENS_ENV, rig_tokens
+            from clopy_dashboard.experiment.remote import remote_rigs, sync
+            tokens = rig_tokens([], os.environ.get(TOKENS_ENV))
+            unreachable = sync(exp, registry, tokens, [r for r in remote_rigs(exp) if r.name in tokens])
+        return overview(exp, registry.sessions(exp.name)), unreachable
 
 
 def subjects_command(args) -> int:
-    ov = _overview(args)
+    ov, _ = _overview(args)
     print(f'{"subject":<12}{"group":<8}{"rig":<8}{"next day":<10}{"water ul":>9}  plan of the next day')
     for s in ov.subjects:
         plan = ov.experiment.plan_for(s.subject, s.due).label if s.due else 'all days done'
@@ -81,7 +92,7 @@ def subjects_command(args) -> int:
 
 def status_command(args) -> int:
     from clopy_dashboard.experiment.overview import status_text
-    print(status_text(_overview(args)))
+    print(status_text(*_overview(args, ask_rigs=True)))
     return 0
 
 

@@ -7,7 +7,7 @@ One YAML file (``config/experiments/<name>.yaml``; docs/experiments.md)::
     start_date: 2026-12-01         # optional: day 1 of the study (what is due today)
     rigs:
       - {name: rig1, domain_id: 41}
-      - {name: rig2, domain_id: 42, host: rig2.local}
+      - {name: rig2, domain_id: 42, host: rig2.local, dashboard: http://rig2.local:8090}
     subjects:
       - {id: M1, group: grp1, rig: rig1}
     plans:
@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -38,7 +39,7 @@ from clopy import config as cfg
 from clopy_data.session import check_name
 
 TOP_KEYS = ('name', 'description', 'sim', 'start_date', 'rigs', 'subjects', 'plans')
-RIG_KEYS = ('name', 'domain_id', 'host')
+RIG_KEYS = ('name', 'domain_id', 'host', 'dashboard')
 SUBJECT_KEYS = ('id', 'group', 'rig')
 PLAN_KEYS = ('days', 'paradigm', 'rois', 'rule', 'body_part', 'session_type', 'trials', 'set')
 SESSION_TYPES = ('graded', 'fixed_tone', 'no_audio', 'random_reward', 'no_reward')
@@ -54,6 +55,7 @@ class Rig:
     name: str
     domain_id: int
     host: str = ''
+    dashboard: str = ''   # the `clopy dashboard` of the rig's own computer (a rig on another computer)
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,9 @@ def load_experiment(path: str | Path, check_plans: bool = True) -> Experiment:
             raise _fail(path, f'rigs[{i}] ({rig_name}) domain_id',
                         f'{domain} is rig {domains[domain]!r}\'s too; each rig has its own ROS domain')
         domains[domain] = rig_name
-        rigs[rig_name] = Rig(rig_name, domain, str(r.get('host') or ''))
+        host = str(r.get('host') or '')
+        rigs[rig_name] = Rig(rig_name, domain, host, _dashboard(path, f'rigs[{i}] ({rig_name})', r.get('dashboard'),
+                                                                 host))
     plans = _plans(path, data['plans'], check_plans)
     subjects: dict[str, Subject] = {}
     if not isinstance(data['subjects'], list) or not data['subjects']:
@@ -229,6 +233,27 @@ def load_experiment(path: str | Path, check_plans: bool = True) -> Experiment:
         raise _fail(path, 'sim', f'{sim!r}; allowed: true or false')
     days = {g: sorted({d for p in ps for d in range(p.first_day, p.last_day + 1)}) for g, ps in plans.items()}
     return Experiment(name, path, rigs, subjects, plans, sim, start, str(data.get('description') or ''), days)
+
+
+def _dashboard(path: Path, where: str, value: Any, host: str) -> str:
+    """The address of a rig computer's own dashboard: http(s)://HOST:PORT, nothing after it."""
+    if value in (None, ''):
+        return ''
+    allowed = 'an address http://HOST:PORT or https://HOST:PORT (the rig computer\'s `clopy dashboard`)'
+    text = str(value).strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if (not isinstance(value, str) or parts is None or parts.scheme not in ('http', 'https') or not parts.hostname
+            or port is None or port == 0 or parts.path not in ('', '/') or parts.query or parts.fragment
+            or parts.username or parts.password):
+        raise _fail(path, f'{where} dashboard', f'{value!r}; allowed: {allowed}')
+    if not host:
+        raise _fail(path, f'{where} dashboard', f'{value!r} needs the rig\'s host too: a dashboard address is '
+                                                'for a rig on another computer (host: its name)')
+    return text.rstrip('/')
 
 
 def _plans(path: Path, raw: Any, check: bool) -> dict[str, list[DayPlan]]:

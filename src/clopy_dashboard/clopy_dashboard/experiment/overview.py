@@ -55,7 +55,25 @@ def overview(exp: Experiment, rows: list[dict], today: date | None = None) -> Ov
     return Overview(exp, states, rigs, study_day)
 
 
-def status_text(ov: Overview) -> str:
+def overview_json(ov: Overview, unreachable: dict[str, str] | None = None) -> dict:
+    """The overview for the page's JSON: each subject's days, due day and run; each rig's
+    run, and why a rig computer did not answer (what it said last stands)."""
+    unreachable = unreachable or {}
+    brief = ('subject', 'day', 'rig', 'status', 'started', 'ended', 'end_reason', 'trials', 'rewards',
+             'final_threshold', 'host')
+
+    def short(row: dict | None) -> dict | None:
+        return None if row is None else {k: row.get(k) for k in brief}
+    return {'experiment': ov.experiment.name, 'study_day': ov.study_day,
+            'subjects': [{'subject': s.subject, 'group': s.group, 'rig': s.rig, 'due': s.due,
+                          'running': short(s.running), 'days': {str(d): short(r) for d, r in s.days.items()}}
+                         for s in ov.subjects],
+            'rigs': {name: {'host': ov.experiment.rigs[name].host, 'dashboard': ov.experiment.rigs[name].dashboard,
+                            'running': short(row), 'unreachable': unreachable.get(name, '')}
+                     for name, row in ov.rigs.items()}}
+
+
+def status_text(ov: Overview, unreachable: dict[str, str] | None = None) -> str:
     """The plain-text report of `clopy experiment status`."""
     exp = ov.experiment
     days = exp.all_days
@@ -76,6 +94,8 @@ def status_text(ov: Overview) -> str:
         rig = exp.rigs[name]
         where = f'domain {rig.domain_id}' + (f', host {rig.host}' if rig.host else '')
         now = f'{row["subject"]} day {row["day"]} since {row["started"]}' if row else 'free'
+        if (unreachable or {}).get(name):
+            now = f'unreachable ({unreachable[name]}); last seen: {now}'
         lines.append(f'  {name:<10} ({where}): {now}')
     failed = [r for s in ov.subjects for r in s.failed]
     if failed:

@@ -235,6 +235,30 @@ class Registry:
     def locks(self) -> list[dict]:
         return [dict(r) for r in self.db.execute('SELECT * FROM locks ORDER BY kind, name')]
 
+    def import_remote(self, experiment: str, host: str, rows: list[dict]) -> None:
+        """Replace the rows a rig computer's dashboard gave last time (`host` names that rig,
+        never this computer) by the ones it gives now; a running one holds its subject here
+        too, so no run on this computer takes that subject while it runs there. A row this
+        registry holds already (the same session: a data root both computers share) is not doubled."""
+        if host == self.host:
+            raise RegistryError(f'{self.path}: rows of another computer cannot carry this computer\'s name {host!r}')
+        with self.transaction() as db:
+            db.execute('DELETE FROM locks WHERE host = ? AND experiment = ?', (host, experiment))
+            db.execute('DELETE FROM sessions WHERE experiment = ? AND host = ?', (experiment, host))
+            for row in rows:
+                if db.execute('SELECT 1 FROM sessions WHERE experiment = ? AND subject = ? AND day = ? AND rig = ? '
+                              'AND started = ? AND host != ?', (experiment, row.get('subject'), row.get('day'),
+                                                                row.get('rig'), row.get('started'), host)).fetchone():
+                    continue   # a row this registry has itself (a data root both computers share)
+                values = [experiment if k == 'experiment' else row.get(k) for k in SESSION_FIELDS]
+                cur = db.execute(f'INSERT INTO sessions ({", ".join(SESSION_FIELDS)}, pid, host) VALUES '
+                                 f'({", ".join("?" for _ in SESSION_FIELDS)}, ?, ?)', values + [row.get('pid'), host])
+                if row.get('status') == RUNNING:
+                    db.execute('INSERT OR IGNORE INTO locks (kind, name, experiment, pid, host, since, session_id) '
+                               "VALUES ('subject', ?, ?, ?, ?, ?, ?)", (row['subject'], experiment, row.get('pid') or 0,
+                                                                       host, row.get('started') or now_iso(),
+                                                                       int(cur.lastrowid)))
+
     def stale_runs(self) -> list[dict]:
         """Rows still 'running' whose process on this host is gone (killed, crashed)."""
         return [dict(r) for r in self.db.execute('SELECT * FROM sessions WHERE status = ? AND host = ?',

@@ -22,6 +22,7 @@ from clopy_data.session import is_session_of
 
 from clopy_dashboard.experiment import records
 from clopy_dashboard.experiment.definition import Experiment, ExperimentError
+from clopy_dashboard.experiment.pairing import RIG_ENV, local_rigs
 from clopy_dashboard.experiment.registry import FINISHED, Busy, Registry
 
 #: exit status of a run refused because its rig or subject is busy
@@ -43,15 +44,19 @@ def run_options(exp: Experiment, subject: str, day: int, rig: str | None, sim: b
 def check_rig_here(exp: Experiment, rig_name: str) -> None:
     """ExperimentError when the rig names another computer: its session runs there (`clopy
     experiment run` on that computer), never here, where it would drive this computer's valve
-    and camera. Names are compared as written (no lookup: nothing leaves this computer)."""
+    and camera. Names are compared as written (no lookup: nothing leaves this computer); a
+    computer that is a rig's host by another name says so with CLOPY_RIG (`clopy dashboard --rig`)."""
     host = exp.rig(rig_name).host.strip().lower()
-    if not host:
+    if not host or rig_name in local_rigs():
         return
     here = {socket.gethostname().lower(), socket.getfqdn().lower(), 'localhost', '127.0.0.1', '::1'}
     here |= {name.split('.', 1)[0] for name in here}
     if host not in here and host.split('.', 1)[0] not in here:
+        how = (f'start it from a dashboard that has its address ({exp.rig(rig_name).dashboard}), or '
+               if exp.rig(rig_name).dashboard else '')
         raise ExperimentError(f'{exp.path}: rig {rig_name!r} is on {host!r}, not this computer '
-                              f'({socket.gethostname()}): run `clopy experiment run {exp.name} ...` on {host}')
+                              f'({socket.gethostname()}): {how}run `clopy experiment run {exp.name} ...` on {host} '
+                              f'(a computer that is {host} by another name: {RIG_ENV}={rig_name})')
 
 
 class _FolderWatch(threading.Thread):

@@ -7,10 +7,17 @@
                                              the rigs and what runs on each, a start form per subject
 * POST /experiments/{name}/run               start a subject's day on a rig: a background
                                              `clopy experiment run` (subject, day, rig: form or JSON);
-                                             409 with the reason when the rig or the subject is busy
+                                             409 with the reason when the rig or the subject is busy;
+                                             a rig on another computer (`dashboard:` in the file): sent
+                                             to that computer's dashboard (web_rig), which runs it there
 * GET  /experiments/{name}/subjects/{id}     the subject's history: each session's summary figure and
                                              the learning curve across days
 * GET  /experiments/{name}/subjects/{id}/learning.png, /experiments/{name}/sessions/{n}/summary.png
+* GET  /experiments/{name}/rig/state, POST /experiments/{name}/rig/run   a rig computer's side (web_rig)
+
+The page, its JSON (`accept: application/json`) and each start first ask the rig computers
+what runs there (experiment.remote.sync: imported into this registry; "unreachable" when one
+does not answer, its last word standing).
 
 `guard` is the dashboard's dependency: every route goes through it (a read needs the proper Host
 and, off loopback, the token; the POST also the same Origin). The page's query (`?token=...`)
@@ -38,15 +45,18 @@ from clopy_data.session import check_name
 from clopy_dashboard.experiment import records
 from clopy_dashboard.experiment.curve import curve_path, draw_curve, learning
 from clopy_dashboard.experiment.definition import ExperimentError, experiment_dirs, find_experiment, load_experiment
-from clopy_dashboard.experiment.overview import overview
+from clopy_dashboard.experiment.overview import overview, overview_json
 from clopy_dashboard.experiment.registry import FINISHED, RUNNING, UNFINISHED, Registry
+from clopy_dashboard.experiment.remote import is_remote, sync
 from clopy_dashboard.experiment.run_day import check_rig_here
+from clopy_dashboard.experiment.web_rig import add_rig_routes, checked_start, rig_tokens, start_on_rig
 
 #: how long the POST waits for the started run to hold its rig and subject
 START_WAIT_S = 30.0
 STYLE = ('<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}'
          'td,th{border:1px solid #bbb;padding:3px 7px;text-align:center}.finished{background:#cfc}'
-         '.unfinished{background:#fcc}.running{background:#ffc}.due{outline:2px solid #36c}'
+         '.unfinished{background:#fcc}.running{background:#ffc}.unreachable{background:#ddd;color:#a00}'
+         '.due{outline:2px solid #36c}'
          'img{max-width:100%}</style>')
 
 
@@ -86,6 +96,13 @@ def add_routes(app, *, data_root: Path, guard) -> None:
             records.refresh(reg)
             return reg.sessions(exp.name, subject)
 
+    def synced_rows(exp) -> tuple[list[dict], dict[str, str]]:
+        """The rows after asking each rig computer (imported); {rig: why it did not answer}."""
+        with Registry(data_root) as reg:
+            records.refresh(reg)
+            unreachable = sync(exp, reg, rig_tokens(app))
+            return reg.sessions(exp.name), unreachable
+
     @app.get('/experiments', dependencies=[Depends(guard)])
     def experiments(request: Request):
         query = _query(request)
@@ -101,7 +118,10 @@ def add_routes(app, *, data_root: Path, guard) -> None:
         exp = experiment(name)
         # the page's query (the dashboard's ?token=...) goes with its form, as the guard wants it
         query = _query(request)
-        ov = overview(exp, registry_rows(exp))
+        rows, unreachable = synced_rows(exp)
+        ov = overview(exp, rows)
+        if 'application/json' in request.headers.get('accept', ''):
+            return JSONResponse(overview_json(ov, unreachable))
         days = exp.all_days
         head = ''.join(f'<th>{d}</th>' for d in days)
         rows = []
@@ -125,13 +145,13 @@ def add_routes(app, *, data_root: Path, guard) -> None:
             rows.append(f'<tr><th><a href="/experiments/{quote(exp.name)}/subjects/{quote(s.subject)}{query}">'
                         f'{_e(s.subject)}</a></th><td>{_e(s.group)}</td><td>{_e(s.rig or "-")}</td>{"".join(cells)}'
                         f'<td>{"done" if s.due is None else f"day {s.due}"}</td><td>{start}</td></tr>')
-        rigs = ''.join(_rig_row(exp.rigs[n], r) for n, r in ov.rigs.items())
+        rigs = ''.join(_rig_row(exp.rigs[n], r, unreachable.get(n)) for n, r in ov.rigs.items())
         failed = ''.join(f'<li>{_e(r["subject"])} day {r["day"]} ({_e(r["started"])}): {_e(r["end_reason"])}</li>'
                          for s in ov.subjects for r in s.failed)
         body = (f'<p>{_e(exp.description)} <small>{_e(exp.path)}</small></p>'
                 f'<table id="grid"><tr><th>subject</th><th>group</th><th>rig</th>{head}<th>due</th><th></th></tr>'
                 f'{"".join(rows)}</table><h2>Rigs</h2><table id="rigs"><tr><th>rig</th><th>ROS domain</th>'
-                f'<th>host</th><th>now</th></tr>{rigs}</table>'
+                f'<th>host</th><th>now</th><th>dashboard</th></tr>{rigs}</table>'
                 + (f'<h2>Failed or cut short</h2><ul id="failed">{failed}</ul>' if failed else ''))
         return _page(f'Experiment {exp.name}', body)
 
@@ -145,15 +165,22 @@ def add_routes(app, *, data_root: Path, guard) -> None:
 
     def start(name: str, form: dict, wants_json: bool, back: str):
         exp = experiment(name)
-        subject = str(form.get('subject') or '')
-        try:
-            day = int(form.get('day') or 0)
-            rig = str(form.get('rig') or exp.subject(subject).rig)
-            exp.rig(rig)
-            exp.plan_for(subject, day)
-            check_rig_here(exp, rig)
-        except (ExperimentError, ValueError) as exc:
-            raise HTTPException(400, f'cannot start: {exc}') from None
+        subject, day, rig = checked_start(exp, form)
+        synced_rows(exp)   # what the rig computers run now: a subject busy there is busy here
+        if is_remote(exp.rig(rig)):   # its own dashboard starts it there
+            answer = start_on_rig(exp, subject, day, rig, data_root, rig_tokens(app))
+        else:
+            try:
+                check_rig_here(exp, rig)
+            except ExperimentError as exc:
+                raise HTTPException(400, f'cannot start: {exc}') from None
+            answer = start_here(exp, subject, day, rig)
+        if wants_json:
+            return JSONResponse(answer, status_code=202)
+        return RedirectResponse(f'/experiments/{quote(exp.name)}{back}', status_code=303)
+
+    def start_here(exp, subject: str, day: int, rig: str) -> dict:
+        """`clopy experiment run` on this computer, once its rig and subject are free here."""
         busy = _busy(exp, subject, rig)
         if busy:
             raise HTTPException(409, busy)
@@ -161,9 +188,7 @@ def add_routes(app, *, data_root: Path, guard) -> None:
         waited = _wait_started(exp, subject, proc, log)
         if waited is not None:
             raise HTTPException(409 if 'busy' in waited else 500, waited)
-        if wants_json:
-            return JSONResponse({'started': True, 'pid': proc.pid, 'log': str(log)}, status_code=202)
-        return RedirectResponse(f'/experiments/{quote(exp.name)}{back}', status_code=303)
+        return {'started': True, 'rig': rig, 'pid': proc.pid, 'log': str(log)}
 
     def _busy(exp, subject: str, rig: str) -> str:
         with Registry(data_root) as reg:
@@ -231,16 +256,21 @@ def add_routes(app, *, data_root: Path, guard) -> None:
             raise HTTPException(404, f'session {session_id} of {exp.name}: no summary figure')
         return FileResponse(figure, media_type='image/png')
 
+    add_rig_routes(app, data_root=data_root, guard=guard, experiment=experiment, start_here=start_here, busy=_busy)
+
 
 def _query(request: Request) -> str:
     """The page's own query (the dashboard's ?token=...), for its links, images and form."""
     return f'?{_e(request.url.query)}' if request.url.query else ''
 
 
-def _rig_row(rig, running: dict | None) -> str:
+def _rig_row(rig, running: dict | None, unreachable: str | None = None) -> str:
     now = f'{running["subject"]} day {running["day"]} since {running["started"]}' if running else 'free'
+    if unreachable:   # what it said last stands
+        now = f'unreachable ({unreachable}); last seen: {now}'
+    cls = 'unreachable' if unreachable else 'running' if running else ''
     return (f'<tr><th>{_e(rig.name)}</th><td>{rig.domain_id}</td><td>{_e(rig.host or "this computer")}</td>'
-            f'<td class="{"running" if running else ""}">{_e(now)}</td></tr>')
+            f'<td class="{cls}">{_e(now)}</td><td>{_e(rig.dashboard or "-")}</td></tr>')
 
 
 async def _form(request: Request) -> dict:
