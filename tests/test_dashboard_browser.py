@@ -162,9 +162,10 @@ def _frame_png(page) -> bytes:
     return page.locator('#frame').screenshot()
 
 
-def _readers_of(domain_id: int, topics: tuple, node_name: str, expected: tuple, timeout_s: float = 20.0) -> dict:
+def _readers_of(domain_id: int, topics: tuple, node_name: str, expected: tuple, timeout_s: float = 30.0) -> dict:
     """{topic: names of the nodes reading it}, seen from a node of the test in the session's
-    domain, once `node_name` is seen reading every topic of `expected`."""
+    domain, once every topic has a reader and `node_name` is seen reading every topic of
+    `expected` (discovery of the probe's own participant takes a moment on a loaded machine)."""
     import rclpy
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain_id)
@@ -174,7 +175,8 @@ def _readers_of(domain_id: int, topics: tuple, node_name: str, expected: tuple, 
         while True:
             readers = {t: sorted(i.node_name for i in node.get_subscriptions_info_by_topic('/' + t))
                        for t in topics}
-            if all(node_name in readers[t] for t in expected) or time.monotonic() > deadline:
+            seen = all(readers.values()) and all(node_name in readers[t] for t in expected)
+            if seen or time.monotonic() > deadline:
                 return readers
             time.sleep(0.5)
     finally:
