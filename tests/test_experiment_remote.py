@@ -103,6 +103,9 @@ def test_a_rig_on_another_computer_is_started_and_shown_from_the_central_page(tm
         # day 1 without a threshold of its own: it starts where the subject's profile says
         day1 = data['plans']['grp1'][0]
         day1['set'] = [s for s in day1['set'] if not s.startswith('task.v.threshold=')]
+        # a long first rest: M2 still runs on rig2 while the refusals below are asked, however loaded the machine
+        day1['set'] = [('task.v.initial_rest_s=25.0' if s.startswith('task.v.initial_rest_s=') else s)
+                       for s in day1['set']]
         for root in (central_root, rig_root):
             (root / 'experiments').mkdir(parents=True)
             (root / 'experiments' / 'remote.yaml').write_text(yaml.safe_dump(data, sort_keys=False))

@@ -4,7 +4,8 @@ The recorder receives every control signal, tone command, frame_info and pose of
 session anyway. While someone subscribes to `live_feed` (the dashboard), it also keeps
 what arrived since the last batch and publishes it a few times a second, so a viewer
 adds no reader to the hot-path topics and wakes 4 times a second instead of about 100.
-Nothing is kept or deserialised while nobody watches.
+Nothing is kept or deserialised while nobody subscribes (`clopy run --dashboard`'s node
+subscribes for the whole session, whether a page is open or not).
 """
 from __future__ import annotations
 

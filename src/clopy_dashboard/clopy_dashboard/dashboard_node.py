@@ -37,7 +37,8 @@ from clopy_dashboard.state import LiveState
 from clopy_dashboard.web import add_root, create_app
 from clopy_dashboard.web_live import add_live_routes
 
-PREVIEW_RATE_HZ = 2.0
+# a backstop: the camera paces image_preview itself (camera.preview_rate_hz, 2 a second)
+PREVIEW_RATE_HZ = 4.0
 SERVICE_TIMEOUT_S = 5.0
 STATUS_FIELDS = ('paradigm', 'session_type', 'state', 'trial', 'total_trials', 'successes', 'failures',
                  'rewards_delivered', 'threshold', 'frame_rate_hz', 'frames', 'dropped_frames', 'elapsed_s',

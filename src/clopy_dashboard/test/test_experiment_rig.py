@@ -13,13 +13,14 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from clopy.profile import load_profile
+from clopy.profile import load_profile, update_profile
 
 from clopy_dashboard.commands import make_app
 from clopy_dashboard.experiment.definition import load_experiment
 from clopy_dashboard.experiment.pairing import RIG_ENV
 from clopy_dashboard.experiment.registry import FINISHED, RUNNING, Busy, Registry
-from clopy_dashboard.experiment.remote import RigError, call, remote_rigs, sync, write_sent_profile
+from clopy_dashboard.experiment.remote import (RigError, call, checked_sent_profile, profile_for_start,
+                                               remote_rigs, sync, write_sent_profile)
 from clopy_dashboard.security import TOKEN_HEADER, Guard
 from clopy_dashboard.server import Server
 
@@ -124,15 +125,30 @@ def test_a_dashboard_without_a_token_takes_no_start_from_another_computer(tmp_pa
     assert r.status_code == 403 and '--token-file' in r.json()['detail']
 
 
-def test_the_profile_a_start_brings_is_written_before_the_run(tmp_path):
-    write_sent_profile(tmp_path, 'M2', {'parameters': {'roi_dff.bregma_row_px': 140.0},
-                                        'paradigms': {'clnf_1roi': {'task.v.threshold': 0.07}}})
-    profile = load_profile(tmp_path, 'M2')
-    assert profile['parameters'] == {'roi_dff.bregma_row_px': 140.0}
-    assert profile['paradigms'] == {'clnf_1roi': {'task.v.threshold': 0.07}}
-    for bad in ({'secrets': {}}, {'paradigms': {'clnf_1roi': 3}}, {'parameters': ['x']}, 'text'):
+def test_the_profile_a_start_brings_is_only_the_carried_threshold(tmp_path):
+    update_profile(tmp_path, 'M2', parameters={'roi_dff.bregma_row_px': 140.0}, paradigm='clnf_1roi',
+                   paradigm_parameters={'task.v.threshold': 0.07, 'task.v.total_trials': 9})
+    sent = profile_for_start(tmp_path, 'M2')
+    assert sent == {'paradigms': {'clnf_1roi': {'task.v.threshold': 0.07}}}   # no alignment, no other key
+    write_sent_profile(tmp_path / 'rig', 'M2', checked_sent_profile(sent))
+    assert load_profile(tmp_path / 'rig', 'M2')['paradigms'] == {'clnf_1roi': {'task.v.threshold': 0.07}}
+    for bad in ({'secrets': {}}, {'paradigms': {'clnf_1roi': 3}}, {'parameters': {'reward.max_valve_open_s': 9}},
+                {'paradigms': {'clnf_1roi': {'reward.max_valve_open_s': 9.0}}},
+                {'paradigms': {'clnf_1roi': {'task.v.threshold': float('nan')}}},
+                {'paradigms': {'clnf_1roi': {'task.v.threshold': -1}}}, {'paradigms': {'nope': {}}}, 'text'):
         with pytest.raises(ValueError, match='profile: '):
-            write_sent_profile(tmp_path, 'M2', bad)
+            checked_sent_profile(bad)
+
+
+def test_a_refused_start_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv(RIG_ENV, 'rig2')
+    guard = Guard.for_bind('127.0.0.1', token=TOKEN)
+    client = TestClient(make_app(tmp_path, 'mouse', 'clnf_1roi', guard))
+    r = client.post('/experiments/example/rig/run', headers={TOKEN_HEADER: TOKEN},
+                    json={'subject': 'M2', 'day': 1, 'rig': 'rig2',
+                          'profile': {'paradigms': {'clnf_1roi': {'task.v.threshold': 0.05, 'recorder.out_dir': 1}}}})
+    assert r.status_code == 400 and 'profile: ' in r.json()['detail']
+    assert load_profile(tmp_path, 'M2') == {} or 'paradigms' not in load_profile(tmp_path, 'M2')
 
 
 def test_a_rig_of_this_computer_is_not_asked(rig, monkeypatch):
@@ -149,3 +165,40 @@ def test_a_data_root_both_computers_share_is_not_doubled(rig):
         running = reg.start_session('two', 'M1', 1, 'rig2', 'clnf_1roi', pid=os.getpid())
         assert sync(exp, reg, {'rig2': TOKEN}, [rig2]) == {}
         assert len(reg.sessions('two')) == 2 and [x['session_id'] for x in reg.locks()] == [running, running]
+
+
+def test_a_rig_that_answers_for_other_rigs_is_unreachable_and_its_running_rows_stand(rig, monkeypatch):
+    """Its dashboard restarted without --rig rig2 (or with another --out) knows nothing of rig2:
+    that answer never frees a subject rig2 runs."""
+    exp, rig2 = rig['exp'], rig['rig2']
+    with Registry(rig['rig_root']) as reg:
+        reg.start_session('two', 'M2', 1, 'rig2', 'clnf_1roi', pid=os.getpid())
+    with Registry(rig['central_root']) as central:
+        assert sync(exp, central, {'rig2': TOKEN}, [rig2]) == {}
+        monkeypatch.setenv(RIG_ENV, 'rig9')
+        said = sync(exp, central, {'rig2': TOKEN}, [rig2])
+        assert 'answered as the host of rig9, not of rig2' in said['rig2'] and '--rig rig2' in said['rig2']
+        assert [(r['subject'], r['status']) for r in central.sessions('two')] == [('M2', RUNNING)]
+        with pytest.raises(Busy, match="subject 'M2' is busy"):
+            central.start_session('two', 'M2', 1, 'rig1', 'clnf_1roi')
+
+
+def test_a_start_sent_to_a_rig_holds_its_subject_until_the_rig_reports_it(rig):
+    exp, rig2 = rig['exp'], rig['rig2']
+    host = f'rig rig2 at {rig2.dashboard}'
+    with Registry(rig['central_root']) as central:
+        central.hold_remote('two', 'M2', host)
+        with pytest.raises(Busy, match=r"subject 'M2' is busy: a start sent to rig rig2 at"):
+            central.hold_remote('two', 'M2', host)   # a second start of M2, on any rig
+        with pytest.raises(Busy, match="subject 'M2' is busy: a start sent to"):
+            central.start_session('two', 'M2', 1, 'rig1', 'clnf_1roi')
+        assert sync(exp, central, {'rig2': TOKEN}, [rig2]) == {}   # the rig has not reported M2 yet
+        assert [(x['name'], x['session_id']) for x in central.locks()] == [('M2', None)]
+        with Registry(rig['rig_root']) as reg:   # now it runs there
+            reg.start_session('two', 'M2', 1, 'rig2', 'clnf_1roi', pid=os.getpid())
+        assert sync(exp, central, {'rig2': TOKEN}, [rig2]) == {}
+        [lock] = central.locks()
+        assert lock['name'] == 'M2' and lock['session_id'] is not None
+        central.hold_remote('two', 'M1', host)
+        central.drop_remote_hold('two', 'M1', host)   # the rig refused: M1 is free again
+        assert [x['name'] for x in central.locks()] == ['M2']

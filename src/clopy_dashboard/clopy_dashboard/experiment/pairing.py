@@ -57,6 +57,7 @@ def token_file(path: str | Path) -> tuple[str, bool]:
     not exist."""
     path = Path(path)
     try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)   # e.g. ~/.clopy on a new computer
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return read_token_file(path), False

@@ -14,7 +14,7 @@ import os
 import socket
 import sqlite3
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -57,6 +57,15 @@ class RegistryError(RuntimeError):
 
 class Busy(RegistryError):
     """The rig or the subject is in use by another run (the message names it and its holder)."""
+
+
+#: how long a start's hold on a subject lasts without the rig reporting the run (its start
+#: answers within 40 s; a run that has not shown up by then is seen at the next look)
+PENDING_HOLD_S = 120.0
+
+
+def _ago(seconds: float) -> str:
+    return (datetime.now(timezone.utc).astimezone() - timedelta(seconds=seconds)).isoformat(timespec='seconds')
 
 
 def now_iso() -> str:
@@ -194,6 +203,8 @@ class Registry:
     def describe(self, lock: sqlite3.Row) -> str:
         row = self.db.execute('SELECT subject, day, rig FROM sessions WHERE id = ?', (lock['session_id'],)
                               ).fetchone()
+        if lock['session_id'] is None and lock['pid'] == 0:   # hold_remote: the rig has not reported the run yet
+            return f'a start sent to {lock["host"]} ({lock["experiment"]}) since {lock["since"]}; wait for it'
         what = f'{row["subject"]} day {row["day"]} on {row["rig"] or "no rig"}' if row else 'a run'
         return (f'{what} ({lock["experiment"]}), process {lock["pid"]} on {lock["host"]} since {lock["since"]}; '
                 'wait for it to end or stop it')
@@ -243,7 +254,12 @@ class Registry:
         if host == self.host:
             raise RegistryError(f'{self.path}: rows of another computer cannot carry this computer\'s name {host!r}')
         with self.transaction() as db:
-            db.execute('DELETE FROM locks WHERE host = ? AND experiment = ?', (host, experiment))
+            # a start's pending hold (no session yet) stays until the rig reports that subject or it ages out
+            reported = {r.get('subject') for r in rows}
+            db.execute('DELETE FROM locks WHERE host = ? AND experiment = ? AND (session_id IS NOT NULL OR since < ?)',
+                       (host, experiment, _ago(PENDING_HOLD_S)))
+            db.executemany('DELETE FROM locks WHERE host = ? AND experiment = ? AND kind = ? AND name = ? '
+                           'AND session_id IS NULL', [(host, experiment, 'subject', s) for s in reported])
             db.execute('DELETE FROM sessions WHERE experiment = ? AND host = ?', (experiment, host))
             for row in rows:
                 if db.execute('SELECT 1 FROM sessions WHERE experiment = ? AND subject = ? AND day = ? AND rig = ? '
@@ -258,6 +274,24 @@ class Registry:
                                "VALUES ('subject', ?, ?, ?, ?, ?, ?)", (row['subject'], experiment, row.get('pid') or 0,
                                                                        host, row.get('started') or now_iso(),
                                                                        int(cur.lastrowid)))
+
+    def hold_remote(self, experiment: str, subject: str, host: str) -> None:
+        """Hold `subject` for a start sent to a rig computer (`host` names that rig), checked and
+        taken in one transaction (Busy when it is held): until the rig reports the run (or
+        PENDING_HOLD_S pass), no start of that subject anywhere this registry decides."""
+        with self.transaction() as db:
+            held = db.execute("SELECT * FROM locks WHERE kind = 'subject' AND name = ?", (subject,)).fetchone()
+            if held is not None and self._holder_alive(held):
+                raise Busy(f'subject {subject!r} is busy: {self.describe(held)}')
+            db.execute("DELETE FROM locks WHERE kind = 'subject' AND name = ?", (subject,))
+            db.execute("INSERT INTO locks (kind, name, experiment, pid, host, since, session_id) "
+                       "VALUES ('subject', ?, ?, 0, ?, ?, NULL)", (subject, experiment, host, now_iso()))
+
+    def drop_remote_hold(self, experiment: str, subject: str, host: str) -> None:
+        """The start the hold was for did not happen (the rig refused or was not reached)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM locks WHERE kind = 'subject' AND name = ? AND experiment = ? AND host = ? "
+                       "AND session_id IS NULL", (subject, experiment, host))
 
     def stale_runs(self) -> list[dict]:
         """Rows still 'running' whose process on this host is gone (killed, crashed)."""

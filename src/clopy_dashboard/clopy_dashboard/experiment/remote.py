@@ -8,6 +8,7 @@ token goes to the address of the experiment file and nowhere else), the token in
 from __future__ import annotations
 
 import json
+import math
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -25,8 +26,9 @@ TIMEOUT_S = 4.0
 START_TIMEOUT_S = 40.0
 #: the registry's host of the rows imported from a rig computer
 REMOTE_HOST = 'rig {rig} at {address}'
-#: the profile sections a start sends to the rig (the rig writes them into its own profile)
-PROFILE_SECTIONS = ('parameters', 'paradigms')
+#: what a start sends the rig of the subject's profile: the carried-over threshold of each
+#: paradigm (alignment stays with each rig computer: its camera, its own align page)
+CARRIED_KEYS = ('task.v.threshold',)
 
 
 class RigError(RuntimeError):
@@ -100,12 +102,17 @@ def sync(exp: Experiment, registry: Registry, tokens: dict[str, str], rigs: list
             state = call(rig, tokens.get(rig.name), 'GET', f'/experiments/{quote(exp.name)}/rig/state')
             if not isinstance(state, dict) or not isinstance(state.get('sessions'), list):
                 raise RigError(502, f'{rig.name} ({rig.dashboard}) answered no rig state (is it a clopy dashboard?)')
+            if rig.name not in (state.get('rigs') or []):   # e.g. restarted without --rig: it knows nothing of it
+                raise RigError(502, f'{rig.name} ({rig.dashboard}) answered as the host of '
+                                    f'{", ".join(state.get("rigs") or []) or "no rig"}, not of {rig.name} (start its '
+                                    f'dashboard with --rig {rig.name} and its own --out)')
             rows = [r for r in state['sessions'] if isinstance(r, dict) and r.get('rig') == rig.name]
         except RigError as exc:
             errors[rig.name] = str(exc)
             continue
         host = remote_host(rig)
-        before = {r['session_dir']: r['status'] for r in registry.sessions(exp.name) if r['host'] == host}
+        # every row this registry holds, whoever wrote it: a finished session is carried back once
+        before = {r['session_dir']: r['status'] for r in registry.sessions(exp.name) if r['session_dir']}
         registry.import_remote(exp.name, host, rows)
         for row in rows:
             if row.get('status') == FINISHED and before.get(row.get('session_dir')) != FINISHED:
@@ -127,23 +134,37 @@ def carry_back(exp: Experiment, registry: Registry, row: dict) -> None:
 
 
 def profile_for_start(data_root: Path, subject: str) -> dict:
-    """What a start sends the rig of the subject's profile here (alignment, thresholds)."""
-    profile = load_profile(data_root, subject)
-    return {k: profile[k] for k in PROFILE_SECTIONS if isinstance(profile.get(k), dict) and profile[k]}
+    """What a start sends the rig of the subject's profile here: {'paradigms': {paradigm:
+    {'task.v.threshold': value}}}, the thresholds the subject's sessions carried over."""
+    paradigms = load_profile(data_root, subject).get('paradigms') or {}
+    sent = {p: {k: v for k, v in values.items() if k in CARRIED_KEYS}
+            for p, values in paradigms.items() if isinstance(values, dict)}
+    return {'paradigms': {p: v for p, v in sent.items() if v}}
 
 
-def write_sent_profile(data_root: Path, subject: str, sent) -> Path:
-    """The rig side: the profile values a start brought, into this computer's profile of the
-    subject before its run (ValueError naming what is wrong)."""
-    if not isinstance(sent, dict) or set(sent) - set(PROFILE_SECTIONS):
-        raise ValueError(f'profile: {sent!r}; allowed: a mapping with {" / ".join(PROFILE_SECTIONS)}')
-    parameters = sent.get('parameters') or {}
-    paradigms = sent.get('paradigms') or {}
-    if not isinstance(parameters, dict) or not isinstance(paradigms, dict) or \
-            not all(isinstance(v, dict) for v in paradigms.values()):
-        raise ValueError(f'profile: {sent!r}; allowed: parameters: {{node.param: value}}, '
-                         'paradigms: {paradigm: {node.param: value}}')
-    update_profile(data_root, subject, parameters=parameters)
+def checked_sent_profile(sent) -> dict:
+    """The profile values a start brought, checked before anything is written: only the
+    carried-over thresholds, finite numbers > 0, of known paradigms (ValueError naming what
+    is wrong)."""
+    from clopy.paradigms import PARADIGMS
+    allowed = (f"allowed: {{'paradigms': {{paradigm: {{{', '.join(CARRIED_KEYS)}: a number > 0}}}}}} "
+               f"(paradigms: {', '.join(PARADIGMS)})")
+    if not isinstance(sent, dict) or set(sent) - {'paradigms'} or not isinstance(sent.get('paradigms', {}), dict):
+        raise ValueError(f'profile: {sent!r}; {allowed}')
+    paradigms = sent.get('paradigms', {})
     for paradigm, values in paradigms.items():
-        update_profile(data_root, subject, paradigm=str(paradigm), paradigm_parameters=values)
+        if paradigm not in PARADIGMS or not isinstance(values, dict) or set(values) - set(CARRIED_KEYS):
+            raise ValueError(f'profile: paradigms.{paradigm} = {values!r}; {allowed}')
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or value <= 0:
+                raise ValueError(f'profile: paradigms.{paradigm}.{key} = {value!r}; {allowed}')
+    return paradigms
+
+
+def write_sent_profile(data_root: Path, subject: str, paradigms: dict) -> Path:
+    """The rig side: the checked thresholds (checked_sent_profile) into this computer's
+    profile of the subject, before its run."""
+    for paradigm, values in paradigms.items():
+        update_profile(data_root, subject, paradigm=str(paradigm), paradigm_parameters=dict(values))
     return profile_path(data_root, subject)

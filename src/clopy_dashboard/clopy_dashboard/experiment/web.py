@@ -30,6 +30,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -155,6 +156,8 @@ def add_routes(app, *, data_root: Path, guard) -> None:
                 + (f'<h2>Failed or cut short</h2><ul id="failed">{failed}</ul>' if failed else ''))
         return _page(f'Experiment {exp.name}', body)
 
+    one_start = threading.Lock()
+
     @app.post('/experiments/{name}/run', dependencies=[Depends(guard)])
     async def start_run(name: str, request: Request):
         form = await _form(request)
@@ -164,6 +167,10 @@ def add_routes(app, *, data_root: Path, guard) -> None:
         return await run_in_threadpool(start, name, form, wants_json, back)
 
     def start(name: str, form: dict, wants_json: bool, back: str):
+        with one_start:   # one start at a time: its checks and its holds before the next one's
+            return start_one(name, form, wants_json, back)
+
+    def start_one(name: str, form: dict, wants_json: bool, back: str):
         exp = experiment(name)
         subject, day, rig = checked_start(exp, form)
         synced_rows(exp)   # what the rig computers run now: a subject busy there is busy here

@@ -28,9 +28,9 @@ from clopy import config as cfg
 from clopy_dashboard.experiment import records
 from clopy_dashboard.experiment.definition import ExperimentError
 from clopy_dashboard.experiment.pairing import RIG_ENV, local_rigs
-from clopy_dashboard.experiment.registry import SESSION_FIELDS, Registry
-from clopy_dashboard.experiment.remote import (START_TIMEOUT_S, RigError, call, profile_for_start, sync,
-                                               write_sent_profile)
+from clopy_dashboard.experiment.registry import SESSION_FIELDS, Busy, Registry
+from clopy_dashboard.experiment.remote import (START_TIMEOUT_S, RigError, call, checked_sent_profile,
+                                               profile_for_start, remote_host, sync, write_sent_profile)
 from clopy_dashboard.security import TOKEN_HEADER, Refused
 
 
@@ -56,16 +56,19 @@ def start_on_rig(exp, subject: str, day: int, rig: str, data_root: Path, tokens:
     """The central side (the registry just synced with the rig computers): the subject must run
     nowhere this computer knows of; then the start goes to the rig's dashboard with the subject's
     profile values. HTTPException with the rig's own refusal when it refuses."""
-    with Registry(data_root) as reg:
-        held = [lock for lock in reg.locks() if (lock['kind'], lock['name']) == ('subject', subject)]
-        if held:
-            raise HTTPException(409, f'subject {subject!r} is busy: {reg.describe(held[0])}')
     target = exp.rig(rig)
+    with Registry(data_root) as reg:   # the subject held here from now on: no second start anywhere meanwhile
+        try:
+            reg.hold_remote(exp.name, subject, remote_host(target))
+        except Busy as exc:
+            raise HTTPException(409, str(exc)) from None
     body = {'subject': subject, 'day': day, 'rig': rig, 'profile': profile_for_start(data_root, subject)}
     try:
         answer = call(target, tokens.get(rig), 'POST', f'/experiments/{quote(exp.name)}/rig/run', body,
                       timeout_s=START_TIMEOUT_S)
     except RigError as exc:
+        with Registry(data_root) as reg:
+            reg.drop_remote_hold(exp.name, subject, remote_host(target))
         raise HTTPException(exc.status, f'cannot start {subject} day {day} on {rig}: {exc}') from None
     with Registry(data_root) as reg:   # its running row (and its hold on the subject) here at once
         sync(exp, reg, tokens, [target])
@@ -119,11 +122,15 @@ def add_rig_routes(app, *, data_root: Path, guard, experiment, start_here, busy)
             raise HTTPException(403, f'this computer is not the host of {rig!r} (its dashboard runs with '
                                      f'{RIG_ENV}={",".join(sorted(local_rigs())) or "nothing"}; start it with '
                                      f'--rig {rig})')
+        try:   # every part of the request checked before anything is written
+            paradigms = checked_sent_profile(form.get('profile') or {})
+        except ValueError as exc:
+            raise HTTPException(400, f'cannot start: {exc}') from None
         why = busy(exp, subject, rig)
         if why:
             raise HTTPException(409, why)
         try:
-            write_sent_profile(data_root, subject, form.get('profile') or {})
+            write_sent_profile(data_root, subject, paradigms)
         except (ValueError, cfg.ConfigError) as exc:
             raise HTTPException(400, f'cannot start: {exc}') from None
         return JSONResponse(start_here(exp, subject, day, rig), status_code=202)
