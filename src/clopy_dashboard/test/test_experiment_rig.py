@@ -202,3 +202,14 @@ def test_a_start_sent_to_a_rig_holds_its_subject_until_the_rig_reports_it(rig):
         central.hold_remote('two', 'M1', host)
         central.drop_remote_hold('two', 'M1', host)   # the rig refused: M1 is free again
         assert [x['name'] for x in central.locks()] == ['M2']
+
+
+def test_an_earlier_day_on_the_rig_does_not_end_a_start_s_hold(rig):
+    """The rig reports M2's finished day 1 while M2's day 2 is still starting there: M2 stays held."""
+    exp, rig2 = rig['exp'], rig['rig2']
+    with Registry(rig['rig_root']) as reg:
+        reg.insert_record(session(1, 'M2', FINISHED, 0.05, '/rig/M2_day1'))
+    with Registry(rig['central_root']) as central:
+        central.hold_remote('two', 'M2', f'rig rig2 at {rig2.dashboard}')
+        assert sync(exp, central, {'rig2': TOKEN}, [rig2]) == {}
+        assert [(x['name'], x['session_id']) for x in central.locks()] == [('M2', None)]

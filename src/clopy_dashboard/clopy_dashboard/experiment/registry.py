@@ -254,8 +254,9 @@ class Registry:
         if host == self.host:
             raise RegistryError(f'{self.path}: rows of another computer cannot carry this computer\'s name {host!r}')
         with self.transaction() as db:
-            # a start's pending hold (no session yet) stays until the rig reports that subject or it ages out
-            reported = {r.get('subject') for r in rows}
+            # a start's pending hold (no session yet) stays until the rig reports that subject running
+            # (its lock replaces the hold) or PENDING_HOLD_S pass (a run that ended at once)
+            reported = {r.get('subject') for r in rows if r.get('status') == RUNNING}
             db.execute('DELETE FROM locks WHERE host = ? AND experiment = ? AND (session_id IS NOT NULL OR since < ?)',
                        (host, experiment, _ago(PENDING_HOLD_S)))
             db.executemany('DELETE FROM locks WHERE host = ? AND experiment = ? AND kind = ? AND name = ? '
